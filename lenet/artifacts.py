@@ -1,0 +1,152 @@
+"""Atomic files and run directories, and the manifest every artifact directory carries.
+
+A crash must never leave a half-written model or report, and a finished run is never
+overwritten without --force. So files go through temp + rename, and a run is built in a
+hidden staging directory that replaces the target in one rename at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from lenet.errors import LenetError
+
+MANIFEST = "manifest.json"
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write via a temp file in the same directory, then rename over the target."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    """numpy scalars and arrays, Paths: what our results hold besides plain types."""
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def check_output_dir(out: Path, force: bool) -> None:
+    """Fail before any work if `out` cannot become a run directory."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise LenetError(f"--out {out} is a file, not a directory")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise LenetError(f"--out {out} already holds a run; pass --force to replace it")
+    parent = _existing_ancestor(out.parent)
+    if not parent.is_dir():
+        raise LenetError(f"--out {out}: {parent} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise LenetError(f"--out {out} is not writable (no write permission on {parent})")
+
+
+def _existing_ancestor(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+@contextlib.contextmanager
+def staged_dir(out: Path, force: bool) -> Iterator[Path]:
+    """Yield a hidden staging directory that becomes `out` only if the block finishes.
+
+    On error the staging directory is removed and `out` (an earlier run) is untouched.
+    """
+    out = Path(out)
+    check_output_dir(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".staging"))
+    try:
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.replaced")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out, old)
+    os.replace(stage, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def library_versions(names: tuple[str, ...] = ()) -> dict[str, str]:
+    """Installed versions of the packages that shaped a result (missing ones are left out)."""
+    wanted = ("numpy", "scikit-learn", "tensorflow", "tensorflow-cpu", "keras", "wandb", "codecarbon",
+              "optuna", "ai-edge-litert", "tflite-runtime", "tflite-micro", *names)
+    versions = {"python": platform.python_version(), "lenet-deploy": _version("lenet-deploy")}
+    for name in wanted:
+        version = _version(name)
+        if version:
+            versions[name] = version
+    return {k: v for k, v in versions.items() if v}
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def base_manifest(stage: str, **fields: Any) -> dict[str, Any]:
+    """The 'what made it' half of a manifest; stages add what they measured."""
+    return {
+        "stage": stage,
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "platform": {"machine": platform.machine(), "system": platform.platform(), "cpu_count": os.cpu_count()},
+        "versions": library_versions(),
+        **fields,
+    }
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    path = Path(directory) / MANIFEST
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise LenetError(f"{path}: no manifest (is {directory} an artifact directory?)") from None
+    except json.JSONDecodeError as exc:
+        raise LenetError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None

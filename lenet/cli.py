@@ -1,0 +1,45 @@
+"""Shared CLI plumbing: one clear line and an exit code for bad input, a traceback only with --debug."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from lenet.errors import LenetError
+
+debug_option = click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+
+
+def quiet_tensorflow() -> None:
+    """TensorFlow's C++ start-up chatter buries the one line a user needs."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a click command body: LenetError -> 'error: …' and its exit code; other crashes -> exit 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, debug: bool = False, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except LenetError as exc:
+            if debug:
+                raise
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            if debug:
+                raise
+            first = (str(exc) or "").splitlines()[0] if str(exc) else ""
+            click.echo(f"error: {type(exc).__name__}: {first} (rerun with --debug for the traceback)", err=True)
+            sys.exit(1)
+
+    return debug_option(wrapper)

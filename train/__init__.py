@@ -1,0 +1,1 @@
+"""Train stage: the LeNet family, fitting one config, sweeps. Host only (imports TensorFlow lazily)."""

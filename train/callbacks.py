@@ -1,0 +1,52 @@
+"""Keras callbacks for a fit: throughput per epoch, W&B logging, and an epoch hook for sweeps.
+
+Imported only inside `fit`, since it needs Keras at import time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import keras
+
+
+class Throughput(keras.callbacks.Callback):
+    """Training images per second, per epoch: shows whether the input pipeline keeps up."""
+
+    def __init__(self, images_per_epoch: int) -> None:
+        super().__init__()
+        self.images_per_epoch = images_per_epoch
+        self.per_epoch: list[float] = []
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        elapsed = time.perf_counter() - self._start
+        self.seconds.append(elapsed)
+        self.per_epoch.append(self.images_per_epoch / elapsed)
+        if logs is not None:
+            logs["images_per_s"] = self.per_epoch[-1]
+
+
+class WandbEpochLogger(keras.callbacks.Callback):
+    def __init__(self, run: Any) -> None:
+        super().__init__()
+        self.run = run
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.run.log({"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}})
+
+
+class EpochHook(keras.callbacks.Callback):
+    """Calls `hook(epoch, logs)` after each epoch; a sweep uses it to report and prune."""
+
+    def __init__(self, hook: Callable[[int, dict], None]) -> None:
+        super().__init__()
+        self.hook = hook
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.hook(epoch + 1, dict(logs or {}))

@@ -1,0 +1,101 @@
+"""`lenet-train`: fetch MNIST, fit one config (preset or YAML)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lenet.cli import handle_errors, quiet_tensorflow
+from lenet.data import cache_dir, load_mnist
+from lenet.errors import LenetError
+from train.config import PRESETS, load_yaml, make_config, preset
+from train.fit import DEFAULT_VAL_SIZE, FitOptions, fit
+from train.tracking import WANDB_MODES
+
+data_option = click.option("--data", type=click.Path(path_type=Path),
+                           help="MNIST IDX directory (raw or .gz) or mnist.npz; default: cache, then download.")
+unverified_option = click.option("--unverified", is_flag=True,
+                                 help="Accept data that is not byte-identical to canonical MNIST (e.g. a subset).")
+
+
+@click.group()
+def main() -> None:
+    """Train LeNet-5 variants on MNIST, tracked in W&B and CodeCarbon."""
+    quiet_tensorflow()
+
+
+@main.command()
+@data_option
+@unverified_option
+@handle_errors
+def data(data: Path | None, unverified: bool) -> None:
+    """Fetch and verify MNIST; print where it is."""
+    mnist = load_mnist(data, verify=not unverified)
+    click.echo(f"MNIST: {len(mnist.y_train)} train + {len(mnist.y_test)} test images from {mnist.source}")
+    click.echo(f"verified against pinned SHA-256: {'yes' if mnist.verified else 'no (--unverified)'}")
+    click.echo(f"cache directory: {cache_dir()}")
+
+
+@main.command("fit")
+@click.option("--preset", "preset_name", help=f"Start from a preset: {', '.join(PRESETS)}.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML file of settings.")
+@click.option("--epochs", type=int, help="Override the number of epochs.")
+@click.option("--batch-size", type=int, help="Override the batch size.")
+@click.option("--learn-rate", type=float, help="Override the learning rate.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--val-size", type=int, default=DEFAULT_VAL_SIZE, show_default=True,
+              help="Validation images held out of the training set (stratified).")
+@click.option("--out", type=click.Path(path_type=Path), help="Run directory [default: runs/<name>].")
+@click.option("--name", help="Run name [default: the preset or config file name].")
+@click.option("--force", is_flag=True, help="Replace an existing run directory.")
+@click.option("--wandb", "wandb_mode", default="auto", show_default=True,
+              help=f"W&B mode: {'|'.join(WANDB_MODES)} (auto = online only if an API key is configured).")
+@click.option("--country", default="USA", show_default=True, help="ISO code for CodeCarbon's carbon intensity.")
+@data_option
+@unverified_option
+@handle_errors
+def fit_command(preset_name: str | None, config_path: Path | None, epochs: int | None, batch_size: int | None,
+                learn_rate: float | None, seed: int, val_size: int, out: Path | None, name: str | None,
+                force: bool, wandb_mode: str, country: str, data: Path | None, unverified: bool) -> None:
+    """Fit one LeNet config and write runs/<name>/ (model, metrics, plots, manifest)."""
+    if preset_name and config_path:
+        raise LenetError("give --preset or --config, not both (a config file may name `preset:`)")
+    values = preset(preset_name) if preset_name else load_yaml(config_path) if config_path else {}
+    overrides = {"epochs": epochs, "batch_size": batch_size, "learn_rate": learn_rate}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    where = f"--config {config_path}" if config_path else f"preset {preset_name}" if preset_name else "config"
+    config = make_config(values, where)
+    if val_size < 0:
+        raise LenetError(f"--val-size must be >= 0, got {val_size}")
+    name = name or preset_name or (config_path.stem if config_path else "lenet")
+    out = out or Path("runs") / name
+    mnist = load_mnist(data, verify=not unverified)
+    metrics = fit(config, mnist, out, name, FitOptions(seed=seed, val_size=val_size, wandb=wandb_mode,
+                                                       country=country), force=force)
+    _print_summary(out, metrics)
+
+
+def _print_summary(out: Path, metrics: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from lenet.artifacts import read_manifest
+
+    manifest = read_manifest(out)
+    energy = manifest["energy"]
+    table = Table(title=f"{manifest['name']} → {out}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    test = metrics["test"]
+    if metrics["validation"]:
+        table.add_row("validation accuracy", f"{metrics['validation']['accuracy']:.4f}")
+    for key in ("accuracy", "precision_weighted", "recall_weighted", "f1_weighted"):
+        table.add_row(f"test {key.replace('_', ' ')}", f"{test[key]:.4f}")
+    table.add_row("parameters / MACs", f"{metrics['params']:,} / {metrics['macs']:,}")
+    table.add_row("train time", f"{manifest['train_seconds']:.1f} s "
+                                f"({min(manifest['images_per_s']):,.0f}-{max(manifest['images_per_s']):,.0f} img/s)")
+    table.add_row("energy", f"{energy['energy_kwh'] * 1000:.3f} Wh, {energy['co2_kg'] * 1000:.3f} g CO2 "
+                            f"({energy['tracking_mode']})")
+    table.add_row("W&B", f"{manifest['wandb']['mode']} {manifest['wandb'].get('dir') or ''}")
+    Console().print(table)
