@@ -59,24 +59,18 @@ def _json_default(obj: Any) -> Any:
 
 
 def check_output_dir(out: Path, force: bool) -> None:
-    """Fail before any work if `out` cannot become a run directory."""
+    """Fail before any work if `out` cannot become a run directory (probes the parent for writing)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise LenetError(f"--out {out} is a file, not a directory")
     if out.exists() and any(out.iterdir()) and not force:
         raise LenetError(f"--out {out} already holds a run; pass --force to replace it")
-    parent = _existing_ancestor(out.parent)
-    if not parent.is_dir():
-        raise LenetError(f"--out {out}: {parent} is a file, not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise LenetError(f"--out {out} is not writable (no write permission on {parent})")
-
-
-def _existing_ancestor(path: Path) -> Path:
-    path = path.absolute()
-    while not path.exists():
-        path = path.parent
-    return path
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.probe"):
+            pass
+    except OSError as exc:
+        raise LenetError(f"--out {out} is not writable ({exc.strerror or exc})") from None
 
 
 @contextlib.contextmanager
@@ -87,7 +81,6 @@ def staged_dir(out: Path, force: bool) -> Iterator[Path]:
     """
     out = Path(out)
     check_output_dir(out, force)
-    out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".staging"))
     try:
         yield stage

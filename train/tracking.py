@@ -71,7 +71,7 @@ class EnergyMeter:
         logging.getLogger("codecarbon").setLevel(logging.ERROR)
 
         self._tracker = OfflineEmissionsTracker(
-            country_iso_code=country, project_name=name, log_level="error", save_to_file=False,
+            country_iso_code=country, project_name=name, log_level="error", output_methods=[],
             measure_power_secs=5, allow_multiple_runs=True)
         self.country = country
         self.result: dict[str, Any] | None = None

