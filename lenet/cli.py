@@ -20,6 +20,13 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def console():
+    """A rich console that is wide enough for our tables also when writing to a log file."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
 def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a click command body: LenetError -> 'error: …' and its exit code; other crashes -> exit 1."""
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from lenet.artifacts import write_bytes_atomic
 
 
-def _figure():
+def pyplot():
+    """matplotlib.pyplot on the headless Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -17,15 +18,15 @@ def _figure():
     return plt
 
 
-def _save(fig, path: Path) -> None:
+def save_png(fig, path: Path) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    _figure().close(fig)
+    pyplot().close(fig)
     write_bytes_atomic(path, buffer.getvalue())
 
 
 def confusion_matrix_png(matrix: list[list[int]], path: Path, title: str) -> None:
-    plt = _figure()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 5.2))
     image = ax.imshow(matrix, cmap="Blues")
     fig.colorbar(image, ax=ax, fraction=0.046)
@@ -37,12 +38,12 @@ def confusion_matrix_png(matrix: list[list[int]], path: Path, title: str) -> Non
             if count:
                 ax.text(j, i, str(count), ha="center", va="center", fontsize=7,
                         color="white" if count > peak / 2 else "black")
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def training_curves_png(history: dict[str, list[float]], path: Path, title: str) -> None:
     """Loss and accuracy per epoch, training beside validation."""
-    plt = _figure()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     epochs = range(1, len(history["loss"]) + 1)
     for ax, metric in zip(axes, ("loss", "accuracy")):
@@ -52,4 +53,4 @@ def training_curves_png(history: dict[str, list[float]], path: Path, title: str)
         ax.set(xlabel="epoch", ylabel=metric, title=f"{title}: {metric}")
         ax.grid(alpha=0.3)
         ax.legend()
-    _save(fig, path)
+    save_png(fig, path)

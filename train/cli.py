@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lenet.cli import handle_errors, quiet_tensorflow
+from lenet.cli import console, handle_errors, quiet_tensorflow
 from lenet.data import cache_dir, load_mnist
 from lenet.errors import LenetError
 from train.config import PRESETS, load_yaml, make_config, preset
@@ -77,7 +77,6 @@ def fit_command(preset_name: str | None, config_path: Path | None, epochs: int |
 
 
 def _print_summary(out: Path, metrics: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from lenet.artifacts import read_manifest
@@ -98,4 +97,102 @@ def _print_summary(out: Path, metrics: dict) -> None:
     table.add_row("energy", f"{energy['energy_kwh'] * 1000:.3f} Wh, {energy['co2_kg'] * 1000:.3f} g CO2 "
                             f"({energy['tracking_mode']})")
     table.add_row("W&B", f"{manifest['wandb']['mode']} {manifest['wandb'].get('dir') or ''}")
-    Console().print(table)
+    console().print(table)
+
+
+@main.command()
+@click.option("--config", "config_path", required=True, type=click.Path(path_type=Path),
+              help="W&B sweep YAML (method, metric, parameters, early_terminate).")
+@click.option("--count", type=int, default=20, show_default=True, help="Finished trials to reach (resumes count).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes on this machine.")
+@click.option("--storage", help="SQLAlchemy URL of a shared study (e.g. postgresql://u@db/lenet) [default: SQLite "
+                                "in the sweep directory].")
+@click.option("--backend", type=click.Choice(["local", "wandb"]), default="local", show_default=True)
+@click.option("--epochs-cap", type=int, help="Cap every trial's epochs (smoke runs).")
+@click.option("--out", type=click.Path(path_type=Path), help="Sweep directory [default: runs/<sweep name>].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split and of each fit.")
+@click.option("--val-size", type=int, default=DEFAULT_VAL_SIZE, show_default=True)
+@click.option("--heartbeat", type=int, default=20, show_default=True,
+              help="Seconds between trial heartbeats; a silent trial is failed and retried after 3 of them.")
+@click.option("--wandb", "wandb_mode", default="auto", show_default=True, help=f"{'|'.join(WANDB_MODES)}")
+@click.option("--country", default="USA", show_default=True)
+@data_option
+@unverified_option
+@handle_errors
+def sweep(config_path: Path, count: int, workers: int, storage: str | None, backend: str, epochs_cap: int | None,
+          out: Path | None, seed: int, val_size: int, heartbeat: int, wandb_mode: str, country: str,
+          data: Path | None, unverified: bool) -> None:
+    """Run (or continue) a sweep; trials are ranked on the validation split."""
+    from train.sweep.spec import load_spec
+
+    spec = load_spec(config_path)
+    name = str(spec.raw.get("name") or config_path.stem)
+    out = out or Path("runs") / name
+    if backend == "wandb":
+        from train.sweep.wandb_agent import require_wandb_login, run_wandb_sweep
+
+        require_wandb_login()
+        sweep_id = run_wandb_sweep(spec, name, out, load_mnist(data, verify=not unverified), count, epochs_cap,
+                                   val_size, seed, country)
+        click.echo(f"W&B sweep {sweep_id} ran {count} trials; ranked on W&B's sweep page")
+        return
+    from train.sweep.engine import SweepOptions, run_sweep
+    from train.sweep.results import write_results
+
+    options = SweepOptions(count=count, workers=workers, storage=storage, epochs_cap=epochs_cap, seed=seed,
+                           val_size=val_size, wandb=wandb_mode, country=country, heartbeat=heartbeat,
+                           data=str(data) if data else None, verify=not unverified)
+    stats = run_sweep(spec, name, out, options)
+    from train.sweep.best import load_sweep
+
+    _, study = load_sweep(out, storage)
+    rows = write_results(study, spec, out)
+    _print_ranking(rows, spec, out)
+    click.echo(f"{stats['finished']} trials finished ({stats['this_run']} in this run, {stats['seconds'] / 60:.1f} min, "
+               f"{stats['trials_per_hour']:.1f} trials/hour). Results: {out}/trials.csv")
+
+
+@main.command()
+@click.argument("sweep_dir", type=click.Path(path_type=Path))
+@click.option("--retrain", is_flag=True, help="Refit the winner on all 60k training images before the test.")
+@click.option("--storage", help="The sweep's storage URL, if it holds a password.")
+@click.option("--force", is_flag=True, help="Replace an existing best/ directory.")
+@click.option("--wandb", "wandb_mode", default="auto", show_default=True)
+@click.option("--country", default="USA", show_default=True)
+@data_option
+@unverified_option
+@handle_errors
+def best(sweep_dir: Path, retrain: bool, storage: str | None, force: bool, wandb_mode: str, country: str,
+         data: Path | None, unverified: bool) -> None:
+    """Pick the sweep's best trial on validation, evaluate it once on the test set, write SWEEP_DIR/best/."""
+    from train.sweep.best import load_sweep, write_best
+    from train.sweep.results import trial_rows
+
+    spec, study = load_sweep(sweep_dir, storage)
+    _print_ranking(trial_rows(study, spec), spec, sweep_dir, limit=5)
+    metrics = write_best(sweep_dir, load_mnist(data, verify=not unverified), retrain, force, storage,
+                         wandb_mode, country)
+    _print_summary(sweep_dir / "best", metrics)
+
+
+def _print_ranking(rows: list[dict], spec, out: Path, limit: int = 20) -> None:
+    from rich.table import Table
+
+    from train.sweep.results import ranked
+
+    table = Table(title=f"{out}: completed trials ranked by {spec.metric} (validation)")
+    params = [p.name for p in spec.params]
+    for column in ("rank", "trial", spec.metric, "epochs", "seconds", *params):
+        table.add_column(column, justify="right")
+    for rank, row in enumerate(ranked(rows, spec)[:limit], 1):
+        table.add_row(str(rank), str(row["number"]), f"{row[spec.metric]:.4f}", str(row["epochs_run"]),
+                      f"{row['duration_s'] or 0:.0f}", *(str(row.get(f"param_{p}")) for p in params))
+    console().print(table)
+    states = {}
+    for row in rows:
+        states[row["state"]] = states.get(row["state"], 0) + 1
+    click.echo("trial states: " + ", ".join(f"{k.lower()} {v}" for k, v in sorted(states.items())))
+
+
+if __name__ == "__main__":
+    main()

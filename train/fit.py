@@ -38,6 +38,7 @@ class FitOptions:
     wandb_group: str | None = None
     country: str = "USA"
     verbose: int | str = "auto"
+    evaluate_test: bool = True  # sweep trials leave the test set alone: choice is made on validation
 
 
 def fit(config: TrainConfig, mnist: Mnist, out: Path, name: str, options: FitOptions = FitOptions(),
@@ -73,14 +74,14 @@ def fit(config: TrainConfig, mnist: Mnist, out: Path, name: str, options: FitOpt
                                 shuffle=False, verbose=_keras_verbosity(options.verbose))
         train_seconds = time.perf_counter() - started
         metrics = {
-            "test": _evaluate(model, mnist.x_test, mnist.y_test),
+            "test": _evaluate(model, mnist.x_test, mnist.y_test) if options.evaluate_test else None,
             "validation": _evaluate(model, x_val, y_val) if len(y_val) else None,
             "params": int(model.count_params()),
             "macs": count_macs(model),
         }
         _write_run(stage, model, history.history, metrics, name)
-        run.summary.update(_summary(metrics))
-        if mode != "disabled":
+        run.summary.update(headline_metrics(metrics))
+        if mode != "disabled" and (stage / "confusion_matrix.png").exists():
             import wandb
 
             run.log({"confusion_matrix": wandb.Image(str(stage / "confusion_matrix.png"))})
@@ -90,7 +91,7 @@ def fit(config: TrainConfig, mnist: Mnist, out: Path, name: str, options: FitOpt
                    "stratified": True, "seed": options.seed},
             train_seconds=train_seconds, epochs_run=len(history.history["loss"]),
             images_per_s=throughput.per_epoch, epoch_seconds=throughput.seconds,
-            energy=energy.result, wandb=wandb_info(run, mode), metrics=_summary(metrics),
+            energy=energy.result, wandb=wandb_info(run, mode), metrics=headline_metrics(metrics),
             files=sorted(p.name for p in stage.iterdir()) + ["manifest.json"])
         write_json_atomic(stage / "manifest.json", manifest)
     return metrics
@@ -138,10 +139,10 @@ def _evaluate(model, images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     return classification_metrics(labels, np.argmax(probs, axis=1))
 
 
-def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
+def headline_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     """The headline numbers (what W&B's summary and the manifest show)."""
     summary = {f"test_{k}": metrics["test"][k]
-               for k in ("accuracy", "precision_weighted", "recall_weighted", "f1_weighted")}
+               for k in ("accuracy", "precision_weighted", "recall_weighted", "f1_weighted")} if metrics["test"] else {}
     if metrics["validation"]:
         summary["val_accuracy"] = metrics["validation"]["accuracy"]
     return {**summary, "params": metrics["params"], "macs": metrics["macs"]}
@@ -151,8 +152,10 @@ def _write_run(stage: Path, model, history: dict[str, list[float]], metrics: dic
     model.save(stage / "model.keras")
     write_json_atomic(stage / "metrics.json", metrics)
     write_text_atomic(stage / "history.csv", _history_csv(history))
-    confusion_matrix_png(metrics["test"]["confusion_matrix"], stage / "confusion_matrix.png",
-                         f"{name}: test accuracy {metrics['test']['accuracy']:.4f}")
+    split = "test" if metrics["test"] else "validation"
+    if metrics[split]:
+        confusion_matrix_png(metrics[split]["confusion_matrix"], stage / "confusion_matrix.png",
+                             f"{name}: {split} accuracy {metrics[split]['accuracy']:.4f}")
     training_curves_png(history, stage / "training_curves.png", name)
 
 

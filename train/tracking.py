@@ -43,6 +43,9 @@ def wandb_run(mode: str, name: str, config: dict[str, Any], group: str | None = 
     os.environ.setdefault("WANDB_SILENT", "true")
     import wandb
 
+    if wandb.run is not None:  # inside `wandb.agent`: the sweep's run is ours, the agent finishes it
+        yield wandb.run
+        return
     run = wandb.init(project=os.environ.get("WANDB_PROJECT", PROJECT), name=name, group=group,
                      job_type=job_type, config=config, mode=mode,
                      settings=wandb.Settings(console="off", init_timeout=60))

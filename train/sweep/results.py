@@ -1,0 +1,138 @@
+"""What a sweep leaves behind: the trials table, parallel coordinates, parameter importance, the best trial."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lenet.artifacts import write_json_atomic, write_text_atomic
+from lenet.plots import pyplot, save_png
+from train.sweep.spec import SweepSpec
+
+
+def trial_rows(study, spec: SweepSpec) -> list[dict[str, Any]]:
+    """One row per trial: params, validation metrics, duration, energy, state and why."""
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        attrs = trial.user_attrs
+        last = attrs.get("last_epoch", {})
+        energy = attrs.get("energy", {})
+        params = {p.name: p.decode(trial.params[p.name]) for p in spec.params if p.name in trial.params}
+        rows.append({
+            "number": trial.number,
+            "state": trial.state.name,
+            spec.metric: trial.value if trial.value is not None else last.get(spec.metric),
+            "val_accuracy": last.get("val_accuracy"),
+            "val_loss": last.get("val_loss"),
+            "epochs_run": int(last["epoch"]) if "epoch" in last else 0,
+            "duration_s": attrs.get("duration_s"),
+            "energy_kwh": energy.get("energy_kwh"),
+            "co2_kg": energy.get("co2_kg"),
+            "energy_mode": energy.get("tracking_mode"),
+            "reason": attrs.get("reason", ""),
+            "retry_of": trial.system_attrs.get("failed_trial"),
+            "host": attrs.get("host"),
+            **{f"param_{k}": v for k, v in params.items()},
+        })
+    return rows
+
+
+def ranked(rows: list[dict[str, Any]], spec: SweepSpec) -> list[dict[str, Any]]:
+    """Completed trials, best first by the sweep's validation metric."""
+    complete = [r for r in rows if r["state"] == "COMPLETE" and r[spec.metric] is not None]
+    return sorted(complete, key=lambda r: r[spec.metric], reverse=spec.goal == "maximize")
+
+
+def write_results(study, spec: SweepSpec, out: Path) -> list[dict[str, Any]]:
+    rows = trial_rows(study, spec)
+    write_json_atomic(out / "trials.json", rows)
+    write_text_atomic(out / "trials.csv", _csv(rows))
+    best = ranked(rows, spec)
+    write_json_atomic(out / "best_trial.json", best[0] if best else None)
+    complete = [r for r in rows if r["state"] == "COMPLETE"]
+    importance = parameter_importance(complete, spec)
+    write_json_atomic(out / "importance.json", importance)
+    if len(complete) >= 2:
+        parallel_coordinates_png(complete, spec, out / "parallel_coordinates.png")
+    if importance:
+        importance_png(importance, spec, out / "importance.png")
+    return rows
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _encoded(rows: list[dict[str, Any]], spec: SweepSpec) -> dict[str, np.ndarray]:
+    """Each parameter as numbers: numeric values as they are, categorical ones as their index in the spec."""
+    columns = {}
+    for param in spec.params:
+        values = [r.get(f"param_{param.name}") for r in rows]
+        if param.distribution == "categorical" and not all(isinstance(v, (int, float)) for v in param.values):
+            values = [list(param.values).index(v) for v in values]
+        columns[param.name] = np.asarray(values, dtype=float)
+    return columns
+
+
+def parameter_importance(rows: list[dict[str, Any]], spec: SweepSpec) -> dict[str, dict[str, float]]:
+    """Random-forest importance (as W&B computes it) with the linear correlation beside it."""
+    if len(rows) < 3:
+        return {}
+    from sklearn.ensemble import RandomForestRegressor
+
+    columns = _encoded(rows, spec)
+    names = [n for n, c in columns.items() if np.ptp(c) > 0]
+    if not names:
+        return {}
+    x = np.column_stack([columns[n] for n in names])
+    y = np.asarray([r[spec.metric] for r in rows], dtype=float)
+    forest = RandomForestRegressor(n_estimators=200, random_state=0).fit(x, y)
+    result = {}
+    for name, importance, column in zip(names, forest.feature_importances_, x.T):
+        correlation = float(np.corrcoef(column, y)[0, 1]) if np.ptp(y) > 0 else 0.0
+        result[name] = {"importance": float(importance), "correlation": correlation}
+    return dict(sorted(result.items(), key=lambda kv: -kv[1]["importance"]))
+
+
+def parallel_coordinates_png(rows: list[dict[str, Any]], spec: SweepSpec, path: Path) -> None:
+    """One line per completed trial across the swept parameters, coloured by the validation metric."""
+    plt = pyplot()
+    columns = _encoded(rows, spec)
+    names = list(columns) + [spec.metric]
+    data = np.column_stack([*columns.values(), [r[spec.metric] for r in rows]])
+    low, span = data.min(axis=0), np.ptp(data, axis=0)
+    scaled = (data - low) / np.where(span > 0, span, 1)
+    fig, ax = plt.subplots(figsize=(1.6 * len(names) + 2, 4.5))
+    cmap = plt.get_cmap("viridis")
+    for row in scaled:
+        ax.plot(range(len(names)), row, color=cmap(row[-1]), alpha=0.8)
+    ax.set_xticks(range(len(names)), names, rotation=20)
+    for i, name in enumerate(names):
+        ax.axvline(i, color="grey", lw=0.5)
+        ax.annotate(f"{data[:, i].min():.4g}", (i, -0.06), ha="center", fontsize=7)
+        ax.annotate(f"{data[:, i].max():.4g}", (i, 1.03), ha="center", fontsize=7)
+    ax.set_yticks([])
+    ax.set_title(f"sweep: hyperparameters vs {spec.metric} ({len(rows)} completed trials)")
+    save_png(fig, path)
+
+
+def importance_png(importance: dict[str, dict[str, float]], spec: SweepSpec, path: Path) -> None:
+    plt = pyplot()
+    names = list(importance)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 0.5 * len(names) + 1.5), sharey=True)
+    left.barh(names, [importance[n]["importance"] for n in names], color="tab:blue")
+    left.set(title=f"importance for {spec.metric} (random forest)", xlabel="importance")
+    correlations = [importance[n]["correlation"] for n in names]
+    right.barh(names, correlations, color=["tab:green" if c >= 0 else "tab:red" for c in correlations])
+    right.set(title="linear correlation", xlabel="Pearson r", xlim=(-1, 1))
+    left.invert_yaxis()
+    save_png(fig, path)
