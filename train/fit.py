@@ -18,21 +18,19 @@ from typing import Any
 import numpy as np
 
 from lenet.artifacts import base_manifest, check_output_dir, staged_dir, write_json_atomic, write_text_atomic
-from lenet.data import Mnist, split_train_val, to_model_input
+from lenet.data import DEFAULT_SEED, DEFAULT_VAL_SIZE, Mnist, split_train_val, to_model_input
 from lenet.metrics import classification_metrics
 from lenet.plots import confusion_matrix_png, training_curves_png
 from train.config import TrainConfig
 from train.model import build_model, count_macs, spatial_plan
 from train.tracking import EnergyMeter, resolve_wandb_mode, wandb_info, wandb_run
 
-DEFAULT_VAL_SIZE = 6000
-
 
 @dataclass(frozen=True)
 class FitOptions:
     """How to run a fit, as opposed to what to fit (TrainConfig)."""
 
-    seed: int = 0
+    seed: int = DEFAULT_SEED
     val_size: int = DEFAULT_VAL_SIZE
     wandb: str = "auto"
     wandb_group: str | None = None

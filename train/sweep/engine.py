@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lenet.artifacts import base_manifest, write_json_atomic
-from lenet.data import load_mnist
+from lenet.data import DEFAULT_VAL_SIZE, load_mnist
 from lenet.errors import LenetError
 from train.config import make_config
 from train.fit import FitOptions, fit
@@ -40,7 +40,7 @@ class SweepOptions:
     storage: str | None = None
     epochs_cap: int | None = None
     seed: int = 0
-    val_size: int = 6000
+    val_size: int = DEFAULT_VAL_SIZE
     wandb: str = "auto"
     country: str = "USA"
     heartbeat: int = 20

@@ -1,0 +1,94 @@
+"""`lenet-convert MODEL --quantize int8` and `lenet-convert inspect FILE.tflite`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from lenet.cli import console, handle_errors, quiet_tensorflow
+
+
+class _DefaultToConvert(click.Group):
+    """`lenet-convert MODEL ...` means `lenet-convert model MODEL ...`: the command users know."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["model", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_DefaultToConvert)
+def main() -> None:
+    """Convert a Keras LeNet to TFLite (float32/float16/dynamic/int8) and C source for firmware."""
+    quiet_tensorflow()
+
+
+@main.command("model")
+@click.argument("model_path", type=click.Path(path_type=Path))
+@click.option("--quantize", default="int8", show_default=True, help="none | float16 | dynamic | int8.")
+@click.option("--io", "io_type", default="int8", show_default=True,
+              help="int8 model input/output type: int8 | uint8 | float32 (int8 inside either way).")
+@click.option("--representative", default=500, show_default=True,
+              help="Calibration images for int8, drawn stratified from the training split.")
+@click.option("--name", default="lenet", show_default=True, help="Artifact stem and C symbol prefix.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("build"), show_default=True)
+@click.option("--max-drop", type=float, help="Fail (exit 1, artifacts kept) if accuracy drops more (pp).")
+@click.option("--tflm-samples", default=1000, show_default=True,
+              help="Validation images run through TFLite Micro's reference kernels.")
+@click.option("--val-size", type=int, help="Validation images for the checks [default: the run's own split, "
+                                         "from its manifest, else 6000].")
+@click.option("--seed", type=int, help="Split seed [default: the run's, else 0].")
+@click.option("--data", type=click.Path(path_type=Path), help="MNIST location (see lenet-train data).")
+@click.option("--unverified", is_flag=True, help="Accept non-canonical MNIST (e.g. a subset).")
+@handle_errors
+def model_command(model_path: Path, quantize: str, io_type: str, representative: int, name: str, out: Path,
+                  max_drop: float | None, tflm_samples: int, val_size: int | None, seed: int | None,
+                  data: Path | None, unverified: bool) -> None:
+    """Convert MODEL_PATH (a .keras file) and check each result against Keras on the validation split."""
+    from convert.run import convert_model
+
+    entries = convert_model(model_path, quantize, io_type, representative, name, out, max_drop, data,
+                            not unverified, tflm_samples, val_size, seed)
+    _print_entries(entries, out)
+
+
+@main.command("inspect")
+@click.argument("tflite_path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@handle_errors
+def inspect_command(tflite_path: Path, as_json: bool) -> None:
+    """Ops, tensors, quantization, size, TFLite Micro arena and a fits-on table for boards."""
+    from convert.inspect_model import inspect_tflite, print_inspection
+
+    report = inspect_tflite(tflite_path)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        print_inspection(report)
+
+
+def _print_entries(entries: dict, out: Path) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"converted → {out} (checked on the validation split)")
+    for column in ("artifact", "bytes", "runtime", "Keras acc", "TFLite acc", "drop pp", "top-1 agree",
+                   "max |Δ|", "TFLM acc", "TFLM arena"):
+        table.add_column(column, justify="right")
+    for stem, entry in entries.items():
+        check, tflm = entry["check"], entry.get("tflm")
+        table.add_row(f"{stem}.tflite", f"{entry['bytes']:,}", check["runtime"], f"{check['keras_accuracy']:.4f}",
+                      f"{check['tflite_accuracy']:.4f}", f"{check['drop_pp']:+.2f}", f"{check['top1_agreement']:.4f}",
+                      f"{check['max_abs_diff']:.4f}", f"{tflm['accuracy']:.4f} (n={tflm['samples']})" if tflm else "-",
+                      f"{tflm['arena_bytes']:,} B" if tflm else "-")
+    console().print(table)
+    for stem, entry in entries.items():
+        if "c_source" in entry:
+            click.echo(f"C source for firmware: {out / entry['c_source'][0]} + {out / entry['c_source'][1]} "
+                       f"(arena {entry['tflm']['arena_bytes']} B + {entry['arena_margin']} B margin); "
+                       f"int8 is {entry['size_vs_f32']:.1%} of float32")
+
+
+if __name__ == "__main__":
+    main()

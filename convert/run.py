@@ -1,0 +1,132 @@
+"""One `lenet-convert` run: Keras -> float32 (+ the asked mode) TFLite, checked, with C source for int8.
+
+Everything is computed before anything is written, and each file is written atomically, so a
+failure leaves the output directory as it was. A --max-drop miss is reported after writing:
+the artifacts stay, marked as failing the check in the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from lenet.artifacts import base_manifest, sha256_file, write_bytes_atomic, write_json_atomic
+from lenet.data import DEFAULT_SEED, DEFAULT_VAL_SIZE, load_mnist, split_train_val, to_model_input
+from lenet.errors import CheckFailed, LenetError
+from convert.boards import TFLM_RUNTIME_FLASH, TFLM_RUNTIME_RAM, fits_table
+from convert.c_array import ModelMacros, check_c_identifier, write_c_array
+from convert.check import compare_with_keras
+from convert.converter import MODES, convert, load_keras_model, representative_images
+from convert.flatbuffer import read_graph
+from convert.tflm import tflm_check
+
+ARENA_MARGIN_MIN = 1024
+
+
+def arena_margin(measured: int) -> int:
+    """10 % of the measured arena, at least 1 KiB, rounded up to 16 bytes."""
+    margin = max(ARENA_MARGIN_MIN, measured // 10)
+    return (margin + 15) // 16 * 16
+
+
+def convert_model(model_path: Path, quantize: str = "int8", io_type: str = "int8", representative: int = 500,
+                  name: str = "lenet", out: Path = Path("build"), max_drop: float | None = None,
+                  data: Path | None = None, verify: bool = True, tflm_samples: int = 1000,
+                  val_size: int | None = None, seed: int | None = None) -> dict[str, Any]:
+    """Convert, check against Keras (and TFLM for int8), write artifacts + manifest; returns the manifest entries."""
+    if quantize not in MODES:
+        raise LenetError(f"unknown --quantize {quantize!r} (choose from: {', '.join(MODES)})")
+    check_c_identifier(name)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise LenetError(f"--out {out} is a file, not a directory")
+    model = load_keras_model(model_path)
+    run_seed, run_val_size = _split_of(model_path)
+    seed = run_seed if seed is None else seed
+    val_size = run_val_size if val_size is None else val_size
+    mnist = load_mnist(data, verify=verify)
+    _, x_val, _, y_val = split_train_val(mnist.x_train, mnist.y_train, val_size, seed)
+    images = to_model_input(x_val)
+    keras_scores = model.predict(images, batch_size=1024, verbose=0)
+
+    started = time.perf_counter()
+    single = _batch_one(model)
+    artifacts = {f"{name}_f32": convert(single, "none")}
+    if quantize != "none":
+        calibration = representative_images(mnist, representative, seed, val_size) if quantize == "int8" else None
+        artifacts[f"{name}_{MODES[quantize]}"] = convert(single, quantize, io_type, calibration)
+    convert_seconds = time.perf_counter() - started
+
+    entries, macros = {}, {}
+    for stem, flatbuffer in artifacts.items():
+        check = compare_with_keras(keras_scores, flatbuffer, images, y_val)
+        predictions = check.pop("predictions")
+        entry = {"file": f"{stem}.tflite", "bytes": len(flatbuffer), "mode": "none" if stem.endswith("_f32") else
+                 quantize, "io": io_type if quantize == "int8" and not stem.endswith("_f32") else "float32",
+                 "ops": read_graph(flatbuffer, stem).op_names, "check": check}
+        if entry["mode"] == "int8":
+            tflm, tflm_io = tflm_check(flatbuffer, images[:tflm_samples], y_val[:tflm_samples],
+                                       predictions[:tflm_samples])
+            entry["tflm"] = tflm
+            macros[stem] = ModelMacros(*tflm_io, read_graph(flatbuffer, stem).op_names, tflm["arena_bytes"],
+                                       arena_margin(tflm["arena_bytes"]))
+            entry["c_source"] = [f"{stem}.h", f"{stem}.c"]
+            entry["arena_margin"] = macros[stem].arena_margin
+            entry["fits"] = fits_table(len(flatbuffer), tflm["arena_bytes"])
+        entries[stem] = entry
+    if f"{name}_int8" in entries:
+        entries[f"{name}_int8"]["size_vs_f32"] = len(artifacts[f"{name}_int8"]) / len(artifacts[f"{name}_f32"])
+
+    out.mkdir(parents=True, exist_ok=True)
+    for stem, flatbuffer in artifacts.items():
+        write_bytes_atomic(out / f"{stem}.tflite", flatbuffer)
+        if stem in macros:
+            write_c_array(out, stem, flatbuffer, macros[stem], source=str(model_path))
+    failed = [s for s, e in entries.items() if max_drop is not None and e["check"]["drop_pp"] > max_drop]
+    for stem, entry in entries.items():
+        entry["check"]["max_drop_pp"] = max_drop
+        entry["check"]["passed"] = stem not in failed
+    _update_manifest(out, model_path, entries, seed, val_size, representative, convert_seconds, mnist.describe())
+    if failed:
+        worst = max(entries[s]["check"]["drop_pp"] for s in failed)
+        raise CheckFailed(f"accuracy drop {worst:.2f} pp exceeds --max-drop {max_drop} for "
+                          f"{', '.join(failed)} (artifacts kept, marked failed in {out / 'manifest.json'})")
+    return entries
+
+
+def _split_of(model_path: Path) -> tuple[int, int]:
+    """The seed and validation size the model was trained with (its run manifest), else the defaults."""
+    manifest = Path(model_path).parent / "manifest.json"
+    if manifest.exists():
+        try:
+            run = json.loads(manifest.read_text())
+            if run.get("split", {}).get("validation"):
+                return int(run["split"]["seed"]), int(run["split"]["validation"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            pass
+    return DEFAULT_SEED, DEFAULT_VAL_SIZE
+
+
+def _batch_one(model):
+    """The model with a fixed batch of 1: static shapes give TFLite a plain RESHAPE (no SHAPE/PACK ops)."""
+    import keras
+
+    inputs = keras.Input(batch_shape=(1, *model.input_shape[1:]), name="image")
+    return keras.Model(inputs, model(inputs), name=model.name)
+
+
+def _update_manifest(out: Path, model_path: Path, entries: dict, seed: int, val_size: int, representative: int,
+                     convert_seconds: float, data: dict) -> None:
+    path = out / "manifest.json"
+    manifest = json.loads(path.read_text()) if path.exists() else base_manifest("convert", artifacts={})
+    manifest.update(base_manifest("convert", artifacts=manifest.get("artifacts", {})))
+    for stem, entry in entries.items():
+        manifest["artifacts"][stem] = {
+            **entry, "source_model": str(model_path), "source_sha256": sha256_file(model_path),
+            "validation": {"seed": seed, "samples": val_size, "split": "validation (from the training images)"},
+            "representative": representative if entry["mode"] == "int8" else None,
+            "convert_seconds": convert_seconds, "data": data,
+            "tflm_runtime_assumed": {"flash": TFLM_RUNTIME_FLASH, "ram": TFLM_RUNTIME_RAM} if "fits" in entry else None}
+    write_json_atomic(path, manifest)

@@ -1,0 +1,99 @@
+"""Running a .tflite model with whichever TFLite runtime is installed, and its I/O quantization.
+
+LiteRT (ai-edge-litert) is the default; tflite-runtime (older Raspberry Pi setups) and
+tf.lite are fallbacks. Shared by convert (its conversion check) and firmware_bench.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lenet.errors import LenetError
+from lenet.fdcapture import capture_fds
+
+RUNTIMES = ("litert", "tflite-runtime", "tf.lite")
+
+
+def interpreter_class(runtime: str = "auto") -> tuple[Any, str]:
+    """(Interpreter class, runtime name): the requested runtime, or the first one installed for 'auto'."""
+    wanted = RUNTIMES if runtime == "auto" else (runtime,)
+    if runtime not in RUNTIMES and runtime != "auto":
+        raise LenetError(f"unknown TFLite runtime {runtime!r} (choose from: auto, {', '.join(RUNTIMES)})")
+    for name in wanted:
+        try:
+            if name == "litert":
+                from ai_edge_litert.interpreter import Interpreter
+            elif name == "tflite-runtime":
+                from tflite_runtime.interpreter import Interpreter
+            else:
+                import tensorflow as tf
+
+                Interpreter = tf.lite.Interpreter
+        except ImportError:
+            continue
+        return Interpreter, name
+    raise LenetError(f"no TFLite runtime installed for {runtime!r}: pip install ai-edge-litert "
+                     "(or tflite-runtime on older Raspberry Pi OS)")
+
+
+@dataclass(frozen=True)
+class TensorIO:
+    """dtype and (scale, zero point) of a model input or output; scale 0 means float."""
+
+    dtype: np.dtype
+    scale: float
+    zero_point: int
+    shape: tuple[int, ...]
+
+    @classmethod
+    def from_details(cls, details: dict) -> TensorIO:
+        scale, zero_point = details.get("quantization", (0.0, 0))
+        return cls(np.dtype(details["dtype"]), float(scale), int(zero_point), tuple(int(d) for d in details["shape"]))
+
+    @property
+    def quantized(self) -> bool:
+        return self.dtype.kind in "iu" and self.scale > 0
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        """float [0, 1] images -> what the tensor takes (round half away from zero, saturate)."""
+        if not self.quantized:
+            return x.astype(self.dtype)
+        info = np.iinfo(self.dtype)
+        q = np.round(x / self.scale) + self.zero_point
+        return np.clip(q, info.min, info.max).astype(self.dtype)
+
+    def dequantize(self, q: np.ndarray) -> np.ndarray:
+        if not self.quantized:
+            return q.astype(np.float32)
+        return (q.astype(np.float32) - self.zero_point) * self.scale
+
+
+def load_interpreter(model: bytes, runtime: str = "auto", threads: int | None = None):
+    """(interpreter with tensors allocated, runtime name, input TensorIO, output TensorIO)."""
+    Interpreter, name = interpreter_class(runtime)
+    try:
+        with capture_fds((2,)):  # "Created TensorFlow Lite XNNPACK delegate" on every load
+            interpreter = Interpreter(model_content=model, num_threads=threads)
+            interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise LenetError(f"not a loadable TFLite model ({str(exc).splitlines()[0]})") from None
+    inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise LenetError(f"expected one input and one output, got {len(inputs)} and {len(outputs)}")
+    return interpreter, name, TensorIO.from_details(inputs[0]), TensorIO.from_details(outputs[0])
+
+
+def predict(interpreter, input_io: TensorIO, output_io: TensorIO, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Raw outputs and dequantized scores for float images [N, 28, 28, 1], one invoke per image (batch 1)."""
+    in_index = interpreter.get_input_details()[0]["index"]
+    out_index = interpreter.get_output_details()[0]["index"]
+    raw = np.empty((len(images), *output_io.shape[1:]), dtype=output_io.dtype)
+    quantized = input_io.quantize(images)
+    for i in range(len(images)):
+        interpreter.set_tensor(in_index, quantized[i:i + 1])
+        interpreter.invoke()
+        raw[i] = interpreter.get_tensor(out_index)[0]
+    return raw, output_io.dequantize(raw)

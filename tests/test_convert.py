@@ -1,0 +1,198 @@
+"""lenet-convert on a real 1-epoch subset model: every mode, the int8 checks, inspect, and the error paths."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from convert.cli import main
+from convert.flatbuffer import read_graph
+
+BASE = ["--tflm-samples", "100", "--unverified"]
+
+
+def convert_cli(model, out, subset_npz, *extra):
+    return CliRunner().invoke(main, [str(model), "--out", str(out), "--data", str(subset_npz), *BASE, *extra])
+
+
+@pytest.fixture(scope="module")
+def int8_build(trained_run, subset_npz, tmp_path_factory):
+    out = tmp_path_factory.mktemp("build")
+    result = convert_cli(trained_run / "model.keras", out, subset_npz)
+    assert result.exit_code == 0, result.output + str(result.exception)
+    return out, result
+
+
+def test_int8_writes_f32_int8_c_source_and_manifest(int8_build):
+    out, result = int8_build
+    assert {p.name for p in out.iterdir()} >= {"lenet_f32.tflite", "lenet_int8.tflite", "lenet_int8.h",
+                                               "lenet_int8.c", "manifest.json"}
+    assert not [p for p in out.iterdir() if p.name.startswith(".")], "temp files left behind"
+    assert "int8 is" in result.output and "TFLM" in result.output
+
+
+def test_int8_model_is_full_integer(int8_build):
+    out, _ = int8_build
+    graph = read_graph((out / "lenet_int8.tflite").read_bytes())
+    assert graph.op_names == ["CONV_2D", "TANH", "AVERAGE_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"]
+    assert graph.tensors[graph.inputs[0]].dtype == "INT8" and graph.tensors[graph.outputs[0]].dtype == "INT8"
+    activations = [t for t in graph.tensors if not t.data]
+    assert all(t.dtype == "INT8" for t in activations)
+    assert (out / "lenet_int8.tflite").stat().st_size < 0.3 * (out / "lenet_f32.tflite").stat().st_size
+
+
+def test_manifest_records_checks_against_keras_and_tflm(int8_build, trained_run):
+    out, _ = int8_build
+    manifest = json.loads((out / "manifest.json").read_text())
+    entry = manifest["artifacts"]["lenet_int8"]
+    check = entry["check"]
+    assert check["samples"] == 400 and check["runtime"] == "litert"  # the run's own validation split
+    assert abs(check["drop_pp"] - (check["keras_accuracy"] - check["tflite_accuracy"]) * 100) < 1e-9
+    assert 0.9 <= check["top1_agreement"] <= 1.0 and check["max_abs_diff"] < 0.5
+    assert check["passed"] is True
+    tflm = entry["tflm"]
+    assert tflm["loads"] and 4000 < tflm["arena_bytes"] < 64000 and tflm["samples"] == 100
+    assert tflm["agreement_with_litert"] >= 0.98
+    assert entry["representative"] == 500 and entry["validation"]["seed"] == 0
+    assert manifest["artifacts"]["lenet_f32"]["check"]["top1_agreement"] == 1.0
+    assert entry["source_sha256"] and entry["fits"][0]["fits"] is True
+
+
+def test_header_macros_match_the_model(int8_build):
+    out, _ = int8_build
+    header = (out / "lenet_int8.h").read_text()
+    data = (out / "lenet_int8.tflite").read_bytes()
+    import hashlib
+
+    assert f'#define LENET_INT8_SHA256 "{hashlib.sha256(data).hexdigest()}"' in header
+    assert f"#define LENET_INT8_SIZE {len(data)}u" in header
+    assert "#define LENET_INT8_INPUT_ZERO_POINT (-128)" in header
+    assert "#define LENET_INT8_OPS(X) X(Conv2D) X(Tanh) X(AveragePool2D) X(Reshape) X(FullyConnected) X(Softmax)" \
+        in header
+    arena = json.loads((out / "manifest.json").read_text())["artifacts"]["lenet_int8"]["tflm"]["arena_bytes"]
+    assert f"#define LENET_INT8_ARENA_MEASURED_BYTES {arena}" in header
+
+
+@pytest.mark.parametrize("mode, stem, weight_dtype", [("none", "lenet_f32", "FLOAT32"),
+                                                      ("float16", "lenet_f16", "FLOAT16"),
+                                                      ("dynamic", "lenet_dynamic", "INT8")])
+def test_other_modes(trained_run, subset_npz, tmp_path, mode, stem, weight_dtype):
+    result = convert_cli(trained_run / "model.keras", tmp_path, subset_npz, "--quantize", mode)
+    assert result.exit_code == 0, result.output
+    graph = read_graph((tmp_path / f"{stem}.tflite").read_bytes())
+    weights = [t for t in graph.tensors if t.data and len(t.shape) > 1]
+    assert weights and any(t.dtype == weight_dtype for t in weights)
+    entry = json.loads((tmp_path / "manifest.json").read_text())["artifacts"][stem]
+    assert entry["check"]["top1_agreement"] >= 0.97
+    assert not (tmp_path / f"{stem}.h").exists()
+
+
+@pytest.mark.parametrize("io_type, dtype", [("uint8", "UINT8"), ("float32", "FLOAT32")])
+def test_io_types(trained_run, subset_npz, tmp_path, io_type, dtype):
+    result = convert_cli(trained_run / "model.keras", tmp_path, subset_npz, "--io", io_type)
+    assert result.exit_code == 0, result.output
+    graph = read_graph((tmp_path / "lenet_int8.tflite").read_bytes())
+    assert graph.tensors[graph.inputs[0]].dtype == dtype
+    assert any(t.dtype == "INT8" and t.data for t in graph.tensors)
+    header = (tmp_path / "lenet_int8.h").read_text()
+    assert f'#define LENET_INT8_INPUT_DTYPE "{io_type}"' in header
+
+
+def test_max_drop_fails_after_writing_and_marks_the_artifacts(trained_run, subset_npz, tmp_path):
+    result = convert_cli(trained_run / "model.keras", tmp_path, subset_npz, "--max-drop", "-100")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: accuracy drop") and "exceeds --max-drop -100" in result.stderr
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["artifacts"]["lenet_int8"]["check"]["passed"] is False
+    assert (tmp_path / "lenet_int8.tflite").exists()
+
+
+def test_inspect_reports_ops_tensors_arena_and_boards(int8_build):
+    out, _ = int8_build
+    result = CliRunner().invoke(main, ["inspect", str(out / "lenet_int8.tflite"), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["ops"][0] == "CONV_2D" and report["tflm"]["arena_bytes"] > 0
+    assert {row["board"] for row in report["fits"]} >= {"STM32F446RE", "ESP32"}
+    conv_weights = next(t for t in report["tensors"] if t["dtype"] == "INT8" and t["const_bytes"] == 150)
+    assert conv_weights["channels"] == 6  # per-channel conv quantization
+    table = CliRunner().invoke(main, ["inspect", str(out / "lenet_int8.tflite")])
+    text = " ".join(table.output.split())
+    assert table.exit_code == 0 and "fits on" in text and "assumed TFLM runtime" in text
+
+
+def assert_error(result, fragment, code=2):
+    assert result.exit_code == code, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], result.stderr
+
+
+def test_missing_model(tmp_path, subset_npz):
+    assert_error(convert_cli(tmp_path / "nope.keras", tmp_path / "b", subset_npz), "no such file")
+
+
+def test_not_a_keras_model(tmp_path, subset_npz):
+    (tmp_path / "fake.keras").write_text("not a zip")
+    assert_error(convert_cli(tmp_path / "fake.keras", tmp_path / "b", subset_npz), "not a loadable Keras model")
+    assert not (tmp_path / "b").exists()
+
+
+def test_model_with_an_op_that_cannot_go_int8(tmp_path, subset_npz):
+    import keras
+
+    @keras.saving.register_keras_serializable(package="tests")
+    class Erf(keras.layers.Layer):
+        def call(self, x):
+            return keras.ops.erf(x)
+
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Dense(10)(keras.layers.Flatten()(inputs))
+    keras.Model(inputs, keras.layers.Softmax()(Erf()(x))).save(tmp_path / "erf.keras")
+    result = convert_cli(tmp_path / "erf.keras", tmp_path / "b", subset_npz, "--val-size", "400")
+    assert_error(result, "op(s) Erf cannot be converted")
+    assert not list(tmp_path.glob("b/*.tflite"))
+
+
+def test_wrong_input_shape(tmp_path, subset_npz):
+    import keras
+
+    inputs = keras.Input((32, 32, 3))
+    keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs))).save(tmp_path / "rgb.keras")
+    assert_error(convert_cli(tmp_path / "rgb.keras", tmp_path / "b", subset_npz), "expected (28, 28, 1)")
+
+
+def test_corrupt_tflite_given_to_inspect(int8_build, tmp_path):
+    out, _ = int8_build
+    data = (out / "lenet_int8.tflite").read_bytes()
+    (tmp_path / "cut.tflite").write_bytes(data[:200])
+    (tmp_path / "noise.tflite").write_bytes(b"\0\0\0\0TFL3" + bytes(range(256)) * 4)
+    (tmp_path / "text.tflite").write_text("hello")
+    assert_error(CliRunner().invoke(main, ["inspect", str(tmp_path / "text.tflite")]), "not a TFLite flatbuffer")
+    for name in ("cut.tflite", "noise.tflite"):
+        result = CliRunner().invoke(main, ["inspect", str(tmp_path / name)])
+        assert_error(result, "corrupt TFLite flatbuffer")
+
+
+@pytest.mark.parametrize("name", ["2fast", "lenet-int8", "int", ""])
+def test_name_must_be_a_c_identifier(trained_run, subset_npz, tmp_path, name):
+    result = convert_cli(trained_run / "model.keras", tmp_path / "b", subset_npz, "--name", name)
+    assert_error(result, "is not a valid C identifier")
+
+
+def test_out_is_a_file(trained_run, subset_npz, tmp_path):
+    (tmp_path / "build").write_text("keep")
+    assert_error(convert_cli(trained_run / "model.keras", tmp_path / "build", subset_npz), "is a file")
+    assert (tmp_path / "build").read_text() == "keep"
+
+
+def test_unknown_quantize(trained_run, subset_npz, tmp_path):
+    assert_error(convert_cli(trained_run / "model.keras", tmp_path / "b", subset_npz, "--quantize", "int4"),
+                 "unknown --quantize 'int4'")
+
+
+def test_conversion_time_and_size_are_recorded(int8_build):
+    out, _ = int8_build
+    entry = json.loads((out / "manifest.json").read_text())["artifacts"]["lenet_int8"]
+    assert 0 < entry["convert_seconds"] and 0 < entry["size_vs_f32"] < 0.3
