@@ -25,6 +25,7 @@ def fitted(subset_npz, tmp_path_factory):
         patch.setenv("LENET_DATA_DIR", str(root / "cache"))
         patch.delenv("WANDB_API_KEY", raising=False)
         patch.setenv("HOME", str(root / "home"))
+        patch.chdir(root)
         result = run_fit(root, subset_npz)
     assert result.exit_code == 0, result.output + str(result.exception)
     return root, result

@@ -47,7 +47,7 @@ def wandb_run(mode: str, name: str, config: dict[str, Any], group: str | None = 
         yield wandb.run
         return
     run = wandb.init(project=os.environ.get("WANDB_PROJECT", PROJECT), name=name, group=group,
-                     job_type=job_type, config=config, mode=mode,
+                     job_type=job_type, config=config, mode=mode, dir=os.environ.get("WANDB_DIR", os.getcwd()),
                      settings=wandb.Settings(console="off", init_timeout=60))
     try:
         yield run

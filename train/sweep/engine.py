@@ -31,6 +31,7 @@ from train.tracking import EnergyMeter
 
 FINISHED = ("COMPLETE", "PRUNED")
 SWEEP_MANIFEST = "sweep.json"
+STORAGE_ATTEMPTS = 4  # workers starting together race to create the schema; the loser retries
 
 
 @dataclass(frozen=True)
@@ -70,13 +71,17 @@ def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int, sampler_see
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    try:
-        storage = RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat,
-                             grace_period=3 * heartbeat,
-                             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback())
-    except Exception as exc:  # driver missing, server down, bad URL: all the same to the user
-        raise LenetError(f"--storage {redact(url)}: cannot open the study storage ({str(exc).splitlines()[0]})") \
-            from None
+    for attempt in range(STORAGE_ATTEMPTS):
+        try:
+            storage = RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat,
+                                 grace_period=3 * heartbeat,
+                                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback())
+            break
+        except Exception as exc:  # driver missing, server down, bad URL; or two workers creating the tables
+            if attempt == STORAGE_ATTEMPTS - 1:
+                raise LenetError(f"--storage {redact(url)}: cannot open the study storage "
+                                 f"({str(exc).splitlines()[0]})") from None
+            time.sleep(1 + attempt)
     if spec.method == "grid":
         sampler = optuna.samplers.GridSampler(grid_space(spec), seed=sampler_seed)
     elif spec.method == "bayes":
