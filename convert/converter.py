@@ -8,36 +8,15 @@ from __future__ import annotations
 
 import re
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-from lenet.data import IMAGE_SHAPE, Mnist, split_train_val, to_model_input
+from lenet.data import Mnist, split_train_val, to_model_input
 from lenet.errors import LenetError
 from lenet.fdcapture import capture_fds
 
 MODES = {"none": "f32", "float16": "f16", "dynamic": "dynamic", "int8": "int8"}
 IO_TYPES = ("int8", "uint8", "float32")
-
-
-def load_keras_model(path: Path):
-    """The Keras model at `path`, checked to take 28×28×1 images and give 10 scores."""
-    path = Path(path)
-    if not path.exists():
-        raise LenetError(f"{path}: no such file")
-    if path.is_dir() or path.suffix not in (".keras", ".h5"):
-        raise LenetError(f"{path}: not a Keras model file (.keras or .h5)")
-    import keras
-
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as exc:  # zip, h5 and deserialisation errors all mean the same here
-        raise LenetError(f"{path}: not a loadable Keras model ({str(exc).splitlines()[0][:120]})") from None
-    if tuple(model.input_shape[1:]) != (*IMAGE_SHAPE, 1):
-        raise LenetError(f"{path}: model input is {model.input_shape[1:]}, expected (28, 28, 1)")
-    if tuple(model.output_shape[1:]) != (10,):
-        raise LenetError(f"{path}: model output is {model.output_shape[1:]}, expected (10,)")
-    return model
 
 
 def representative_images(mnist: Mnist, count: int, seed: int, val_size: int) -> np.ndarray:

@@ -15,7 +15,7 @@ def inspect_tflite(path: Path) -> dict[str, Any]:
     arena = None
     arena_note = "TFLite Micro loads it"
     try:
-        from convert.tflm import arena_bytes, tflm_interpreter
+        from lenet.tflm import arena_bytes, tflm_interpreter
 
         interpreter = tflm_interpreter(data)
         details = interpreter.get_input_details(0)

@@ -18,7 +18,8 @@ from lenet.errors import CheckFailed, LenetError
 from convert.boards import TFLM_RUNTIME_FLASH, TFLM_RUNTIME_RAM, fits_table
 from convert.c_array import ModelMacros, check_c_identifier, write_c_array
 from convert.check import compare_with_keras
-from convert.converter import MODES, convert, load_keras_model, representative_images
+from convert.converter import MODES, convert, representative_images
+from lenet.models import load_keras_model
 from convert.flatbuffer import read_graph
 from convert.tflm import tflm_check
 

@@ -28,6 +28,7 @@ def test_seed_yaml_is_exactly_the_reference_space():
     assert params["batch_size"].values == (32, 64)
     assert set(params) == {"conv_layers", "filters", "padding", "learn_rate", "epochs", "batch_size"}
     assert spec.hyperband.min_iter == 3 and spec.hyperband.eta == 3
+    assert spec.fixed == {"augment_shift": 2, "lr_schedule": "cosine"}  # the recipe, not swept
 
 
 def test_lenet_plus_maps_onto_optuna():
