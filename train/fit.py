@@ -23,7 +23,8 @@ from lenet.metrics import classification_metrics
 from lenet.plots import confusion_matrix_png, training_curves_png
 from train.config import TrainConfig
 from train.model import build_model, count_macs, spatial_plan
-from train.tracking import EnergyMeter, resolve_wandb_mode, wandb_info, wandb_run
+from lenet.energy import EnergyMeter
+from train.tracking import resolve_wandb_mode, wandb_info, wandb_run
 
 
 @dataclass(frozen=True)

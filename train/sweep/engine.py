@@ -27,7 +27,7 @@ from train.fit import FitOptions, fit
 from train.model import spatial_plan
 from train.sweep.progress import TrialProgress
 from train.sweep.spec import SweepSpec, grid_size, grid_space, optuna_distributions
-from train.tracking import EnergyMeter
+from lenet.energy import EnergyMeter
 
 FINISHED = ("COMPLETE", "PRUNED")
 SWEEP_MANIFEST = "sweep.json"

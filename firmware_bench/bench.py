@@ -1,0 +1,86 @@
+"""Benchmark every variant on the same test images, each in its own worker process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lenet.artifacts import base_manifest, write_json_atomic
+from lenet.errors import LenetError
+from firmware_bench.platform_info import platform_info
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    kind: str  # keras | tflite | tflm
+    path: str
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    runtime: str = "auto"
+    threads: int | None = None
+    invokes: int = 1000
+    warmup: int = 50
+    batch: int = 32
+    repeats: int = 3
+    energy_seconds: float = 5.0
+    timeout: float = 1800.0
+
+
+def variants_for(keras: Path | None, tflite: list[Path], tflm: list[Path], runtime: str) -> list[Variant]:
+    """Keras, each .tflite with the chosen TFLite runtime, and each --tflm model on TFLite Micro."""
+    found = []
+    if keras is not None:
+        found.append(Variant(f"keras:{Path(keras).stem}", "keras", str(keras)))
+    found += [Variant(f"{Path(p).stem}:{runtime}", "tflite", str(p)) for p in tflite]
+    found += [Variant(f"{Path(p).stem}:tflm", "tflm", str(p)) for p in tflm]
+    if not found:
+        raise LenetError("nothing to benchmark: give --keras, --tflite and/or --tflm")
+    return found
+
+
+def run_variant(variant: Variant, data: Path, options: BenchOptions) -> dict[str, Any]:
+    spec = {"kind": variant.kind, "path": variant.path, "data": str(data), **asdict(options)}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(spec, f)
+    try:
+        done = subprocess.run([sys.executable, "-m", "firmware_bench.worker", f.name], capture_output=True,
+                              text=True, timeout=options.timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": "failed", "reason": f"timed out after {options.timeout:.0f} s"}
+    finally:
+        os.unlink(f.name)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"status": "failed", "reason": f"worker exited with {done.returncode}: {tail[:200]}"}
+    return json.loads(lines[-1])
+
+
+def run_bench(variants: list[Variant], data: Path, data_source: str, out: Path, options: BenchOptions,
+              progress=None) -> dict[str, Any]:
+    results = []
+    for variant in variants:
+        if progress:
+            progress(variant)
+        result = {"name": variant.name, "kind": variant.kind, "path": variant.path,
+                  **run_variant(variant, data, options)}
+        results.append(result)
+    reference = next((r for r in results if r["kind"] == "keras" and r["status"] == "ok"), None)
+    for result in results:
+        if result["status"] == "ok" and reference is not None:
+            agree = [a == b for a, b in zip(result["predictions"], reference["predictions"])]
+            result["agreement_with_keras"] = sum(agree) / len(agree)
+    report = base_manifest("bench", platform=platform_info(), data=data_source, options=asdict(options),
+                           variants=results)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "bench.json", report)
+    return report

@@ -1,0 +1,144 @@
+"""`lenet-bench`: run the benchmark, export test data for a device, compare two devices."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from lenet.cli import console, handle_errors, quiet_tensorflow
+from lenet.errors import LenetError
+
+
+@click.group()
+def main() -> None:
+    """Compare Keras, TFLite and int8 variants: accuracy, latency, size, memory, energy."""
+    quiet_tensorflow()
+
+
+@main.command()
+@click.argument("more_tflite", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--keras", type=click.Path(path_type=Path), help="A .keras model (the reference).")
+@click.option("--tflite", multiple=True, type=click.Path(path_type=Path), help=".tflite models (or list them after).")
+@click.option("--tflm", multiple=True, type=click.Path(path_type=Path),
+              help=".tflite models to also run on TFLite Micro's reference kernels (what an MCU computes).")
+@click.option("--data", type=click.Path(path_type=Path),
+              help="Test images from `lenet-bench export-data` [default: the MNIST test set, host only].")
+@click.option("--runtime", default="auto", show_default=True, help="auto | litert | tflite-runtime | tf.lite")
+@click.option("--threads", type=int, help="Interpreter threads [default: the runtime's].")
+@click.option("--samples", type=int, help="Use the first N test images [default: all].")
+@click.option("--invokes", default=1000, show_default=True, help="Timed batch-1 invokes per repeat.")
+@click.option("--warmup", default=50, show_default=True)
+@click.option("--repeats", default=3, show_default=True, help="Latency repeats (their p50 spread is reported).")
+@click.option("--batch", default=32, show_default=True, help="Batch size for the throughput figure.")
+@click.option("--energy-seconds", default=5.0, show_default=True, help="Seconds of inference under CodeCarbon.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports/bench"), show_default=True)
+@click.option("--force", is_flag=True, help="Replace an existing bench.json in --out.")
+@handle_errors
+def run(more_tflite: tuple[Path, ...], keras: Path | None, tflite: tuple[Path, ...], tflm: tuple[Path, ...],
+        data: Path | None, runtime: str, threads: int | None, samples: int | None, invokes: int, warmup: int,
+        repeats: int, batch: int, energy_seconds: float, out: Path, force: bool) -> None:
+    """Benchmark every variant on the same test images; writes bench.json, bench.csv, report.md and plots."""
+    from firmware_bench.bench import BenchOptions, run_bench, variants_for
+    from firmware_bench.report import print_table, write_report
+    from lenet.tflite import interpreter_class
+
+    if out.exists() and not out.is_dir():
+        raise LenetError(f"--out {out} is a file, not a directory")
+    if (out / "bench.json").exists() and not force:
+        raise LenetError(f"--out {out} already holds bench.json; pass --force to replace it")
+    for name, value in (("--invokes", invokes), ("--repeats", repeats), ("--batch", batch)):
+        if value < 1:
+            raise LenetError(f"{name} must be >= 1, got {value}")
+    tflite_paths = [*tflite, *more_tflite]
+    resolved = interpreter_class(runtime)[1] if tflite_paths else runtime
+    if runtime == "auto" and tflite_paths:
+        click.echo(f"--runtime auto: using {resolved}")
+    testset, source = prepare_testset(data, out, samples)
+    options = BenchOptions(runtime=resolved, threads=threads, invokes=invokes, warmup=warmup, batch=batch,
+                           repeats=repeats, energy_seconds=energy_seconds)
+    variants = variants_for(keras, tflite_paths, list(tflm), resolved)
+    report = run_bench(variants, testset, source, out, options,
+                       progress=lambda v: click.echo(f"benchmarking {v.name} ({v.path}) …"))
+    write_report(report, out)
+    print_table(report)
+    click.echo(f"wrote {out / 'bench.json'}, {out / 'report.md'}")
+
+
+def prepare_testset(data: Path | None, out: Path, samples: int | None) -> tuple[Path, str]:
+    """The npz every worker reads: the user's file, or the MNIST test set exported into --out."""
+    from firmware_bench.testdata import export_testset, load_testset
+
+    if data is not None and samples is None:
+        load_testset(data)  # fail here, once, with the data error (not once per variant)
+        return data, str(data)
+    if data is not None:
+        images, labels = load_testset(data)
+        images = (images[..., 0] * 255).round().astype("uint8")
+        source = f"{data} (first {samples})"
+    else:
+        from lenet.data import load_mnist
+
+        mnist = load_mnist()
+        images, labels, source = mnist.x_test, mnist.y_test, f"MNIST test set ({mnist.source})"
+    if samples is not None:
+        if samples < 1:
+            raise LenetError(f"--samples must be >= 1, got {samples}")
+        images, labels = images[:samples], labels[:samples]
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "testset.npz"
+    export_testset(path, images, labels, source)
+    return path, source
+
+
+@main.command("export-data")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("testset.npz"), show_default=True)
+@click.option("--data", type=click.Path(path_type=Path), help="MNIST location (see lenet-train data).")
+@click.option("--unverified", is_flag=True)
+@handle_errors
+def export_data(out: Path, data: Path | None, unverified: bool) -> None:
+    """Write the MNIST test images to an npz for a device that has no MNIST (and no TensorFlow)."""
+    from firmware_bench.testdata import export_testset
+    from lenet.data import load_mnist
+
+    mnist = load_mnist(data, verify=not unverified)
+    digest = export_testset(out, mnist.x_test, mnist.y_test, f"MNIST test set ({mnist.source})")
+    click.echo(f"wrote {out}: {len(mnist.y_test)} images, sha256 {digest}")
+
+
+@main.command()
+@click.argument("report_a", type=click.Path(path_type=Path))
+@click.argument("report_b", type=click.Path(path_type=Path))
+@handle_errors
+def compare(report_a: Path, report_b: Path) -> None:
+    """Two devices side by side: B relative to A for each variant both ran."""
+    from rich.table import Table
+
+    from firmware_bench.report import compare as compare_reports
+
+    reports = []
+    for path in (report_a, report_b):
+        try:
+            reports.append(json.loads(Path(path).read_text()))
+        except FileNotFoundError:
+            raise LenetError(f"{path}: no such file") from None
+        except json.JSONDecodeError:
+            raise LenetError(f"{path}: not a bench.json (invalid JSON)") from None
+        if "variants" not in reports[-1] or "platform" not in reports[-1]:
+            raise LenetError(f"{path}: not a bench.json (no variants/platform)")
+    rows = compare_reports(*reports)
+    if not rows:
+        raise LenetError("the two reports share no variant (same model file and kind) to compare")
+    a, b = (r["platform"] for r in reports)
+    table = Table(title=f"A = {a['cpu']} ({a['node']})  vs  B = {b['cpu']} ({b['node']})")
+    for column in ("variant", "p50 A ms", "p50 B ms", "B/A latency", "B/A throughput", "acc A", "acc B"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(r["variant"], f"{r['p50_a_ms']:.3f}", f"{r['p50_b_ms']:.3f}", f"{r['p50_ratio_b_over_a']:.2f}x",
+                      f"{r['throughput_ratio_b_over_a']:.2f}x", f"{r['accuracy_a']:.4f}", f"{r['accuracy_b']:.4f}")
+    console().print(table)
+
+
+if __name__ == "__main__":
+    main()

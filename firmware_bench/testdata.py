@@ -1,0 +1,53 @@
+"""The test images a benchmark runs on: exported once on the host, read anywhere with numpy alone."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from lenet.artifacts import write_bytes_atomic
+from lenet.errors import LenetError
+
+
+def export_testset(out: Path, images: np.ndarray, labels: np.ndarray, source: str) -> str:
+    """Write x_test (uint8 [N, 28, 28]) and y_test to an npz; returns its SHA-256."""
+    import io
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, x_test=images.astype(np.uint8), y_test=labels.astype(np.uint8),
+                        source=np.array(source))
+    data = buffer.getvalue()
+    write_bytes_atomic(Path(out), data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_testset(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(float images [N, 28, 28, 1] in [0, 1], labels) from an exported npz, checked for shape, dtype and NaN."""
+    path = Path(path)
+    if not path.is_file():
+        raise LenetError(f"--data {path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if "x_test" not in npz.files or "y_test" not in npz.files:
+                raise LenetError(f"--data {path}: needs arrays x_test and y_test (lenet-bench export-data writes them)")
+            images, labels = npz["x_test"], npz["y_test"]
+    except (OSError, ValueError) as exc:
+        raise LenetError(f"--data {path}: not a readable npz ({str(exc).splitlines()[0][:100]})") from None
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise LenetError(f"--data {path}: x_test has shape {list(images.shape)}, expected [N, 28, 28]")
+    if labels.shape != (len(images),) or labels.dtype.kind not in "iu":
+        raise LenetError(f"--data {path}: y_test is {labels.dtype}{list(labels.shape)}, expected {len(images)} "
+                         "integer labels")
+    if images.dtype == np.uint8:
+        return (images.astype(np.float32) / 255.0)[..., None], labels.astype(np.int64)
+    if images.dtype.kind != "f":
+        raise LenetError(f"--data {path}: x_test dtype {images.dtype}, expected uint8 or float in [0, 1]")
+    if np.isnan(images).any():
+        raise LenetError(f"--data {path}: x_test has {int(np.isnan(images).sum())} NaN pixels")
+    if images.min() < 0 or images.max() > 1:
+        raise LenetError(f"--data {path}: float pixels must lie in [0, 1], got {images.min():.3g}..{images.max():.3g}")
+    return images.astype(np.float32)[..., None], labels.astype(np.int64)

@@ -1,0 +1,43 @@
+"""Benchmark one variant in its own process: `python -m firmware_bench.worker SPEC.json` prints one JSON line.
+
+A separate process gives each variant its own peak RSS and keeps a crashing runtime from
+taking the other variants' results with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from lenet.errors import LenetError
+
+
+def run(spec: dict) -> dict:
+    from firmware_bench.measure import measure
+    from firmware_bench.runtimes import open_runner, runtime_version
+    from firmware_bench.testdata import load_testset
+
+    images, labels = load_testset(Path(spec["data"]))
+    runner = open_runner(spec["kind"], Path(spec["path"]), spec.get("runtime", "auto"), spec.get("threads"))
+    result = measure(runner, images, labels, spec["invokes"], spec["warmup"], spec["batch"], spec["repeats"],
+                     spec["energy_seconds"])
+    return {**result, "runtime": runner.runtime, "runtime_version": runtime_version(runner.runtime),
+            "input_dtype": runner.input.dtype.name, "file_bytes": os.path.getsize(spec["path"])}
+
+
+def main() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    spec = json.loads(Path(sys.argv[1]).read_text())
+    try:
+        result = {"status": "ok", **run(spec)}
+    except LenetError as exc:
+        result = {"status": "failed", "reason": str(exc)}
+    except Exception as exc:  # any runtime failure is this variant's result, not the benchmark's end
+        result = {"status": "failed", "reason": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
+    sys.stdout.write("\n" + json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()
