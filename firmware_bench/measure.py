@@ -74,6 +74,13 @@ def energy_per_1000(runner: Runner, images: np.ndarray, seconds: float) -> dict[
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident set: VmHWM (reset at exec, unlike ru_maxrss, which a child inherits)."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
