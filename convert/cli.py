@@ -83,7 +83,7 @@ def _print_entries(entries: dict, out: Path) -> None:
                       f"{check['max_abs_diff']:.4f}", f"{tflm['accuracy']:.4f} (n={tflm['samples']})" if tflm else "-",
                       f"{tflm['arena_bytes']:,} B" if tflm else "-")
     console().print(table)
-    for stem, entry in entries.items():
+    for entry in entries.values():
         if "c_source" in entry:
             click.echo(f"C source for firmware: {out / entry['c_source'][0]} + {out / entry['c_source'][1]} "
                        f"(arena {entry['tflm']['arena_bytes']} B + {entry['arena_margin']} B margin); "

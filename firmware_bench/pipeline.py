@@ -271,7 +271,7 @@ def _section_energy(original: dict, best: dict, trials: list) -> list[str]:
 def _section_deployment(convert: dict, bench: dict, markdown_table, ratios, where) -> list[str]:
     lines = ["## Deployment", "", "| artifact | bytes | TFLite acc (val) | drop pp | top-1 agreement | TFLM arena |",
              "|---|---|---|---|---|---|"]
-    for stem, entry in convert.items():
+    for entry in convert.values():
         arena = f"{entry['tflm']['arena_bytes']:,} B" if "tflm" in entry else "-"
         lines.append(f"| {entry['file']} | {entry['bytes']:,} | {entry['check']['tflite_accuracy']:.4f} | "
                      f"{entry['check']['drop_pp']:+.2f} | {entry['check']['top1_agreement']:.4f} | {arena} |")

@@ -1,9 +1,7 @@
 """lenet-convert on a real 1-epoch subset model: every mode, the int8 checks, inspect, and the error paths."""
 
 import json
-import zipfile
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 

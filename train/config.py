@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lenet.errors import LenetError
+from lenet.yaml_file import read_yaml
 
 ACTIVATIONS = ("tanh", "relu")
 POOLINGS = ("avg", "max")
@@ -96,15 +95,7 @@ def preset(name: str) -> dict[str, Any]:
 
 def load_yaml(path: Path) -> dict[str, Any]:
     """A YAML mapping of settings; may name a `preset` to start from."""
-    path = Path(path)
-    try:
-        values = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise LenetError(f"--config {path}: no such file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark else ""
-        raise LenetError(f"--config {path}: malformed YAML{at} ({getattr(exc, 'problem', exc)})") from None
+    values = read_yaml(path)
     if values is None:
         values = {}
     if not isinstance(values, dict):

@@ -92,7 +92,7 @@ def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int, sampler_see
                                              reduction_factor=spec.hyperband.eta)
               if spec.hyperband else optuna.pruners.NopPruner())
     return optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
-                               direction=spec.direction, load_if_exists=True)
+                               direction=spec.goal, load_if_exists=True)
 
 
 def prepare_sweep_dir(spec: SweepSpec, name: str, out: Path, options: SweepOptions) -> None:

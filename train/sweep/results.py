@@ -116,7 +116,7 @@ def parallel_coordinates_png(rows: list[dict[str, Any]], spec: SweepSpec, path: 
     for row in scaled:
         ax.plot(range(len(names)), row, color=cmap(row[-1]), alpha=0.8)
     ax.set_xticks(range(len(names)), names, rotation=20)
-    for i, name in enumerate(names):
+    for i in range(len(names)):
         ax.axvline(i, color="grey", lw=0.5)
         ax.annotate(f"{data[:, i].min():.4g}", (i, -0.06), ha="center", fontsize=7)
         ax.annotate(f"{data[:, i].max():.4g}", (i, 1.03), ha="center", fontsize=7)

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lenet.errors import LenetError
+from lenet.yaml_file import read_yaml
 from train.config import TrainConfig
 
 METHODS = ("random", "grid", "bayes")
@@ -65,21 +64,9 @@ class SweepSpec:
     hyperband: Hyperband | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def direction(self) -> str:
-        return self.goal
-
 
 def load_spec(path: Path) -> SweepSpec:
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise LenetError(f"--config {path}: no such file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise LenetError(f"--config {path}: malformed YAML{f' at line {mark.line + 1}' if mark else ''}") from None
-    return parse_spec(raw, str(path))
+    return parse_spec(read_yaml(path), str(path))
 
 
 def parse_spec(raw: Any, where: str = "sweep") -> SweepSpec:
