@@ -143,7 +143,7 @@ def compare(report_a: Path, report_b: Path) -> None:
 @click.command()
 @click.option("--name", default="lenet", show_default=True, help="Names runs/<name>-*, build/<name>, reports/<name>.")
 @click.option("--budget", default="default", show_default=True,
-              help="default (≤ 15 min on 2 cores: 6 trials ≤ 4 epochs) | full (20 trials, full epochs).")
+              help="default (≤ 15 min on 2 cores: 10 trials ≤ 8 epochs) | full (20 trials, full epochs).")
 @click.option("--sweep-config", type=click.Path(path_type=Path), help="W&B sweep YAML [default: sweeps/seed.yaml].")
 @click.option("--count", type=int, help="Override the budget's sweep trials.")
 @click.option("--epochs-cap", type=int, help="Override the budget's epoch cap.")

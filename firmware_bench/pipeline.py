@@ -30,7 +30,7 @@ class Budget:
 
 
 BUDGETS = {
-    "default": Budget(count=6, epochs_cap=4, workers=2, invokes=1000, energy_seconds=5),  # ≤ 15 min on 2 cores
+    "default": Budget(count=10, epochs_cap=8, workers=2, invokes=1000, energy_seconds=5),  # ≤ 15 min on 2 cores
     "full": Budget(count=20, epochs_cap=None, workers=2, invokes=2000, energy_seconds=10),
 }
 
