@@ -133,6 +133,18 @@ def test_bad_sweep_options(tmp_path, subset_npz, flag, value, message):
     assert result.exit_code == 2 and message in result.stderr
 
 
+def test_two_local_workers_share_the_sqlite_study(tmp_path, subset_npz):
+    out = tmp_path / "sweep"
+    done = subprocess.run(cli(*sweep_args(write_spec(tmp_path), out, subset_npz, 3, "1", "--workers", "2")),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[w0]" in done.stdout and "[w1]" in done.stdout
+    trials = load_study(out).trials
+    finished = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(finished) == 3 and len({t.user_attrs["pid"] for t in finished}) == 2
+    assert all(t.state.name != "RUNNING" for t in trials)
+
+
 def test_kill_9_mid_trial_then_rerun_resumes(tmp_path, subset_npz):
     """The interrupted trial is marked failed, its config retried, and --count counts finished trials."""
     config, out = write_spec(tmp_path), tmp_path / "sweep"
