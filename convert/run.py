@@ -62,28 +62,16 @@ def convert_model(model_path: Path, quantize: str = "int8", io_type: str = "int8
 
     entries, macros = {}, {}
     for stem, flatbuffer in artifacts.items():
-        check = compare_with_keras(keras_scores, flatbuffer, images, y_val)
-        predictions = check.pop("predictions")
-        entry = {"file": f"{stem}.tflite", "bytes": len(flatbuffer), "mode": "none" if stem.endswith("_f32") else
-                 quantize, "io": io_type if quantize == "int8" and not stem.endswith("_f32") else "float32",
-                 "ops": read_graph(flatbuffer, stem).op_names, "check": check}
-        if entry["mode"] == "int8":
-            tflm, tflm_io = tflm_check(flatbuffer, images[:tflm_samples], y_val[:tflm_samples],
-                                       predictions[:tflm_samples])
-            entry["tflm"] = tflm
-            macros[stem] = ModelMacros(*tflm_io, read_graph(flatbuffer, stem).op_names, tflm["arena_bytes"],
-                                       arena_margin(tflm["arena_bytes"]))
-            entry["c_source"] = [f"{stem}.h", f"{stem}.c"]
-            entry["arena_margin"] = macros[stem].arena_margin
-            entry["fits"] = fits_table(len(flatbuffer), tflm["arena_bytes"])
-        entries[stem] = entry
+        mode = "none" if stem.endswith("_f32") else quantize
+        entries[stem], macros[stem] = _checked_entry(stem, flatbuffer, mode, io_type if mode == "int8" else "float32",
+                                                     keras_scores, images, y_val, tflm_samples)
     if f"{name}_int8" in entries:
         entries[f"{name}_int8"]["size_vs_f32"] = len(artifacts[f"{name}_int8"]) / len(artifacts[f"{name}_f32"])
 
     out.mkdir(parents=True, exist_ok=True)
     for stem, flatbuffer in artifacts.items():
         write_bytes_atomic(out / f"{stem}.tflite", flatbuffer)
-        if stem in macros:
+        if macros[stem] is not None:
             write_c_array(out, stem, flatbuffer, macros[stem], source=str(model_path))
     failed = [s for s, e in entries.items() if max_drop is not None and e["check"]["drop_pp"] > max_drop]
     for stem, entry in entries.items():
@@ -95,6 +83,24 @@ def convert_model(model_path: Path, quantize: str = "int8", io_type: str = "int8
         raise CheckFailed(f"accuracy drop {worst:.2f} pp exceeds --max-drop {max_drop} for "
                           f"{', '.join(failed)} (artifacts kept, marked failed in {out / 'manifest.json'})")
     return entries
+
+
+def _checked_entry(stem: str, flatbuffer: bytes, mode: str, io_type: str, keras_scores, images, labels,
+                   tflm_samples: int) -> tuple[dict[str, Any], ModelMacros | None]:
+    """The manifest entry of one artifact (LiteRT vs Keras; for int8 also TFLM) and, for int8, its C macros."""
+    check = compare_with_keras(keras_scores, flatbuffer, images, labels)
+    predictions = check.pop("predictions")
+    ops = read_graph(flatbuffer, stem).op_names
+    entry = {"file": f"{stem}.tflite", "bytes": len(flatbuffer), "mode": mode, "io": io_type, "ops": ops,
+             "check": check}
+    if mode != "int8":
+        return entry, None
+    tflm, (input_io, output_io) = tflm_check(flatbuffer, images[:tflm_samples], labels[:tflm_samples],
+                                             predictions[:tflm_samples])
+    macros = ModelMacros(input_io, output_io, ops, tflm["arena_bytes"], arena_margin(tflm["arena_bytes"]))
+    entry.update(tflm=tflm, c_source=[f"{stem}.h", f"{stem}.c"], arena_margin=macros.arena_margin,
+                 fits=fits_table(len(flatbuffer), tflm["arena_bytes"]))
+    return entry, macros
 
 
 def _split_of(model_path: Path) -> tuple[int, int]:

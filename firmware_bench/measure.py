@@ -48,6 +48,7 @@ def latency(runner: Runner, images: np.ndarray, invokes: int, warmup: int, end_t
 def throughput(runner: Runner, images: np.ndarray, batch: int, seconds: float = 2.0) -> float:
     """Images per second running `batch` images per call (`predict`: batched for Keras, a loop for TFLite)."""
     chunk = images[:batch]
+    runner.predict(chunk)  # warm-up: a compiling runtime (XLA) builds this batch shape here, not in the timing
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds or done == 0:
         runner.predict(chunk)

@@ -98,7 +98,11 @@ class TFLMRunner(Runner):
 
 
 class KerasRunner(Runner):
-    """Keras through one traced tf.function per input shape: graph execution, not eager per call."""
+    """Keras through one traced tf.function per input shape: graph execution, not eager per call.
+
+    (XLA, jit_compile=True, was tried: lower batch-1 latency in isolation, but a third of the
+    batch-32 throughput and no steadier inside the benchmark on this machine.)
+    """
 
     runtime = "keras"
 
