@@ -13,9 +13,6 @@ import numpy as np
 
 from lenet.errors import LenetError
 
-_DTYPES = {"FLOAT32": np.float32, "FLOAT16": np.float16, "INT32": np.int32, "INT8": np.int8, "UINT8": np.uint8,
-           "INT64": np.int64, "INT16": np.int16, "BOOL": np.bool_}
-
 
 @dataclass(frozen=True)
 class Tensor:
@@ -26,13 +23,6 @@ class Tensor:
     scales: tuple[float, ...]
     zero_points: tuple[int, ...]
     data: bytes  # constant data (weights), empty for activations
-
-    @property
-    def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(_DTYPES.get(self.dtype, np.uint8)).itemsize
-
-    def array(self) -> np.ndarray:
-        return np.frombuffer(self.data, dtype=_DTYPES[self.dtype]).reshape(self.shape)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ class EnergyMeter:
         self._tracker = OfflineEmissionsTracker(
             country_iso_code=country, project_name=name, log_level="error", output_methods=[],
             measure_power_secs=interval, allow_multiple_runs=True)
-        self.country = country
         self.result: dict[str, Any] | None = None
 
     def __enter__(self) -> EnergyMeter:
