@@ -55,7 +55,7 @@ def postgres_server() -> Iterator[str]:
             f"-p {port} -k {data} -c listen_addresses=127.0.0.1")
         try:
             run(f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "lenet")
-            yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/lenet"
+            yield f"postgresql://postgres@127.0.0.1:{port}/lenet"  # SQLAlchemy 2.1: psycopg (3)
         finally:
             subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", f"{data}/db", "-m", "immediate", "stop"],
                            capture_output=True, timeout=60)

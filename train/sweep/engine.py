@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lenet.artifacts import base_manifest, write_json_atomic
-from lenet.data import DEFAULT_VAL_SIZE, load_mnist
+from lenet.data import DEFAULT_VAL_SIZE, Mnist, load_mnist
 from lenet.errors import LenetError
 from train.config import make_config
 from train.fit import FitOptions, fit
@@ -63,7 +63,7 @@ def redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int, sampler_seed: int | None = None):
+def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int):
     """Create or join the study `name` in `url`, with the sampler and pruner the spec asks for."""
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
@@ -78,21 +78,27 @@ def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int, sampler_see
                                  heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback())
             break
         except Exception as exc:  # driver missing, server down, bad URL; or two workers creating the tables
-            if attempt == STORAGE_ATTEMPTS - 1:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if attempt == STORAGE_ATTEMPTS - 1 or not isinstance(exc, SQLAlchemyError):
                 raise LenetError(f"--storage {redact(url)}: cannot open the study storage "
                                  f"({str(exc).splitlines()[0]})") from None
             time.sleep(1 + attempt)
-    if spec.method == "grid":
-        sampler = optuna.samplers.GridSampler(grid_space(spec), seed=sampler_seed)
-    elif spec.method == "bayes":
-        sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=5)
-    else:
-        sampler = optuna.samplers.RandomSampler(seed=sampler_seed)
     pruner = (optuna.pruners.HyperbandPruner(min_resource=spec.hyperband.min_iter, max_resource="auto",
                                              reduction_factor=spec.hyperband.eta)
               if spec.hyperband else optuna.pruners.NopPruner())
-    return optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
-                               direction=spec.goal, load_if_exists=True)
+    return optuna.create_study(study_name=name, storage=storage, sampler=make_sampler(spec, None),
+                               pruner=pruner, direction=spec.goal, load_if_exists=True)
+
+
+def make_sampler(spec: SweepSpec, seed: int | None):
+    import optuna
+
+    if spec.method == "grid":
+        return optuna.samplers.GridSampler(grid_space(spec), seed=seed)
+    if spec.method == "bayes":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
+    return optuna.samplers.RandomSampler(seed=seed)
 
 
 def prepare_sweep_dir(spec: SweepSpec, name: str, out: Path, options: SweepOptions) -> None:
@@ -126,13 +132,13 @@ def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions) -> d
         raise LenetError(f"--epochs-cap must be >= 1, got {options.epochs_cap}")
     if spec.method == "grid" and options.count > grid_size(spec):
         raise LenetError(f"--count {options.count} exceeds the grid's {grid_size(spec)} configurations")
-    load_mnist(Path(options.data) if options.data else None, verify=options.verify)  # fail fast, fill the cache
+    mnist = load_mnist(Path(options.data) if options.data else None, verify=options.verify)  # fail fast
     prepare_sweep_dir(spec, name, out, options)
     study = open_study(spec, name, storage_url(out, options), options.heartbeat)
     before = _finished(study)
     started = time.perf_counter()
     if options.workers == 1:
-        run_worker(spec, name, str(out), options, 0)
+        run_worker(spec, name, str(out), options, 0, mnist)
     else:
         _run_worker_processes(spec, name, str(out), options)
     seconds = time.perf_counter() - started
@@ -160,16 +166,17 @@ def _run_worker_processes(spec: SweepSpec, name: str, out: str, options: SweepOp
         raise LenetError(f"sweep worker(s) {failed} exited with an error; rerun the same command to continue")
 
 
-def run_worker(spec: SweepSpec, name: str, out: str, options: SweepOptions, index: int) -> None:
+def run_worker(spec: SweepSpec, name: str, out: str, options: SweepOptions, index: int,
+               mnist: Mnist | None = None) -> None:
     """One worker: run trials of the shared study until `count` of them have finished."""
     import optuna
 
-    mnist = load_mnist(Path(options.data) if options.data else None, verify=options.verify)
-    url = storage_url(Path(out), options)
-    probe = open_study(spec, name, url, options.heartbeat)
+    if mnist is None:
+        mnist = load_mnist(Path(options.data) if options.data else None, verify=options.verify)
+    study = open_study(spec, name, storage_url(Path(out), options), options.heartbeat)
     # Seeded per host, worker and study size: reproducible on one machine, distinct across workers and resumes.
-    seed = zlib.crc32(f"{options.seed}:{socket.gethostname()}:{index}:{len(probe.trials)}".encode())
-    study = open_study(spec, name, url, options.heartbeat, sampler_seed=seed)
+    seed = zlib.crc32(f"{options.seed}:{socket.gethostname()}:{index}:{len(study.trials)}".encode())
+    study.sampler = make_sampler(spec, seed)
     progress = TrialProgress(options.count, prefix=f"[w{index}] " if options.workers > 1 else "")
     while True:
         fail_dead_local_trials(study)
