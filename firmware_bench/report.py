@@ -73,7 +73,8 @@ def how_measured(report: dict[str, Any]) -> str:
             f"{o['invokes']} invokes after {o['warmup']} warm-up, {o['repeats']} repeats, threads "
             f"{o['threads'] or 'runtime default'}; throughput at batch {o['batch']}; accuracy on "
             f"{_samples(report)} images of {report['data']}; "
-            f"energy from CodeCarbon over {o['energy_seconds']:.0f} s per variant (mode per row).")
+            f"energy from CodeCarbon over {o['energy_seconds']:.0f} s per variant where it is installed "
+            "(mode per row).")
 
 
 def _samples(report: dict[str, Any]) -> Any:
