@@ -101,3 +101,15 @@ def test_same_seed_same_result(fitted, subset_npz, tmp_path):
     again = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert again["test"]["confusion_matrix"] == first["test"]["confusion_matrix"]
     assert again["validation"]["accuracy"] == first["validation"]["accuracy"]
+
+
+def test_online_without_a_reachable_server_falls_back_to_offline(subset_npz, tmp_path, monkeypatch):
+    """A configured key but no W&B server (a closed local port): the fit still ends, logged offline."""
+    monkeypatch.setenv("WANDB_API_KEY", "a" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("WANDB_INIT_TIMEOUT", "5")
+    result = run_fit(tmp_path, subset_npz, "--wandb", "online")
+    assert result.exit_code == 0, result.output
+    assert "warning: W&B online failed" in result.stderr and "logging offline instead" in result.stderr
+    info = json.loads((tmp_path / "run" / "manifest.json").read_text())["wandb"]
+    assert info["mode"] == "offline" and Path(info["dir"]).is_dir()

@@ -65,7 +65,7 @@ def fit(config: TrainConfig, mnist: Mnist, out: Path, name: str, options: FitOpt
 
     with staged_dir(out, force) as stage, \
             wandb_run(mode, name, {**config.to_dict(), "seed": options.seed, "val_size": options.val_size},
-                      group=options.wandb_group) as run:
+                      group=options.wandb_group) as (run, mode):
         callbacks = [throughput, WandbEpochLogger(run)] + ([EpochHook(epoch_hook)] if epoch_hook else [])
         started = time.perf_counter()
         with EnergyMeter(options.country, name) as energy:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import netrc
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,19 +37,37 @@ def resolve_wandb_mode(requested: str) -> str:
 
 @contextlib.contextmanager
 def wandb_run(mode: str, name: str, config: dict[str, Any], group: str | None = None,
-              job_type: str = "fit") -> Iterator[Any]:
-    """A W&B run that is always finished, also when the fit fails (marked exit code 1)."""
+              job_type: str = "fit") -> Iterator[tuple[Any, str]]:
+    """(run, the mode it really runs in): always finished, also when the fit fails (exit code 1).
+
+    An online run that cannot reach W&B (no network, server down) falls back to offline with a
+    warning instead of failing the fit.
+    """
     os.environ.setdefault("WANDB_SILENT", "true")
     import wandb
 
     if wandb.run is not None:  # inside `wandb.agent`: the sweep's run is ours, the agent finishes it
-        yield wandb.run
+        yield wandb.run, mode
         return
-    run = wandb.init(project=os.environ.get("WANDB_PROJECT", PROJECT), name=name, group=group,
-                     job_type=job_type, config=config, mode=mode, dir=os.environ.get("WANDB_DIR", os.getcwd()),
-                     settings=wandb.Settings(console="off", init_timeout=60))
+
+    def start(run_mode: str):
+        return wandb.init(project=os.environ.get("WANDB_PROJECT", PROJECT), name=name, group=group,
+                          job_type=job_type, config=config, mode=run_mode,
+                          dir=os.environ.get("WANDB_DIR", os.getcwd()),
+                          settings=wandb.Settings(console="off",
+                                                  init_timeout=float(os.environ.get("WANDB_INIT_TIMEOUT", 30))))
+
     try:
-        yield run
+        run = start(mode)
+    except Exception as exc:  # wandb raises its own CommError/UsageError types for an unreachable server
+        if mode != "online":
+            raise
+        print(f"warning: W&B online failed ({str(exc).splitlines()[0][:120]}); logging offline instead "
+              "(upload later with `wandb sync`)", file=sys.stderr)
+        mode = "offline"
+        run = start(mode)
+    try:
+        yield run, mode
     except BaseException:
         run.finish(exit_code=1)
         raise
