@@ -195,3 +195,11 @@ def test_two_workers_on_one_postgres_study(tmp_path, subset_npz):
         assert len({(t.user_attrs["host"], t.user_attrs["pid"]) for t in finished}) >= 1
     finally:
         server.__exit__(None, None, None)
+
+
+def test_bad_sweep_config_is_one_line_and_exit_2(tmp_path, subset_npz):
+    spec = {**SMALL, "parameters": {"filters": {"values": []}}}
+    result = CliRunner().invoke(main, sweep_args(write_spec(tmp_path, spec), tmp_path / "s", subset_npz, 1))
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"error: {tmp_path / 's.yaml'}: parameters.filters.values: is empty"]
+    assert not (tmp_path / "s").exists()
