@@ -6,19 +6,19 @@ from typing import Any
 
 import numpy as np
 
-from lenet.tflite import load_interpreter, predict
+from firmware_bench.runtimes import TFLiteRunner
 
 
 def compare_with_keras(keras_scores: np.ndarray, model: bytes, images: np.ndarray, labels: np.ndarray,
                        runtime: str = "auto") -> dict[str, Any]:
     """Accuracy of each, the drop in percentage points, top-1 agreement, max |Δ| of dequantized outputs."""
-    interpreter, name, input_io, output_io = load_interpreter(model, runtime)
-    raw, scores = predict(interpreter, input_io, output_io, images)
+    runner = TFLiteRunner(model, runtime)
+    scores = runner.predict(images)
     keras_top1, tflite_top1 = keras_scores.argmax(axis=1), scores.argmax(axis=1)
     keras_accuracy = float(np.mean(keras_top1 == labels))
     tflite_accuracy = float(np.mean(tflite_top1 == labels))
     return {
-        "runtime": name,
+        "runtime": runner.runtime,
         "samples": int(len(labels)),
         "keras_accuracy": keras_accuracy,
         "tflite_accuracy": tflite_accuracy,

@@ -39,6 +39,9 @@ def convert_model(model_path: Path, quantize: str = "int8", io_type: str = "int8
     """Convert, check against Keras (and TFLM for int8), write artifacts + manifest; returns the manifest entries."""
     if quantize not in MODES:
         raise LenetError(f"unknown --quantize {quantize!r} (choose from: {', '.join(MODES)})")
+    if tflm_samples < 1:
+        raise LenetError(f"--tflm-samples must be >= 1 (TFLite Micro's arena is read after an invoke), "
+                         f"got {tflm_samples}")
     check_c_identifier(name)
     out = Path(out)
     if out.exists() and not out.is_dir():

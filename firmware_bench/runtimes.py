@@ -60,12 +60,11 @@ class Runner:
 
 
 class TFLiteRunner(Runner):
-    def __init__(self, path: Path, runtime: str = "auto", threads: int | None = None) -> None:
-        data = _read_model(path)
+    def __init__(self, model: bytes, runtime: str = "auto", threads: int | None = None, where: str = "model") -> None:
         started = time.perf_counter()
-        self.interpreter, self.runtime, self.input, self.output = load_interpreter(data, runtime, threads)
+        self.interpreter, self.runtime, self.input, self.output = load_interpreter(model, runtime, threads)
         self.load_seconds = time.perf_counter() - started
-        _check_image_input(self.input.shape, path)
+        _check_image_input(self.input.shape, where)
         self._in = self.interpreter.get_input_details()[0]["index"]
         self._out = self.interpreter.get_output_details()[0]["index"]
 
@@ -80,16 +79,15 @@ class TFLMRunner(Runner):
 
     runtime = "tflm"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, model: bytes, where: str = "model") -> None:
         from lenet.tflm import tflm_interpreter, tflm_io
 
-        data = _read_model(path)
         started = time.perf_counter()
-        self.interpreter = tflm_interpreter(data)
+        self.interpreter = tflm_interpreter(model)
         self.load_seconds = time.perf_counter() - started
         self.input = tflm_io(self.interpreter.get_input_details(0))
         self.output = tflm_io(self.interpreter.get_output_details(0))
-        _check_image_input(self.input.shape, path)
+        _check_image_input(self.input.shape, where)
 
     def invoke(self, quantized: np.ndarray) -> np.ndarray:
         self.interpreter.set_input(quantized, 0)
@@ -137,14 +135,14 @@ def _read_model(path: Path) -> bytes:
     return data
 
 
-def _check_image_input(shape: tuple[int, ...], path: Path) -> None:
+def _check_image_input(shape: tuple[int, ...], where: str) -> None:
     if tuple(shape[1:]) != (28, 28, 1):
-        raise LenetError(f"{path}: model input is {list(shape)}, expected [1, 28, 28, 1]")
+        raise LenetError(f"{where}: model input is {list(shape)}, expected [1, 28, 28, 1]")
 
 
 def open_runner(kind: str, path: Path, runtime: str = "auto", threads: int | None = None) -> Runner:
     if kind == "keras":
         return KerasRunner(path, threads)
     if kind == "tflm":
-        return TFLMRunner(path)
-    return TFLiteRunner(path, runtime, threads)
+        return TFLMRunner(_read_model(path), str(path))
+    return TFLiteRunner(_read_model(path), runtime, threads, str(path))

@@ -1,7 +1,7 @@
 """Running a .tflite model with whichever TFLite runtime is installed, and its I/O quantization.
 
 LiteRT (ai-edge-litert) is the default; tflite-runtime (older Raspberry Pi setups) and
-tf.lite are fallbacks. Shared by convert (its conversion check) and firmware_bench.
+tf.lite are fallbacks. firmware_bench's runners (also used by convert's checks) load models here.
 """
 
 from __future__ import annotations
@@ -85,15 +85,3 @@ def load_interpreter(model: bytes, runtime: str = "auto", threads: int | None = 
         raise LenetError(f"expected one input and one output, got {len(inputs)} and {len(outputs)}")
     return interpreter, name, TensorIO.from_details(inputs[0]), TensorIO.from_details(outputs[0])
 
-
-def predict(interpreter, input_io: TensorIO, output_io: TensorIO, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Raw outputs and dequantized scores for float images [N, 28, 28, 1], one invoke per image (batch 1)."""
-    in_index = interpreter.get_input_details()[0]["index"]
-    out_index = interpreter.get_output_details()[0]["index"]
-    raw = np.empty((len(images), *output_io.shape[1:]), dtype=output_io.dtype)
-    quantized = input_io.quantize(images)
-    for i in range(len(images)):
-        interpreter.set_tensor(in_index, quantized[i:i + 1])
-        interpreter.invoke()
-        raw[i] = interpreter.get_tensor(out_index)[0]
-    return raw, output_io.dequantize(raw)

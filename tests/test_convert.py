@@ -194,3 +194,9 @@ def test_conversion_time_and_size_are_recorded(int8_build):
     out, _ = int8_build
     entry = json.loads((out / "manifest.json").read_text())["artifacts"]["lenet_int8"]
     assert 0 < entry["convert_seconds"] and 0 < entry["size_vs_f32"] < 0.3
+
+
+def test_tflm_samples_must_be_positive(trained_run, subset_npz, tmp_path):
+    assert_error(convert_cli(trained_run / "model.keras", tmp_path / "b", subset_npz, "--tflm-samples", "0"),
+                 "--tflm-samples must be >= 1")
+    assert not (tmp_path / "b").exists()
