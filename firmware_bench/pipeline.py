@@ -113,9 +113,7 @@ def _original(options, budget, where, mnist, val_size) -> str | None:
 
 
 def _sweep(options, budget, where, val_size) -> str:
-    from train.sweep.best import load_sweep
     from train.sweep.engine import SweepOptions, run_sweep
-    from train.sweep.results import write_results
     from train.sweep.spec import load_spec
 
     spec = load_spec(options.sweep_config)
@@ -124,8 +122,6 @@ def _sweep(options, budget, where, val_size) -> str:
                                  val_size=val_size, wandb=options.wandb, country=options.country,
                                  data=str(options.data) if options.data else None, verify=options.verify)
     stats = run_sweep(spec, name, where["sweep"], sweep_options)
-    _, study = load_sweep(where["sweep"])
-    write_results(study, spec, where["sweep"])
     return f"{stats['finished']} trials finished, {stats['trials_per_hour']:.0f} trials/hour this run"
 
 
@@ -155,23 +151,21 @@ def _bench(options, budget, where, mnist) -> str | None:
     from firmware_bench.bench import BenchOptions, run_bench, variants_for
     from firmware_bench.report import write_report
     from firmware_bench.testdata import export_testset
+    from lenet.tflite import interpreter_class
 
     images, labels = mnist.x_test[:options.samples], mnist.y_test[:options.samples]
     where["bench"].mkdir(parents=True, exist_ok=True)
     testset = where["bench"] / "testset.npz"
     export_testset(testset, images, labels, f"MNIST test set ({mnist.source})")
-    bench_options = BenchOptions(invokes=50 if options.quick_bench else budget.invokes,
+    runtime = interpreter_class("auto")[1]
+    bench_options = BenchOptions(runtime=runtime, invokes=50 if options.quick_bench else budget.invokes,
                                  repeats=2 if options.quick_bench else 3,
                                  energy_seconds=0 if options.quick_bench else budget.energy_seconds)
-    from lenet.tflite import interpreter_class
-
-    runtime = interpreter_class("auto")[1]
     build = where["build"]
     variants = variants_for(where["best"] / "model.keras", [build / f"{options.name}_f32.tflite",
                                                             build / f"{options.name}_int8.tflite"],
                             [build / f"{options.name}_int8.tflite"], runtime)
-    report = run_bench(variants, testset, f"MNIST test set, {len(labels)} images", where["bench"],
-                       replace(bench_options, runtime=runtime))
+    report = run_bench(variants, testset, f"MNIST test set, {len(labels)} images", where["bench"], bench_options)
     write_report(report, where["bench"])
     return None
 

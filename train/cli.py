@@ -137,17 +137,12 @@ def sweep(config_path: Path, count: int, workers: int, storage: str | None, back
         click.echo(f"W&B sweep {sweep_id} ran {count} trials; ranked on W&B's sweep page")
         return
     from train.sweep.engine import SweepOptions, run_sweep
-    from train.sweep.results import write_results
 
     options = SweepOptions(count=count, workers=workers, storage=storage, epochs_cap=epochs_cap, seed=seed,
                            val_size=val_size, wandb=wandb_mode, country=country, heartbeat=heartbeat,
                            data=str(data) if data else None, verify=not unverified)
     stats = run_sweep(spec, name, out, options)
-    from train.sweep.best import load_sweep
-
-    _, study = load_sweep(out, storage)
-    rows = write_results(study, spec, out)
-    _print_ranking(rows, spec, out)
+    _print_ranking(stats["rows"], spec, out)
     click.echo(f"{stats['finished']} trials finished ({stats['this_run']} in this run, {stats['seconds'] / 60:.1f} min, "
                f"{stats['trials_per_hour']:.1f} trials/hour). Results: {out}/trials.csv")
 

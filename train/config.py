@@ -87,6 +87,13 @@ def make_config(values: dict[str, Any], where: str = "config") -> TrainConfig:
     return TrainConfig(**out)
 
 
+def cap_epochs(values: dict[str, Any], cap: int | None) -> dict[str, Any]:
+    """`values` with at most `cap` epochs (sweep smoke runs); unchanged without a cap."""
+    if not cap:
+        return values
+    return {**values, "epochs": min(int(values.get("epochs", TrainConfig.epochs)), cap)}
+
+
 def preset(name: str) -> dict[str, Any]:
     if name not in PRESETS:
         raise LenetError(f"unknown preset '{name}' (choose from: {', '.join(PRESETS)})")

@@ -22,10 +22,11 @@ from typing import Any
 from lenet.artifacts import base_manifest, write_json_atomic
 from lenet.data import DEFAULT_VAL_SIZE, Mnist, load_mnist
 from lenet.errors import LenetError
-from train.config import make_config
+from train.config import cap_epochs, make_config
 from train.fit import FitOptions, fit
 from train.model import spatial_plan
 from train.sweep.progress import TrialProgress
+from train.sweep.results import write_results
 from train.sweep.spec import SweepSpec, grid_size, grid_space, optuna_distributions
 from lenet.energy import EnergyMeter
 
@@ -123,7 +124,10 @@ def prepare_sweep_dir(spec: SweepSpec, name: str, out: Path, options: SweepOptio
 
 
 def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions) -> dict[str, Any]:
-    """Run workers until `count` trials have finished; returns {'finished', 'seconds', 'trials_per_hour'}."""
+    """Run workers until `count` trials have finished, then write the results (trials table, plots).
+
+    Returns {'finished', 'this_run', 'seconds', 'trials_per_hour', 'rows'} (rows: one per trial).
+    """
     if options.count < 1:
         raise LenetError(f"--count must be >= 1, got {options.count}")
     if options.workers < 1:
@@ -143,8 +147,9 @@ def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions) -> d
         _run_worker_processes(spec, name, str(out), options)
     seconds = time.perf_counter() - started
     done = _finished(study) - before
+    rows = write_results(study, spec, Path(out))
     return {"finished": _finished(study), "this_run": done, "seconds": seconds,
-            "trials_per_hour": done / seconds * 3600 if seconds else 0.0}
+            "trials_per_hour": done / seconds * 3600 if seconds else 0.0, "rows": rows}
 
 
 def _run_worker_processes(spec: SweepSpec, name: str, out: str, options: SweepOptions) -> None:
@@ -239,9 +244,7 @@ class _Objective:
         trial.set_user_attr("host", socket.gethostname())
         trial.set_user_attr("pid", os.getpid())
         self._claim_slot(trial)
-        values = {**self.spec.fixed, **self._suggest(trial)}
-        if self.options.epochs_cap:
-            values["epochs"] = min(int(values.get("epochs", 30)), self.options.epochs_cap)
+        values = cap_epochs({**self.spec.fixed, **self._suggest(trial)}, self.options.epochs_cap)
         try:
             config = make_config(values, f"trial {trial.number}")
             spatial_plan(config)
@@ -263,7 +266,7 @@ class _Objective:
 
         run_dir = self.out / "trials" / f"{trial.number:04d}"
         started = time.perf_counter()
-        meter = EnergyMeter(self.options.country, self.name)
+        meter = EnergyMeter(self.options.country, self.name)  # fit meters too, but a pruned fit returns nothing
         try:
             with meter:
                 fit(config, self.mnist, run_dir, f"{self.name}-t{trial.number:04d}",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lenet.data import Mnist
 from lenet.errors import LenetError
-from train.config import make_config
+from train.config import cap_epochs, make_config
 from train.fit import FitOptions, fit
 from train.sweep.spec import ALIASES, SweepSpec
 from train.tracking import PROJECT, wandb_key_configured
@@ -32,9 +32,7 @@ def run_wandb_sweep(spec: SweepSpec, name: str, out: Path, mnist: Mnist, count: 
 
     def train_one() -> None:
         run = wandb.init()
-        values = {ALIASES.get(k, k): v for k, v in dict(run.config).items()}
-        if epochs_cap:
-            values["epochs"] = min(int(values.get("epochs", 30)), epochs_cap)
+        values = cap_epochs({ALIASES.get(k, k): v for k, v in dict(run.config).items()}, epochs_cap)
         config = make_config(values, f"W&B run {run.id}")
         fit(config, mnist, Path(out) / "trials" / run.id, run.name or run.id,
             FitOptions(seed=seed, val_size=val_size, wandb="online", wandb_group=name, country=country,
