@@ -1,0 +1,195 @@
+"""Write the engine: `<stem>_engine.h` (API + macros) and `<stem>_engine.c` (kernels, const weights, one arena).
+
+The .c holds everything (no other source to add to a firmware project); each op becomes one call of
+an always-inline kernel with constant arguments, so the compiler specialises every layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from convert.c_array import check_c_identifier
+from convert.engine.memory import MemoryPlan, plan_memory
+from convert.engine.plan import Layer, plan_layers
+from convert.flatbuffer import Graph, read_graph
+from lenet.artifacts import write_text_atomic
+from lenet.errors import LenetError
+
+VALUES_PER_LINE = 16
+
+
+@dataclass(frozen=True)
+class Engine:
+    header: str
+    source: str
+    arena_bytes: int
+    weight_bytes: int  # int8 weights + int32 biases + requantization constants + tables, as emitted
+    macs: int
+    ops: list[str]
+
+
+def _array(c_type: str, name: str, values) -> str:
+    values = [int(v) for v in np.asarray(values).reshape(-1)]
+    lines = ",\n".join("  " + ", ".join(str(v) for v in values[i:i + VALUES_PER_LINE])
+                       for i in range(0, len(values), VALUES_PER_LINE))
+    return f"static const {c_type} {name}[{len(values)}] = {{\n{lines}\n}};\n"
+
+
+_C_BYTES = {"int8_t": 1, "int32_t": 4}
+
+
+def _pointer(plan: MemoryPlan, tensor: int) -> str:
+    where, offset = plan.location[tensor]
+    return {"in": "input", "out": "output"}.get(where, f"arena + {offset}")
+
+
+def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple[str, str, object]], str]:
+    """(constant arrays, C statements) for one layer."""
+    p, src, dst = layer.params, _pointer(plan, layer.input), _pointer(plan, layer.output)
+    name = f"{prefix}op{layer.index}"
+    if layer.kind == "conv2d":
+        arrays = [("int8_t", f"{name}_filters", p["filters"]), ("int32_t", f"{name}_bias", p["bias"]),
+                  ("int32_t", f"{name}_multiplier", p["multipliers"]), ("int8_t", f"{name}_shift", p["shifts"])]
+        code = ""
+        if p["needs_pad"]:
+            scratch = f"arena + {plan.scratch[layer.index]}"
+            code += (f"  le_pad({src}, {p['in_h']}, {p['in_w']}, {p['in_c']}, {p['pad_t']}, {p['pad_l']}, "
+                     f"{p['padded_h']}, {p['padded_w']}, {p['pad_value']}, {scratch});\n")
+            src = scratch
+        code += (f"  le_conv2d({src}, {p['padded_w']}, {p['in_c']}, {name}_filters, {name}_bias, {name}_multiplier, "
+                 f"{name}_shift, {p['k_h']}, {p['k_w']}, {p['stride_h']}, {p['stride_w']}, {p['out_h']}, "
+                 f"{p['out_w']}, {p['out_c']}, {p['output_offset']}, {p['act_min']}, {p['act_max']}, {dst});\n")
+        return arrays, code
+    if layer.kind == "fully_connected":
+        arrays = [("int8_t", f"{name}_filters", p["filters"]), ("int32_t", f"{name}_bias", p["bias"]),
+                  ("int32_t", f"{name}_multiplier", p["multipliers"]), ("int8_t", f"{name}_shift", p["shifts"])]
+        return arrays, (f"  le_fully_connected({src}, {p['depth']}, {name}_filters, {name}_bias, {name}_multiplier, "
+                        f"{name}_shift, {p['out_n']}, {p['output_offset']}, {p['act_min']}, {p['act_max']}, "
+                        f"{dst});\n")
+    if layer.kind in ("avg_pool", "max_pool"):
+        return [], (f"  le_pool({int(layer.kind == 'avg_pool')}, {src}, {p['in_h']}, {p['in_w']}, {p['channels']}, "
+                    f"{p['f_h']}, {p['f_w']}, {p['stride_h']}, {p['stride_w']}, {p['pad_t']}, {p['pad_l']}, "
+                    f"{p['out_h']}, {p['out_w']}, {p['act_min']}, {p['act_max']}, {dst});\n")
+    if layer.kind == "lookup":
+        return ([("int8_t", f"{name}_{p['function']}", p["table"])],
+                f"  le_lookup({src}, {p['size']}, {name}_{p['function']}, {dst});\n")
+    if layer.kind == "softmax":
+        return ([("int32_t", f"{name}_exp", p["exp_table"])],
+                f"  le_softmax({src}, {p['rows']}, {p['depth']}, {name}_exp, {p['diff_min']}, {dst});\n")
+    return [], ""  # reshape: an alias, nothing to run
+
+
+def _float_literal(value: float) -> str:
+    return f"{np.float32(value):.9e}f"
+
+
+def build_engine(model: bytes, name: str = "lenet", source: str = "model",
+                 header_name: str = "lenet_engine.h") -> Engine:
+    """The engine's two files as text, for an int8 .tflite flatbuffer."""
+    check_c_identifier(name)
+    graph: Graph = read_graph(model, source)
+    layers = plan_layers(graph)
+    sizes = {t.index: int(np.prod(t.shape)) for t in graph.tensors if not t.data}
+    plan = plan_memory(layers, sizes, graph.inputs[0], graph.outputs[0])
+    prefix, upper = f"{name}_", name.upper()
+    arrays, body = [], []
+    for layer in layers:
+        layer_arrays, code = _layer_code(layer, plan, prefix)
+        op_name = graph.ops[layer.index].name
+        size = int(np.prod(graph.tensors[layer.output].shape))
+        body.append(f"  /* op {layer.index}: {op_name} */\n{code}"
+                    f"  LE_TRACE({layer.index}, {_pointer(plan, layer.output)}, {size});\n")
+        arrays.extend(layer_arrays)
+    if plan.copy_output_from is not None:
+        where, offset = plan.copy_output_from
+        body.append(f"  memcpy(output, {'input' if where == 'in' else f'arena + {offset}'}, "
+                    f"{upper}_OUTPUT_SIZE);\n")
+    weight_bytes = sum(_C_BYTES[c_type] * int(np.asarray(values).size) for c_type, _, values in arrays)
+    macs = sum(layer.macs for layer in layers)
+    sha = hashlib.sha256(model).hexdigest()
+    header = _header(name, graph, plan.arena_bytes, weight_bytes, macs, sha, source)
+    kernels = resources.files("convert.engine").joinpath("kernels.c").read_text()
+    arena_words = max(1, (plan.arena_bytes + 3) // 4)
+    c_source = (
+        f"/* {name}_engine.c: generated by lenet-convert --engine c from {source} (sha256 {sha}).\n"
+        f"   Do not edit. Computes what TFLite Micro's int8 reference kernels compute, bit for bit. */\n"
+        f"#include \"{header_name}\"\n\n#include <string.h>\n\n{kernels}\n"
+        f"/* -DLENET_TRACE: {name}_trace, if set, sees each op's output (for debugging and tests). */\n"
+        f"#ifdef LENET_TRACE\nvoid (*{name}_trace)(int op, const int8_t *data, int size);\n"
+        f"#define LE_TRACE(op, data, size) if ({name}_trace) {name}_trace(op, data, size)\n"
+        f"#else\n#define LE_TRACE(op, data, size)\n#endif\n\n"
+        f"/* ---- constants (flash) ---- */\n" + "".join(_array(*a) for a in arrays) +
+        f"\n/* ---- the arena: every activation, buffers reused ({plan.arena_bytes} bytes) ---- */\n"
+        f"static int32_t {prefix}arena_words[{arena_words}];\n\n"
+        f"void {name}_invoke(const int8_t *input, int8_t *output) {{\n"
+        f"  int8_t *const arena = (int8_t *){prefix}arena_words;\n"
+        f"  (void)arena;\n" + "".join(body) + "}\n")
+    return Engine(header, c_source, plan.arena_bytes, weight_bytes, macs, graph.op_names)
+
+
+def _header(name: str, graph: Graph, arena: int, weight_bytes: int, macs: int, sha: str, source: str) -> str:
+    p = name.upper()
+    inp, out = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
+    dims = list(inp.shape[1:]) + [1] * (3 - len(inp.shape[1:]))
+    guard = f"{p}_ENGINE_H_"
+    return "\n".join([
+        f"/* {name}_engine.h: generated by lenet-convert --engine c from {source}. Do not edit. */",
+        f"#ifndef {guard}",
+        f"#define {guard}",
+        "",
+        "#include <stdint.h>",
+        "",
+        f'#define {p}_MODEL_SHA256 "{sha}"',
+        f"#define {p}_OPS \"{' '.join(graph.op_names)}\"",
+        "",
+        "/* Input: one image, NHWC int8. real = (q - ZERO_POINT) * SCALE; q = round(real / SCALE) + ZERO_POINT. */",
+        f"#define {p}_INPUT_HEIGHT {dims[0]}",
+        f"#define {p}_INPUT_WIDTH {dims[1]}",
+        f"#define {p}_INPUT_CHANNELS {dims[2]}",
+        f"#define {p}_INPUT_SIZE {int(np.prod(inp.shape))}",
+        f"#define {p}_INPUT_SCALE {_float_literal(inp.scales[0])}",
+        f"#define {p}_INPUT_ZERO_POINT ({inp.zero_points[0]})",
+        f"#define {p}_OUTPUT_SIZE {int(np.prod(out.shape))}",
+        f"#define {p}_OUTPUT_SCALE {_float_literal(out.scales[0])}",
+        f"#define {p}_OUTPUT_ZERO_POINT ({out.zero_points[0]})",
+        f"#define {p}_QUANTIZE_INPUT(real) \\",
+        f"  ((int8_t)((real) / {p}_INPUT_SCALE + ((real) >= 0 ? 0.5f : -0.5f) + {p}_INPUT_ZERO_POINT))",
+        f"#define {p}_DEQUANTIZE_OUTPUT(q) (((float)(q) - {p}_OUTPUT_ZERO_POINT) * {p}_OUTPUT_SCALE)",
+        "",
+        "/* Static memory: the arena is a zero-initialised static array inside the engine (.bss). */",
+        f"#define {p}_ARENA_BYTES {arena}",
+        f"#define {p}_CONSTANT_BYTES {weight_bytes}",
+        f"#define {p}_MACS {macs}",
+        "",
+        "#ifdef __cplusplus",
+        'extern "C" {',
+        "#endif",
+        f"/* Runs the model on one input (INPUT_SIZE int8 values) and writes OUTPUT_SIZE int8 values. */",
+        f"void {name}_invoke(const int8_t *input, int8_t *output);",
+        "#ifdef __cplusplus",
+        "}",
+        "#endif",
+        "",
+        f"#endif /* {guard} */",
+        "",
+    ])
+
+
+def write_engine(model_path: Path, out: Path, name: str = "lenet") -> tuple[list[Path], Engine]:
+    """Generate from `model_path` into `out`/<stem>_engine.{h,c}, atomically."""
+    model_path, out = Path(model_path), Path(out)
+    if not model_path.is_file():
+        raise LenetError(f"{model_path}: no such file")
+    if out.exists() and not out.is_dir():
+        raise LenetError(f"--out {out} is a file, not a directory")
+    header, c_file = out / f"{model_path.stem}_engine.h", out / f"{model_path.stem}_engine.c"
+    engine = build_engine(model_path.read_bytes(), name, str(model_path), header.name)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(header, engine.header)
+    write_text_atomic(c_file, engine.source)
+    return [header, c_file], engine

@@ -1,0 +1,237 @@
+"""From an int8 .tflite graph to layers with every integer parameter TFLite Micro would compute in Prepare.
+
+The multipliers, shifts, activation ranges and paddings follow tflite/kernels/kernel_util.cc,
+quantization_util.cc and the micro kernels' Prepare functions, in the same float/double order,
+so the C engine needs no floating point at all. Anything the engine does not reproduce exactly
+is a LenetError naming the op and the option.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from convert.engine import fixedpoint as fp
+from convert.flatbuffer import Graph, Op, Tensor
+from lenet.errors import LenetError
+
+SUPPORTED_OPS = ("CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "FULLY_CONNECTED", "RESHAPE", "TANH", "LOGISTIC",
+                 "SOFTMAX")
+_SAME, _VALID = 0, 1
+_ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
+
+
+@dataclass
+class Layer:
+    """One op with its constant data and integer parameters; `kind` picks the C kernel."""
+
+    index: int
+    kind: str
+    input: int  # tensor index
+    output: int
+    params: dict = field(default_factory=dict)
+    macs: int = 0
+
+
+def _f32(x: float) -> float:
+    return float(np.float32(x))
+
+
+def _scale(tensor: Tensor) -> float:
+    return _f32(tensor.scales[0])
+
+
+def _zero_point(tensor: Tensor) -> int:
+    return int(tensor.zero_points[0]) if tensor.zero_points else 0
+
+
+def _quantize(scale: float, zero_point: int, real: float) -> int:
+    """kernel_util.cc Quantize: the division in float32, then std::round."""
+    return zero_point + fp.round_half_away(float(np.float32(real) / np.float32(scale)))
+
+
+def activation_range(activation: int, output: Tensor, where: str) -> tuple[int, int]:
+    """CalculateActivationRangeQuantized for int8."""
+    name = _ACTIVATIONS.get(activation)
+    if name is None:
+        raise LenetError(f"{where}: fused activation {activation} is not supported by the C engine "
+                         f"(supported: {', '.join(_ACTIVATIONS.values())})")
+    scale, zero_point = _scale(output), _zero_point(output)
+    low, high = -128, 127
+    if name == "RELU":
+        low = max(low, _quantize(scale, zero_point, 0.0))
+    elif name == "RELU6":
+        low, high = max(low, _quantize(scale, zero_point, 0.0)), min(high, _quantize(scale, zero_point, 6.0))
+    elif name == "RELU_N1_TO_1":
+        low, high = max(low, _quantize(scale, zero_point, -1.0)), min(high, _quantize(scale, zero_point, 1.0))
+    return low, high
+
+
+def _padding(kind: int, in_size: int, out_size: int, stride: int, filter_size: int, dilation: int = 1) -> int:
+    """ComputePaddingHeightWidth: the top/left padding (any odd extra goes bottom/right)."""
+    if kind == _VALID:
+        return 0
+    effective = (filter_size - 1) * dilation + 1
+    return max(0, (out_size - 1) * stride + effective - in_size) // 2
+
+
+def _check_int8(tensor: Tensor, where: str, role: str) -> None:
+    if tensor.dtype != "INT8" or not tensor.scales:
+        raise LenetError(f"{where}: {role} tensor '{tensor.name}' is {tensor.dtype}"
+                         f"{'' if tensor.scales else ' without quantization'}; the C engine needs int8 "
+                         "(convert with --quantize int8 --io int8)")
+
+
+def _constant(graph: Graph, index: int, where: str, dtype) -> np.ndarray:
+    tensor = graph.tensors[index]
+    if not tensor.data:
+        raise LenetError(f"{where}: tensor '{tensor.name}' must be a constant (weights/bias)")
+    return np.frombuffer(tensor.data, dtype=dtype).reshape(tensor.shape)
+
+
+def _requant(input_scale: float, filter_scales: tuple[float, ...], output_scale: float, channels: int,
+             float_product: bool) -> tuple[list[int], list[int]]:
+    """Multipliers and shifts per output channel, as TFLM computes them.
+
+    Conv and per-channel dense: input_scale * filter_scale / output_scale in double. Per-tensor dense
+    (GetQuantizedConvolutionMultipler): the input * filter product in float32 first.
+    """
+    scales = [_f32(s) for s in filter_scales] if len(filter_scales) > 1 else [_f32(filter_scales[0])] * channels
+    if float_product:
+        reals = [float(np.float32(input_scale) * np.float32(s)) / output_scale for s in scales]
+    else:
+        reals = [input_scale * s / output_scale for s in scales]
+    pairs = [fp.quantize_multiplier(r) for r in reals]
+    return [m for m, _ in pairs], [s for _, s in pairs]
+
+
+def _conv(graph: Graph, op: Op, where: str) -> Layer:
+    options = op.options
+    if (options.dilationHFactor, options.dilationWFactor) != (1, 1):
+        raise LenetError(f"{where}: dilated convolution is not supported by the C engine")
+    source, target = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    filters = _constant(graph, op.inputs[1], where, np.int8)
+    bias = _constant(graph, op.inputs[2], where, np.int32) if len(op.inputs) > 2 and op.inputs[2] >= 0 \
+        else np.zeros(filters.shape[0], np.int32)
+    weights = graph.tensors[op.inputs[1]]
+    if any(z != 0 for z in weights.zero_points):
+        raise LenetError(f"{where}: filter zero points must be 0 (symmetric int8 weights)")
+    _, in_h, in_w, in_c = source.shape
+    out_c, k_h, k_w, f_c = filters.shape
+    if f_c != in_c:
+        raise LenetError(f"{where}: grouped convolution ({in_c} input channels, filter has {f_c}) is not supported")
+    _, out_h, out_w, _ = target.shape
+    input_offset = -_zero_point(source)
+    multipliers, shifts = _requant(_scale(source), weights.scales, _scale(target), out_c, float_product=False)
+    low, high = activation_range(options.fusedActivationFunction, target, where)
+    pad_t = _padding(options.padding, in_h, out_h, options.strideH, k_h)
+    pad_l = _padding(options.padding, in_w, out_w, options.strideW, k_w)
+    # The input is padded with its zero point (x + input_offset == 0, as TFLM's skipped taps), so the
+    # offset folds into the bias: sum w * (x + off) = sum w * x + off * sum w.
+    folded = bias.astype(np.int64) + input_offset * filters.reshape(out_c, -1).astype(np.int64).sum(axis=1)
+    padded_h = max(in_h + pad_t, (out_h - 1) * options.strideH + k_h)
+    padded_w = max(in_w + pad_l, (out_w - 1) * options.strideW + k_w)
+    return Layer(op.index, "conv2d", op.inputs[0], op.outputs[0], dict(
+        in_h=in_h, in_w=in_w, in_c=in_c, pad_t=pad_t, pad_l=pad_l, padded_h=padded_h, padded_w=padded_w,
+        needs_pad=(padded_h, padded_w) != (in_h, in_w), pad_value=_zero_point(source),
+        k_h=k_h, k_w=k_w, stride_h=options.strideH, stride_w=options.strideW, out_h=out_h, out_w=out_w, out_c=out_c,
+        filters=filters, bias=_int32(folded, where), multipliers=multipliers, shifts=shifts,
+        output_offset=_zero_point(target), act_min=low, act_max=high),
+        macs=out_h * out_w * out_c * k_h * k_w * in_c)
+
+
+def _fully_connected(graph: Graph, op: Op, where: str) -> Layer:
+    options = op.options
+    if options.weightsFormat != 0 or options.asymmetricQuantizeInputs:
+        raise LenetError(f"{where}: only default-format, int8-input FULLY_CONNECTED is supported")
+    source, target = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    filters = _constant(graph, op.inputs[1], where, np.int8)
+    out_n, depth = filters.shape
+    if int(np.prod(source.shape)) != depth or int(np.prod(target.shape)) != out_n:
+        raise LenetError(f"{where}: batched FULLY_CONNECTED (input {source.shape}) is not supported")
+    bias = _constant(graph, op.inputs[2], where, np.int32) if len(op.inputs) > 2 and op.inputs[2] >= 0 \
+        else np.zeros(out_n, np.int32)
+    weights = graph.tensors[op.inputs[1]]
+    if any(z != 0 for z in weights.zero_points):
+        raise LenetError(f"{where}: weight zero points must be 0 (symmetric int8 weights)")
+    multipliers, shifts = _requant(_scale(source), weights.scales, _scale(target), out_n,
+                                   float_product=len(weights.scales) == 1)
+    low, high = activation_range(options.fusedActivationFunction, target, where)
+    folded = bias.astype(np.int64) - _zero_point(source) * filters.astype(np.int64).sum(axis=1)
+    return Layer(op.index, "fully_connected", op.inputs[0], op.outputs[0], dict(
+        depth=depth, out_n=out_n, filters=filters, bias=_int32(folded, where), multipliers=multipliers,
+        shifts=shifts, output_offset=_zero_point(target), act_min=low, act_max=high), macs=depth * out_n)
+
+
+def _pool(graph: Graph, op: Op, where: str, kind: str) -> Layer:
+    options = op.options
+    source, target = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    if kind == "avg_pool" and (_scale(source), _zero_point(source)) != (_scale(target), _zero_point(target)):
+        raise LenetError(f"{where}: AVERAGE_POOL_2D with different input and output quantization is not supported")
+    _, in_h, in_w, channels = source.shape
+    _, out_h, out_w, _ = target.shape
+    low, high = activation_range(options.fusedActivationFunction, target, where)
+    return Layer(op.index, kind, op.inputs[0], op.outputs[0], dict(
+        in_h=in_h, in_w=in_w, channels=channels, out_h=out_h, out_w=out_w, f_h=options.filterHeight,
+        f_w=options.filterWidth, stride_h=options.strideH, stride_w=options.strideW,
+        pad_t=_padding(options.padding, in_h, out_h, options.strideH, options.filterHeight),
+        pad_l=_padding(options.padding, in_w, out_w, options.strideW, options.filterWidth),
+        act_min=low, act_max=high))
+
+
+def _lookup(graph: Graph, op: Op, where: str, kind: str) -> Layer:
+    source, target = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    if kind == "TANH":
+        table = fp.tanh_table(_scale(source), _zero_point(source))
+    else:
+        if _zero_point(target) != -128:
+            raise LenetError(f"{where}: LOGISTIC output zero point must be -128 (TFLite Micro's requirement)")
+        table = fp.logistic_table(_scale(source), _zero_point(source))
+    return Layer(op.index, "lookup", op.inputs[0], op.outputs[0], dict(
+        size=int(np.prod(source.shape)), table=table, function=kind.lower()))
+
+
+def _softmax(graph: Graph, op: Op, where: str) -> Layer:
+    source, target = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    if _zero_point(target) != -128 or _scale(target) != _f32(1 / 256):
+        raise LenetError(f"{where}: int8 SOFTMAX output must have scale 1/256 and zero point -128")
+    table, diff_min = fp.softmax_exp_table(_f32(op.options.beta), _scale(source))
+    depth = source.shape[-1]
+    return Layer(op.index, "softmax", op.inputs[0], op.outputs[0], dict(
+        rows=int(np.prod(source.shape)) // depth, depth=depth, exp_table=table, diff_min=diff_min))
+
+
+def _int32(values: np.ndarray, where: str) -> list[int]:
+    if values.min() < fp.INT32_MIN or values.max() > fp.INT32_MAX:
+        raise LenetError(f"{where}: folded bias overflows int32")
+    return [int(v) for v in values]
+
+
+def plan_layers(graph: Graph) -> list[Layer]:
+    """The graph as engine layers, in execution order; a LenetError names the first thing not supported."""
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise LenetError(f"the C engine needs one input and one output (model has {len(graph.inputs)} and "
+                         f"{len(graph.outputs)})")
+    _check_int8(graph.tensors[graph.inputs[0]], "model", "input")
+    _check_int8(graph.tensors[graph.outputs[0]], "model", "output")
+    layers = []
+    for op in graph.ops:
+        where = f"op {op.index} ({op.name})"
+        if op.name not in SUPPORTED_OPS:
+            raise LenetError(f"{where}: not supported by the C engine (supported: {', '.join(SUPPORTED_OPS)})")
+        _check_int8(graph.tensors[op.inputs[0]], where, "input")
+        _check_int8(graph.tensors[op.outputs[0]], where, "output")
+        if op.name == "CONV_2D":
+            layers.append(_conv(graph, op, where))
+        elif op.name == "FULLY_CONNECTED":
+            layers.append(_fully_connected(graph, op, where))
+        elif op.name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+            layers.append(_pool(graph, op, where, "avg_pool" if op.name == "AVERAGE_POOL_2D" else "max_pool"))
+        elif op.name in ("TANH", "LOGISTIC"):
+            layers.append(_lookup(graph, op, where, op.name))
+        elif op.name == "SOFTMAX":
+            layers.append(_softmax(graph, op, where))
+        else:  # RESHAPE: the same bytes under another shape
+            layers.append(Layer(op.index, "reshape", op.inputs[0], op.outputs[0]))
+    return layers
