@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from lenet.cli import console, handle_errors, quiet_tensorflow
+from lenet.errors import LenetError
 
 
 class _DefaultToConvert(click.Group):
@@ -42,16 +43,37 @@ def main() -> None:
 @click.option("--seed", type=int, help="Split seed [default: the run's, else 0].")
 @click.option("--data", type=click.Path(path_type=Path), help="MNIST location (see lenet-train data).")
 @click.option("--unverified", is_flag=True, help="Accept non-canonical MNIST (e.g. a subset).")
+@click.option("--engine", type=click.Choice(["c"]),
+              help="Also generate the int8 C engine (no interpreter): <stem>_engine.{c,h}. MODEL may then be "
+                   "an int8 .tflite, which is only turned into C.")
 @handle_errors
 def model_command(model_path: Path, quantize: str, io_type: str, representative: int, name: str, out: Path,
                   max_drop: float | None, tflm_samples: int, val_size: int | None, seed: int | None,
-                  data: Path | None, unverified: bool) -> None:
+                  data: Path | None, unverified: bool, engine: str | None) -> None:
     """Convert MODEL_PATH (a .keras file) and check each result against Keras on the validation split."""
+    if model_path.suffix == ".tflite":
+        if engine is None:
+            raise LenetError(f"{model_path} is already a .tflite model: add --engine c to generate C from it")
+        _write_engine(model_path, out, name)
+        return
     from convert.run import convert_model
 
     entries = convert_model(model_path, quantize, io_type, representative, name, out, max_drop, data,
                             not unverified, tflm_samples, val_size, seed)
     _print_entries(entries, out)
+    if engine is not None:
+        if f"{name}_int8" not in entries:
+            raise LenetError("--engine c needs the int8 model: use --quantize int8")
+        _write_engine(out / f"{name}_int8.tflite", out, name)
+
+
+def _write_engine(tflite: Path, out: Path, name: str) -> None:
+    from convert.engine.emit import write_engine
+
+    paths, engine = write_engine(tflite, out, name)
+    click.echo(f"C engine: {paths[1]} + {paths[0]}: {name}_invoke(), ops {', '.join(engine.ops)}; "
+               f"arena {engine.arena_bytes:,} B (static), constants {engine.weight_bytes:,} B, "
+               f"{engine.macs:,} MACs per inference")
 
 
 @main.command("inspect")

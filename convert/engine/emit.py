@@ -93,7 +93,10 @@ def build_engine(model: bytes, name: str = "lenet", source: str = "model",
     """The engine's two files as text, for an int8 .tflite flatbuffer."""
     check_c_identifier(name)
     graph: Graph = read_graph(model, source)
-    layers = plan_layers(graph)
+    try:
+        layers = plan_layers(graph)
+    except LenetError as exc:
+        raise LenetError(f"{source}: {exc}") from None
     sizes = {t.index: int(np.prod(t.shape)) for t in graph.tensors if not t.data}
     plan = plan_memory(layers, sizes, graph.inputs[0], graph.outputs[0])
     prefix, upper = f"{name}_", name.upper()

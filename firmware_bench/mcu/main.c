@@ -1,0 +1,116 @@
+/* Benchmark firmware: images in from the host, int8 outputs back, through semihosting file I/O.
+
+   images.bin: "LNI8", uint32 count, uint32 image size, then count images (int8).
+   outputs.bin: count rows of LENET_OUTPUT_SIZE int8 values.
+   stdout: one line "LENET_MCU {json}" with the tick counts and stack use.
+
+   Timing: SysTick on the processor clock, read around each lenet_invoke. Under QEMU -icount the
+   virtual clock advances a fixed time per instruction, so ticks count instructions; a loop of a
+   known instruction count, timed the same way, gives the instructions per tick. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include ENGINE_HEADER
+
+#ifdef WITH_FLATBUFFER
+#include FLATBUFFER_HEADER
+#endif
+
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+#define TICKS(start, end) (((start) - (end)) & 0xFFFFFFu) /* a 24-bit down-counter */
+#define PAINT 0xA5A5A5A5u
+#define PAINT_BYTES (32u * 1024u)
+#define CALIBRATION_LOOPS 1000000u
+
+extern uint32_t _estack;
+
+static int8_t image[LENET_INPUT_SIZE];
+static int8_t scores[LENET_OUTPUT_SIZE];
+
+static uint32_t *paint_stack(void) {
+  uint32_t *sp = (uint32_t *)__builtin_frame_address(0) - 16, *p = sp - PAINT_BYTES / 4;
+  while (p < sp) *p++ = PAINT;
+  return sp - PAINT_BYTES / 4;
+}
+
+static uint32_t lowest_touched(const uint32_t *bottom) {
+  while (*bottom == PAINT) ++bottom;
+  return (uint32_t)bottom;
+}
+
+__attribute__((noinline)) static void known_loop(uint32_t n) {
+  __asm volatile("1: subs %0, %0, #1\n bne 1b" : "+r"(n)); /* 2 instructions per iteration */
+}
+
+static uint32_t read_u32(FILE *f, int *ok) {
+  unsigned char b[4];
+  *ok = *ok && fread(b, 1, 4, f) == 4;
+  return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+int main(void) {
+  uint32_t *bottom = paint_stack(), call_sp = (uint32_t)__builtin_frame_address(0), invoke_stack = 0;
+  FILE *in = fopen("images.bin", "rb"), *out = fopen("outputs.bin", "wb");
+  char magic[4];
+  int ok = 1;
+  uint32_t count, size, i, start, ticks, least = 0xFFFFFFFFu, most = 0, calibration;
+  unsigned long long total = 0;
+  uint32_t deepest = call_sp;
+  if (!in || !out) { printf("LENET_MCU_ERROR cannot open images.bin / outputs.bin\n"); return 2; }
+  ok = fread(magic, 1, 4, in) == 4 && memcmp(magic, "LNI8", 4) == 0;
+  count = read_u32(in, &ok);
+  size = read_u32(in, &ok);
+  if (!ok || size != LENET_INPUT_SIZE) {
+    printf("LENET_MCU_ERROR images.bin: bad header or image size (want %d)\n", LENET_INPUT_SIZE);
+    return 2;
+  }
+  SYST_RVR = 0xFFFFFFu;
+  SYST_CVR = 0;
+  SYST_CSR = 5u; /* enable, processor clock, no interrupt */
+  start = SYST_CVR;
+  known_loop(CALIBRATION_LOOPS);
+  calibration = TICKS(start, SYST_CVR);
+
+  for (i = 0; i < count; ++i) {
+    if (fread(image, 1, LENET_INPUT_SIZE, in) != LENET_INPUT_SIZE) {
+      printf("LENET_MCU_ERROR images.bin: short read at image %lu\n", (unsigned long)i);
+      return 2;
+    }
+    if (i == 0) { /* repaint, so the first call shows the engine's own stack */
+      if (lowest_touched(bottom) < deepest) deepest = lowest_touched(bottom);
+      bottom = paint_stack();
+    }
+    start = SYST_CVR;
+    lenet_invoke(image, scores);
+    ticks = TICKS(start, SYST_CVR);
+    if (i == 0) invoke_stack = call_sp - lowest_touched(bottom);
+    total += ticks;
+    if (ticks < least) least = ticks;
+    if (ticks > most) most = ticks;
+    if (fwrite(scores, 1, LENET_OUTPUT_SIZE, out) != LENET_OUTPUT_SIZE) {
+      printf("LENET_MCU_ERROR outputs.bin: write failed\n");
+      return 2;
+    }
+  }
+  fclose(in);
+  fclose(out);
+#ifdef WITH_FLATBUFFER
+  { /* keep the blob: a TFLM build reads it in place from flash */
+    uint32_t sum = 0, k;
+    for (k = 0; k < FLATBUFFER_LEN; ++k) sum += FLATBUFFER_ARRAY[k];
+    printf("LENET_MCU_BLOB %lu\n", (unsigned long)sum);
+  }
+#endif
+  if (lowest_touched(bottom) < deepest) deepest = lowest_touched(bottom);
+  printf("LENET_MCU {\"images\": %lu, \"ticks_total\": %llu, \"ticks_min\": %lu, \"ticks_max\": %lu, "
+         "\"calibration_instructions\": %lu, \"calibration_ticks\": %lu, \"invoke_stack_bytes\": %lu, "
+         "\"stack_bytes\": %lu}\n",
+         (unsigned long)count, total, (unsigned long)least, (unsigned long)most,
+         (unsigned long)(2u * CALIBRATION_LOOPS), (unsigned long)calibration, (unsigned long)invoke_stack,
+         (unsigned long)((uint32_t)&_estack - deepest));
+  return 0;
+}
