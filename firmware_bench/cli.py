@@ -92,6 +92,58 @@ def prepare_testset(data: Path | None, out: Path, samples: int | None) -> tuple[
     return path, source
 
 
+@main.command()
+@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="An int8 .tflite model.")
+@click.option("--board", default="mps2-an386", show_default=True, help="mps2-an386 (Cortex-M4F) | mps2-an500 (M7).")
+@click.option("--samples", type=int, help="Use the first N test images [default: all].")
+@click.option("--compare-samples", default=1000, show_default=True,
+              help="Images for the extra builds (-Os, portable C, with the flatbuffer linked in).")
+@click.option("--data", type=click.Path(path_type=Path), help="Test images from `lenet-bench export-data` "
+                                                              "[default: the MNIST test set].")
+@click.option("--clock-mhz", default=168.0, show_default=True, help="Clock for the latency estimate.")
+@click.option("--cpi", default=1.25, show_default=True, help="Cycles per instruction for the latency estimate.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports/mcu"), show_default=True)
+@click.option("--force", is_flag=True, help="Replace an existing report in --out.")
+@handle_errors
+def mcu(model_path: Path, board: str, samples: int | None, compare_samples: int, data: Path | None,
+        clock_mhz: float, cpi: float, out: Path, force: bool) -> None:
+    """The int8 C engine in QEMU on a Cortex-M: accuracy, bit-exactness vs TFLite Micro, flash, RAM, instructions."""
+    from firmware_bench.mcu.bench import McuOptions, run_mcu_bench
+    from firmware_bench.mcu.build import board as check_board
+
+    check_board(board)
+    for name, value in (("--samples", samples), ("--compare-samples", compare_samples), ("--clock-mhz", clock_mhz),
+                        ("--cpi", cpi)):
+        if value is not None and value <= 0:
+            raise LenetError(f"{name} must be > 0, got {value}")
+    images, labels, source = _test_images(data)
+    if samples is not None:
+        images, labels, source = images[:samples], labels[:samples], f"{source} (first {samples})"
+    options = McuOptions(board=board, samples=samples, compare_samples=compare_samples, clock_mhz=clock_mhz, cpi=cpi)
+    report = run_mcu_bench(model_path, images, labels, source, out, options, force, say=click.echo)
+    main_build, targets = report["variants"]["O2"], report["targets"]
+    click.echo(f"{report['board']}: accuracy {main_build['accuracy']:.4f} on {main_build['images']:,} images, "
+               f"bit-exact with TFLite Micro on {main_build['bit_exact_vs_tflm']:,}; "
+               f"{main_build['instructions_per_inference']:,.0f} instructions per inference "
+               f"({main_build['instructions_per_mac']:.2f}/MAC; portable C "
+               f"{targets['portable_instructions_per_mac']:.2f}/MAC); engine flash {main_build['engine_flash_bytes']:,} B, "
+               f"RAM {targets['engine_ram_bytes']:,} B (TFLM arena {report['tflm']['arena_bytes']:,} B)")
+    click.echo(f"wrote {out / 'mcu.json'}, {out / 'report.md'}")
+
+
+def _test_images(data: Path | None):
+    """(float images in [0, 1], labels, description): an exported npz, else the MNIST test set."""
+    from firmware_bench.testdata import load_testset
+
+    if data is not None:
+        images, labels = load_testset(data)
+        return images, labels, str(data)
+    from lenet.data import load_mnist, to_model_input
+
+    mnist = load_mnist()
+    return to_model_input(mnist.x_test), mnist.y_test, f"MNIST test set ({mnist.source})"
+
+
 @main.command("export-data")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("testset.npz"), show_default=True)
 @click.option("--data", type=click.Path(path_type=Path), help="MNIST location (see lenet-train data).")

@@ -1,0 +1,133 @@
+"""Build the benchmark firmware with arm-none-eabi-gcc for one of QEMU's MPS2 boards, and measure its memory.
+
+Flash and RAM come from the linker map, per input object: the engine's own code and constants,
+its arena, and everything else (startup, newlib, the benchmark's I/O) reported apart.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from lenet.errors import LenetError
+
+FIRMWARE_FILES = ("startup.c", "main.c", "link.ld")
+
+
+@dataclass(frozen=True)
+class Board:
+    machine: str  # qemu-system-arm -M
+    cpu: str
+    flags: tuple[str, ...]
+    clock_hz: int  # the board's system clock, which drives SysTick in QEMU
+
+
+BOARDS = {
+    "mps2-an386": Board("mps2-an386", "Cortex-M4F", ("-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"),
+                        25_000_000),
+    "mps2-an500": Board("mps2-an500", "Cortex-M7", ("-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16"),
+                        25_000_000),
+}
+OPTIMIZATIONS = ("-O2", "-Os")
+CFLAGS = ("-mthumb", "-std=c99", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections")
+
+
+@dataclass(frozen=True)
+class Firmware:
+    elf: Path
+    map: Path
+    board: str
+    optimization: str
+    dsp: bool
+    with_flatbuffer: bool
+    sizes: dict  # from the map: flash/RAM of the engine object and of the whole image
+
+
+def board(name: str) -> Board:
+    if name not in BOARDS:
+        raise LenetError(f"--board {name!r} is not supported (choose from: {', '.join(BOARDS)})")
+    return BOARDS[name]
+
+
+def tool(name: str, package: str) -> str:
+    found = shutil.which(name)
+    if not found:
+        raise LenetError(f"{name} not found: install the Debian package {package}")
+    return found
+
+
+def build_firmware(engine_c: Path, out: Path, board_name: str, optimization: str = "-O2", dsp: bool = True,
+                   flatbuffer_c: Path | None = None) -> Firmware:
+    """Compile startup + benchmark main + the engine (and optionally the .tflite C array) into out/<stem>.elf."""
+    target = board(board_name)
+    if optimization not in OPTIMIZATIONS:
+        raise LenetError(f"optimization {optimization!r}: choose from {', '.join(OPTIMIZATIONS)}")
+    gcc = tool("arm-none-eabi-gcc", "gcc-arm-none-eabi")
+    out.mkdir(parents=True, exist_ok=True)
+    sources = resources.files("firmware_bench.mcu")
+    for name in FIRMWARE_FILES:
+        (out / name).write_text(sources.joinpath(name).read_text())
+    stem = f"{board_name}{optimization}{'' if dsp else '-nodsp'}{'-flatbuffer' if flatbuffer_c else ''}"
+    flags = [*target.flags, *CFLAGS, optimization, f"-I{Path(engine_c).parent}",
+             f'-DENGINE_HEADER="{Path(engine_c).with_suffix(".h").name}"']
+    if not dsp:
+        flags.append("-DLENET_NO_DSP")
+    objects = []
+    units = [(Path(engine_c), "engine"), (out / "startup.c", "startup"), (out / "main.c", "main")]
+    if flatbuffer_c is not None:
+        flatbuffer_c = Path(flatbuffer_c)
+        array = flatbuffer_c.stem
+        flags += [f"-I{flatbuffer_c.parent}", "-DWITH_FLATBUFFER", f'-DFLATBUFFER_HEADER="{array}.h"',
+                  f"-DFLATBUFFER_ARRAY={array}", f"-DFLATBUFFER_LEN={array}_len"]
+        units.append((flatbuffer_c, "flatbuffer"))
+    for source, role in units:
+        obj = out / f"{stem}.{role}.o"
+        _run([gcc, *flags, "-c", str(source), "-o", str(obj)], f"compiling {source.name}")
+        objects.append(obj)
+    elf, map_file = out / f"{stem}.elf", out / f"{stem}.map"
+    _run([gcc, *target.flags, "-mthumb", optimization, "-nostartfiles", "--specs=rdimon.specs",
+          f"-T{out / 'link.ld'}", "-Wl,--gc-sections", f"-Wl,-Map={map_file}", *map(str, objects), "-o", str(elf)],
+         "linking the firmware")
+    sizes = map_sizes(map_file.read_text(), engine=f"{stem}.engine.o", flatbuffer=f"{stem}.flatbuffer.o")
+    sizes["elf"] = elf_sizes(elf)
+    return Firmware(elf, map_file, board_name, optimization, dsp, flatbuffer_c is not None, sizes)
+
+
+def _run(command: list[str], what: str) -> None:
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        first = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()[0]
+        raise LenetError(f"{what} failed: {first}")
+
+
+def elf_sizes(elf: Path) -> dict[str, int]:
+    """arm-none-eabi-size (Berkeley): text (code + rodata + vectors), data, bss."""
+    result = subprocess.run([tool("arm-none-eabi-size", "binutils-arm-none-eabi"), str(elf)], capture_output=True,
+                            text=True, check=True)
+    text, data, bss = (int(v) for v in result.stdout.splitlines()[1].split()[:3])
+    return {"text": text, "data": data, "bss": bss, "flash": text + data, "static_ram": data + bss}
+
+
+_INPUT_SECTION = re.compile(r"^ (\.[\w.$]+|COMMON)\s*\n?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+)$", re.MULTILINE)
+
+
+def map_sizes(map_text: str, **objects: str) -> dict[str, dict[str, int]]:
+    """Flash (text + rodata + data's initialiser) and RAM (data + bss) per named object file, from a GNU ld map."""
+    start = map_text.find("Linker script and memory map")
+    totals = {role: {"code": 0, "rodata": 0, "data": 0, "bss": 0} for role in objects}
+    for section, address, size, source in _INPUT_SECTION.findall(map_text[start:]):
+        for role, suffix in objects.items():
+            if source.endswith(suffix):
+                kind = ("code" if section.startswith(".text") else "rodata" if section.startswith(".rodata")
+                        else "data" if section.startswith(".data") else "bss" if section.startswith((".bss", "COMMON"))
+                        else None)
+                if kind:
+                    totals[role][kind] += int(size, 16)
+    for sizes in totals.values():
+        sizes["flash"] = sizes["code"] + sizes["rodata"] + sizes["data"]
+        sizes["ram"] = sizes["data"] + sizes["bss"]
+    return totals

@@ -1,0 +1,74 @@
+"""Run the benchmark firmware in qemu-system-arm: images in, int8 outputs and instruction counts out.
+
+`-icount shift=0` makes QEMU's virtual clock advance one nanosecond per guest instruction, so the
+firmware's SysTick readings count instructions, deterministically; the firmware times a loop of
+known length the same way, which gives the instructions per tick (40 at the MPS2's 25 MHz).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from firmware_bench.mcu.build import Firmware, board, tool
+from lenet.errors import LenetError
+
+SECONDS_PER_IMAGE = 0.05  # generous: ~1 ms per image was seen for the seed-best model
+
+
+@dataclass(frozen=True)
+class McuRun:
+    outputs: np.ndarray  # int8 [N, classes]
+    instructions_per_inference: float
+    instructions_min: int
+    instructions_max: int
+    instructions_per_tick: float
+    invoke_stack_bytes: int
+    stack_bytes: int
+    seconds: float
+
+
+def qemu_command(firmware: Firmware) -> list[str]:
+    return [tool("qemu-system-arm", "qemu-system-arm"), "-M", board(firmware.board).machine, "-nographic",
+            "-monitor", "none", "-serial", "none", "-semihosting-config", "enable=on,target=native",
+            "-icount", "shift=0", "-kernel", str(firmware.elf)]
+
+
+def run_firmware(firmware: Firmware, images: np.ndarray, output_size: int) -> McuRun:
+    """All `images` (int8, flattened per image) through the firmware in one QEMU run."""
+    import time
+
+    images = np.ascontiguousarray(images, dtype=np.int8).reshape(len(images), -1)
+    with tempfile.TemporaryDirectory(prefix="lenet-qemu-") as workdir:
+        work = Path(workdir)
+        (work / "images.bin").write_bytes(b"LNI8" + struct.pack("<II", *images.shape) + images.tobytes())
+        started = time.perf_counter()
+        try:
+            result = subprocess.run(qemu_command(firmware), cwd=work, capture_output=True, text=True,
+                                    timeout=60 + SECONDS_PER_IMAGE * len(images))
+        except subprocess.TimeoutExpired:
+            raise LenetError(f"{firmware.elf.name}: QEMU did not finish within its time limit") from None
+        seconds = time.perf_counter() - started
+        lines = result.stdout.splitlines()
+        errors = [line for line in lines if line.startswith("LENET_MCU_ERROR")]
+        if result.returncode != 0 or errors:
+            detail = errors[0][len("LENET_MCU_ERROR "):] if errors else (result.stderr.strip() or "no output")
+            raise LenetError(f"{firmware.elf.name} on {firmware.board}: exit status {result.returncode}: "
+                             f"{detail.splitlines()[0]}")
+        report = next((json.loads(line.split(" ", 1)[1]) for line in lines if line.startswith("LENET_MCU {")), None)
+        if report is None:
+            raise LenetError(f"{firmware.elf.name}: the firmware printed no LENET_MCU report")
+        outputs = np.fromfile(work / "outputs.bin", dtype=np.int8)
+    if outputs.size != len(images) * output_size:
+        raise LenetError(f"{firmware.elf.name}: wrote {outputs.size} output bytes, expected {len(images) * output_size}")
+    per_tick = report["calibration_instructions"] / report["calibration_ticks"]
+    return McuRun(outputs.reshape(len(images), output_size),
+                  report["ticks_total"] * per_tick / max(1, report["images"]),
+                  round(report["ticks_min"] * per_tick), round(report["ticks_max"] * per_tick), per_tick,
+                  report["invoke_stack_bytes"], report["stack_bytes"], seconds)
