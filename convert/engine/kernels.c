@@ -43,29 +43,87 @@ LE_INLINE void le_pad(const int8_t *in, int h, int w, int c, int top, int left, 
   }
 }
 
-/* One output value of a convolution: k_h rows of k_w * c contiguous input bytes (NHWC) against
-   the filter (OHWI). The input offset is folded into the bias at generation time. */
-LE_INLINE int32_t le_dot(const int8_t *x, const int8_t *w, int n) {
-  int32_t acc = 0;
-  int i;
-  for (i = 0; i < n; ++i) acc += (int32_t)x[i] * w[i];
+LE_INLINE int8_t le_output(int32_t acc, int32_t multiplier, int shift, int32_t offset, int32_t low, int32_t high) {
+  return le_clamp(le_requantize(acc, multiplier, shift) + offset, low, high);
+}
+
+/* Dot products of one run of n contiguous input bytes with the same run of 4 filters (filter j at
+   w + j * stride): each input byte is loaded once for four multiply-accumulates. With the DSP
+   extension (Cortex-M4/M7/M33), SXTB16 unpacks 4 bytes into two pairs of int16 and SMLAD does two
+   multiply-accumulates at once; the sums are the same int32 sums, so the result is the same. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && !defined(LENET_NO_DSP)
+#include <arm_acle.h>
+#define LE_DSP 1
+LE_INLINE uint32_t le_load32(const int8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4); /* an unaligned LDR, which ARMv7E-M allows */
+  return v;
+}
+#define LE_ROR8(v) (((v) >> 8) | ((v) << 24))
+#define LE_SMLAD_BYTES(xa, xb, wv, acc) acc = __smlad(xb, __sxtb16(LE_ROR8(wv)), __smlad(xa, __sxtb16(wv), acc))
+#endif
+
+/* The dot products of n contiguous input bytes with the same run of 4 filters (filter j at w + j * stride):
+   each input byte is loaded once for four multiply-accumulates. */
+LE_INLINE void le_mac4(const int8_t *x, const int8_t *w, int n, int stride, int32_t *acc) {
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  int i = 0;
+#ifdef LE_DSP
+  for (; i + 4 <= n; i += 4) {
+    const uint32_t xv = le_load32(x + i);
+    const int32_t xa = (int32_t)__sxtb16(xv), xb = (int32_t)__sxtb16(LE_ROR8(xv));
+    LE_SMLAD_BYTES(xa, xb, le_load32(w + i), a0);
+    LE_SMLAD_BYTES(xa, xb, le_load32(w + i + stride), a1);
+    LE_SMLAD_BYTES(xa, xb, le_load32(w + i + 2 * stride), a2);
+    LE_SMLAD_BYTES(xa, xb, le_load32(w + i + 3 * stride), a3);
+  }
+#endif
+  for (; i < n; ++i) {
+    const int32_t v = x[i];
+    a0 += v * w[i];
+    a1 += v * w[i + stride];
+    a2 += v * w[i + 2 * stride];
+    a3 += v * w[i + 3 * stride];
+  }
+  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+LE_INLINE int32_t le_mac1(const int8_t *x, const int8_t *w, int n, int32_t acc) {
+  int i = 0;
+#ifdef LE_DSP
+  for (; i + 4 <= n; i += 4) {
+    const uint32_t xv = le_load32(x + i);
+    const int32_t xa = (int32_t)__sxtb16(xv), xb = (int32_t)__sxtb16(LE_ROR8(xv));
+    LE_SMLAD_BYTES(xa, xb, le_load32(w + i), acc);
+  }
+#endif
+  for (; i < n; ++i) acc += (int32_t)x[i] * w[i];
   return acc;
 }
 
+/* CONV_2D on an input already padded with its zero point (the input offset is folded into the bias
+   at generation time): k_h rows of k_w * in_c contiguous bytes (NHWC) per output, filters OHWI,
+   output channels in blocks of 4. FULLY_CONNECTED is the same kernel on a 1x1 image. */
 LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *filters, const int32_t *bias,
                          const int32_t *multiplier, const int8_t *shift, int k_h, int k_w, int stride_h,
                          int stride_w, int out_h, int out_w, int out_c, int32_t output_offset, int32_t act_min,
                          int32_t act_max, int8_t *out) {
-  const int row = k_w * in_c;
-  int oy, ox, oc, ky;
+  const int row = k_w * in_c, size = k_h * row, in_row = in_w * in_c, blocks = out_c / 4 * 4;
+  int oy, ox, oc, ky, j;
   for (oy = 0; oy < out_h; ++oy) {
     for (ox = 0; ox < out_w; ++ox) {
       const int8_t *window = in + (oy * stride_h * in_w + ox * stride_w) * in_c;
-      const int8_t *w = filters;
-      for (oc = 0; oc < out_c; ++oc) {
+      for (oc = 0; oc < blocks; oc += 4) {
+        int32_t acc[4];
+        for (j = 0; j < 4; ++j) acc[j] = bias[oc + j];
+        for (ky = 0; ky < k_h; ++ky) le_mac4(window + ky * in_row, filters + oc * size + ky * row, row, size, acc);
+        for (j = 0; j < 4; ++j)
+          *out++ = le_output(acc[j], multiplier[oc + j], shift[oc + j], output_offset, act_min, act_max);
+      }
+      for (oc = blocks; oc < out_c; ++oc) {
         int32_t acc = bias[oc];
-        for (ky = 0; ky < k_h; ++ky, w += row) acc += le_dot(window + ky * in_w * in_c, w, row);
-        *out++ = le_clamp(le_requantize(acc, multiplier[oc], shift[oc]) + output_offset, act_min, act_max);
+        for (ky = 0; ky < k_h; ++ky) acc = le_mac1(window + ky * in_row, filters + oc * size + ky * row, row, acc);
+        *out++ = le_output(acc, multiplier[oc], shift[oc], output_offset, act_min, act_max);
       }
     }
   }
@@ -74,11 +132,8 @@ LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *fil
 LE_INLINE void le_fully_connected(const int8_t *in, int depth, const int8_t *filters, const int32_t *bias,
                                   const int32_t *multiplier, const int8_t *shift, int out_n, int32_t output_offset,
                                   int32_t act_min, int32_t act_max, int8_t *out) {
-  int o;
-  for (o = 0; o < out_n; ++o) {
-    int32_t acc = bias[o] + le_dot(in, filters + o * depth, depth);
-    out[o] = le_clamp(le_requantize(acc, multiplier[o], shift[o]) + output_offset, act_min, act_max);
-  }
+  le_conv2d(in, 1, depth, filters, bias, multiplier, shift, 1, 1, 1, 1, 1, 1, out_n, output_offset, act_min,
+            act_max, out);
 }
 
 LE_INLINE void le_pool(int average, const int8_t *in, int in_h, int in_w, int channels, int f_h, int f_w,
