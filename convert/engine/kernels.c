@@ -179,7 +179,7 @@ LE_INLINE int32_t le_saturating_shl(int32_t x, int exponent) {
 }
 
 /* gemmlowp one_over_one_plus_x_for_x_in_0_1: Newton-Raphson in Q2.29. */
-static int32_t le_one_over_one_plus_x(int32_t a) {
+LE_INLINE int32_t le_one_over_one_plus_x(int32_t a) {
   const int64_t sum = (int64_t)a + INT32_MAX;
   const int32_t half_denominator = (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
   int32_t x = le_add(1515870810, le_srdhm(half_denominator, -1010580540));
@@ -191,7 +191,7 @@ static int32_t le_one_over_one_plus_x(int32_t a) {
   return le_saturating_shl(x, 1);
 }
 
-static int le_clz(uint32_t x) {
+LE_INLINE int le_clz(uint32_t x) {
 #if defined(__GNUC__)
   return x ? __builtin_clz(x) : 32;
 #else
@@ -204,8 +204,8 @@ static int le_clz(uint32_t x) {
 
 /* Softmax (reference_ops::Softmax, int8 in, int8 out with scale 1/256 and zero point -128).
    exp_table[d] is exp_on_negative_values of the rescaled difference -d from the row maximum. */
-static void le_softmax(const int8_t *in, int rows, int depth, const int32_t *exp_table, int32_t diff_min,
-                       int8_t *out) {
+LE_INLINE void le_softmax(const int8_t *in, int rows, int depth, const int32_t *exp_table, int32_t diff_min,
+                      int8_t *out) {
   int r, c;
   for (r = 0; r < rows; ++r, in += depth, out += depth) {
     int32_t max = -128, sum = 0, scale;

@@ -37,7 +37,7 @@ class McuRun:
 def qemu_command(firmware: Firmware) -> list[str]:
     return [tool("qemu-system-arm", "qemu-system-arm"), "-M", board(firmware.board).machine, "-nographic",
             "-monitor", "none", "-serial", "none", "-semihosting-config", "enable=on,target=native",
-            "-icount", "shift=0", "-kernel", str(firmware.elf)]
+            "-icount", "shift=0", "-kernel", str(firmware.elf.resolve())]
 
 
 def run_firmware(firmware: Firmware, images: np.ndarray, output_size: int) -> McuRun:

@@ -1,0 +1,178 @@
+"""The int8 C engine: each op against TFLite Micro's reference kernels, whole models bit-exact, errors."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from convert.engine import fixedpoint as fp
+from convert.engine.emit import build_engine, write_engine
+from convert.engine.host import HostEngine
+from tests.single_op import elementwise_model, run_tflm
+
+ALL_INT8 = np.arange(-128, 128, dtype=np.int8).reshape(1, -1)
+QUANTIZATIONS = [(0.05, 3), (0.0213, -7), (0.1, 0), (1 / 128, 0), (0.37, -128), (0.003, 100)]
+
+
+@pytest.mark.parametrize("scale,zero_point", QUANTIZATIONS)
+def test_tanh_and_logistic_tables_equal_tflm_on_every_input(scale, zero_point):
+    tanh = run_tflm(elementwise_model("TANH", 256, scale, zero_point, 1 / 128, 0), ALL_INT8)[0]
+    logistic = run_tflm(elementwise_model("LOGISTIC", 256, scale, zero_point, 1 / 256, -128), ALL_INT8)[0]
+    assert fp.tanh_table(scale, zero_point) == tanh.tolist()
+    assert fp.logistic_table(scale, zero_point) == logistic.tolist()
+
+
+def _host_engine(model: bytes, tmp_path, name="lenet") -> HostEngine:
+    engine = build_engine(model, name, "single-op model", "model_engine.h")
+    (tmp_path / "model_engine.h").write_text(engine.header)
+    (tmp_path / "model_engine.c").write_text(engine.source)
+    return HostEngine(tmp_path / "model_engine.c", name)
+
+
+@pytest.mark.parametrize("scale,zero_point,beta", [(0.115, -23, 1.0), (0.05, 0, 1.0), (0.4, 10, 0.5), (0.01, -128, 2.0)])
+def test_softmax_equals_tflm(tmp_path, scale, zero_point, beta):
+    model = elementwise_model("SOFTMAX", 10, scale, zero_point, 1 / 256, -128, beta)
+    rows = np.random.default_rng(0).integers(-128, 128, (300, 10)).astype(np.int8)
+    rows[0] = 127  # all equal
+    rows[1] = -128
+    rows[2] = [127] + [-128] * 9  # one winner, the rest below diff_min
+    np.testing.assert_array_equal(_host_engine(model, tmp_path).run(rows, 10), run_tflm(model, rows))
+
+
+def test_elementwise_ops_run_in_the_engine_as_tflm(tmp_path):
+    for op, out_scale, out_zero in (("TANH", 1 / 128, 0), ("LOGISTIC", 1 / 256, -128)):
+        model = elementwise_model(op, 256, 0.07, -5, out_scale, out_zero)
+        np.testing.assert_array_equal(_host_engine(model, tmp_path).run(ALL_INT8, 256), run_tflm(model, ALL_INT8))
+
+
+def _every_op_model():
+    """A tiny random-weight network with every op and option the engine supports."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    layers = keras.layers
+    inputs = keras.Input(batch_shape=(1, 28, 28, 1))
+    x = layers.Conv2D(4, 5, padding="same", activation="relu")(inputs)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Conv2D(8, 3, strides=2, padding="valid", activation="relu6")(x)
+    x = layers.AveragePooling2D(pool_size=2, padding="same")(x)
+    x = layers.Conv2D(6, 3, padding="same", activation="tanh")(x)
+    x = layers.Conv2D(5, 1, activation="sigmoid")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(12, activation="relu")(x)
+    x = layers.Dense(10, activation="softmax")(x)
+    return keras.Model(inputs, x)
+
+
+@pytest.fixture(scope="module")
+def every_op_tflite(subset_arrays, tmp_path_factory):
+    from convert.converter import convert
+    from lenet.data import to_model_input
+
+    calibration = to_model_input(subset_arrays["x_train"][:200])
+    path = tmp_path_factory.mktemp("every-op") / "every_op_int8.tflite"
+    path.write_bytes(convert(_every_op_model(), "int8", "int8", calibration))
+    return path
+
+
+def _tflm_outputs(model: bytes, quantized: np.ndarray) -> np.ndarray:
+    from lenet.tflm import tflm_interpreter
+
+    interpreter = tflm_interpreter(model)
+    shape = interpreter.get_input_details(0)["shape"]
+    outputs = []
+    for image in quantized:
+        interpreter.set_input(image.reshape(shape), 0)
+        interpreter.invoke()
+        outputs.append(interpreter.get_output(0).reshape(-1).copy())
+    return np.array(outputs)
+
+
+def _quantized_images(model: bytes, images: np.ndarray) -> np.ndarray:
+    from lenet.tflm import tflm_interpreter, tflm_io
+    from lenet.data import to_model_input
+
+    source = tflm_io(tflm_interpreter(model).get_input_details(0))
+    return source.quantize(to_model_input(images)).reshape(len(images), -1)
+
+
+def test_every_op_model_is_bit_exact_with_tflm(every_op_tflite, subset_arrays, tmp_path):
+    from convert.flatbuffer import read_graph_file
+
+    data, graph = read_graph_file(every_op_tflite)
+    assert {"CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "TANH", "LOGISTIC", "RESHAPE", "FULLY_CONNECTED",
+            "SOFTMAX"} <= set(graph.op_names)
+    activations = {getattr(op.options, "fusedActivationFunction", 0) for op in graph.ops}
+    assert {1, 3} <= activations  # fused RELU and RELU6
+    paths, engine = write_engine(every_op_tflite, tmp_path)
+    images = _quantized_images(data, subset_arrays["x_test"][:300])
+    np.testing.assert_array_equal(HostEngine(paths[1]).run(images, 10), _tflm_outputs(data, images))
+
+
+def test_lenet_on_the_subset_is_bit_exact_with_tflm(converted_build, subset_arrays, tmp_path):
+    model_path = converted_build / "lenet_int8.tflite"
+    paths, engine = write_engine(model_path, tmp_path)
+    data = model_path.read_bytes()
+    images = _quantized_images(data, subset_arrays["x_test"])
+    mine, reference = HostEngine(paths[1]).run(images, 10), _tflm_outputs(data, images)
+    np.testing.assert_array_equal(mine, reference)  # all 1,000 test images of the subset
+    # The arena is the peak live set: pool1's input (conv1's output, TANH ran in place) and output.
+    assert engine.arena_bytes == 28 * 28 * 6 + 14 * 14 * 6
+
+
+def test_generated_c_is_strict_c99_and_cpp(converted_build, tmp_path):
+    paths, _ = write_engine(converted_build / "lenet_int8.tflite", tmp_path)
+    header, source = paths
+    assert "void lenet_invoke(const int8_t *input, int8_t *output);" in header.read_text()
+    strict = ["-Wall", "-Wextra", "-Werror", "-pedantic"]
+    subprocess.run(["gcc", "-std=c99", *strict, "-c", str(source), "-o", str(tmp_path / "e.o")], check=True)
+    (tmp_path / "user.cc").write_text('#include "lenet_int8_engine.h"\nint main() { int8_t i[LENET_INPUT_SIZE] = {0}, '
+                                      "o[LENET_OUTPUT_SIZE]; lenet_invoke(i, o); return 0; }\n")
+    subprocess.run(["g++", "-std=c++11", *strict, f"-I{tmp_path}", str(tmp_path / "user.cc"), str(tmp_path / "e.o"),
+                    "-o", str(tmp_path / "user")], check=True)
+    subprocess.run([str(tmp_path / "user")], check=True)
+    text = source.read_text()
+    assert "static const int8_t lenet_op0_filters" in text and "static int32_t lenet_arena_words" in text
+    assert "malloc" not in text and "float" not in text.split("/* ---- constants")[1]
+
+
+def _convert_cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "convert.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+def test_cli_generates_the_engine(converted_build, tmp_path):
+    result = _convert_cli(converted_build / "lenet_int8.tflite", "--engine", "c", "--out", tmp_path / "out",
+                          cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "lenet_invoke()" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["lenet_int8_engine.c", "lenet_int8_engine.h"]
+
+
+@pytest.mark.parametrize("case,message", [
+    ("float", "is FLOAT32 without quantization; the C engine needs int8"),
+    ("unsupported", "op 0 (RELU): not supported by the C engine"),
+    ("garbage", "not a TFLite flatbuffer"),
+    ("missing", "no such file"),
+    ("no-engine", "is already a .tflite model: add --engine c"),
+])
+def test_cli_errors_are_one_line_and_write_nothing(converted_build, tmp_path, case, message):
+    paths = {"float": converted_build / "lenet_f32.tflite", "garbage": tmp_path / "garbage.tflite",
+             "missing": tmp_path / "missing.tflite", "unsupported": tmp_path / "relu.tflite",
+             "no-engine": converted_build / "lenet_int8.tflite"}
+    (tmp_path / "garbage.tflite").write_bytes(b"\x00" * 64)
+    (tmp_path / "relu.tflite").write_bytes(elementwise_model("RELU", 4, 0.1, 0, 0.1, 0))
+    args = [paths[case], "--out", tmp_path / "out"] + ([] if case == "no-engine" else ["--engine", "c"])
+    result = _convert_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_fixed_point_helpers_match_their_definitions():
+    assert fp.rounding_divide_by_pot(5, 1) == 3 and fp.rounding_divide_by_pot(-5, 1) == -3  # halves away from 0
+    assert fp.rounding_divide_by_pot(-6, 2) == -2 and fp.rounding_divide_by_pot(6, 2) == 2
+    assert fp.srdhm(fp.INT32_MIN, fp.INT32_MIN) == fp.INT32_MAX
+    assert fp.quantize_multiplier(0.5) == (1 << 30, 0) and fp.quantize_multiplier(1.0) == (1 << 30, 1)
+    assert fp.multiply_by_quantized_multiplier(1000, 1 << 30, -1) == 250
