@@ -1,0 +1,92 @@
+"""`lenet-bench mcu`: the engine in QEMU on a Cortex-M4, checked against TFLite Micro; its error paths."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from firmware_bench.mcu.build import map_sizes
+
+NEEDS = {"arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi", "qemu-system-arm": "qemu-system-arm"}
+missing = [f"{tool} (apt-get install {package})" for tool, package in NEEDS.items() if shutil.which(tool) is None]
+needs_qemu = pytest.mark.skipif(bool(missing), reason=f"not installed: {', '.join(missing)}")
+
+
+def _bench(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "firmware_bench.cli", "mcu", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd)
+
+
+@needs_qemu
+def test_100_images_on_the_emulated_cortex_m4_equal_tflite_micro(converted_build, testset, tmp_path):
+    out = tmp_path / "mcu"
+    result = _bench("--model", converted_build / "lenet_int8.tflite", "--data", testset, "--samples", 100,
+                    "--compare-samples", 20, "--out", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "mcu.json").read_text())
+    main = report["variants"]["O2"]
+    assert main["images"] == 100 and main["bit_exact_vs_tflm"] == 100 and main["bit_exact_vs_host_engine"] == 100
+    assert report["host_engine"]["bit_exact_vs_tflm"] == 100
+    assert main["accuracy"] == report["tflm"]["accuracy"] == report["host_engine"]["accuracy"]
+    for key in ("O2-portable", "Os", "O2+flatbuffer"):
+        assert report["variants"][key]["bit_exact_vs_tflm"] == 20
+    assert main["instructions_per_tick"] == 40  # 1 ns per instruction under -icount shift=0, 25 MHz SysTick
+    # Only the clamps, roundings and softmax branches depend on the data: within 1 % image to image.
+    assert main["instructions_max"] - main["instructions_min"] < 0.01 * main["instructions_per_inference"]
+    # The DSP build runs fewer instructions than the portable C, and -Os more than -O2.
+    assert main["instructions_per_inference"] < report["variants"]["O2-portable"]["instructions_per_inference"]
+    assert main["instructions_per_inference"] < report["variants"]["Os"]["instructions_per_inference"]
+    # The engine's constants are in flash, its arena in RAM; linking the flatbuffer adds about its size.
+    assert main["engine_rodata_bytes"] >= report["int8_weight_bytes"]
+    assert main["engine_ram_bytes"] >= 28 * 28 * 6 and 0 < main["invoke_stack_bytes"] < 1024
+    model_bytes = (converted_build / "lenet_int8.tflite").stat().st_size
+    assert report["variants"]["O2+flatbuffer"]["flatbuffer_flash_bytes"] >= model_bytes
+    assert "bit-exact" in (out / "report.md").read_text()
+
+
+@needs_qemu
+def test_an_existing_report_is_kept_without_force(converted_build, testset, tmp_path):
+    (tmp_path / "mcu").mkdir()
+    (tmp_path / "mcu" / "mcu.json").write_text("{}")
+    result = _bench("--model", converted_build / "lenet_int8.tflite", "--data", testset, "--samples", 5,
+                    "--out", tmp_path / "mcu", cwd=tmp_path)
+    assert result.returncode == 2 and "pass --force" in result.stderr
+    assert (tmp_path / "mcu" / "mcu.json").read_text() == "{}"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--board", "stm32f4"], "--board 'stm32f4' is not supported"),
+    (["--samples", "0"], "--samples must be > 0"),
+    (["--cpi", "-1"], "--cpi must be > 0"),
+])
+def test_bad_options_are_one_line_errors(converted_build, testset, tmp_path, args, message):
+    result = _bench("--model", converted_build / "lenet_int8.tflite", "--data", testset, *args, "--out",
+                    tmp_path / "mcu", cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "mcu").exists()
+
+
+def test_a_float_model_is_refused_before_anything_is_built(converted_build, testset, tmp_path):
+    result = _bench("--model", converted_build / "lenet_f32.tflite", "--data", testset, "--out", tmp_path / "mcu",
+                    cwd=tmp_path)
+    assert result.returncode == 2 and "the C engine needs int8" in result.stderr
+    assert not (tmp_path / "mcu").exists()
+
+
+def test_map_sizes_sum_each_objects_sections():
+    text = """Discarded input sections
+ .text.unused   0x00000000       0x40 build/engine.o
+Linker script and memory map
+ .text.lenet_invoke
+                0x0000038c      0x974 build/engine.o
+ .rodata.lenet_op0_filters
+                0x00001000       0x96 build/engine.o
+ .bss.lenet_arena_words
+                0x20000000     0x16f8 build/engine.o
+ .text          0x00000d00       0x20 /usr/lib/libc.a(lib_a-exit.o)
+"""
+    sizes = map_sizes(text, engine="engine.o")["engine"]
+    assert sizes == {"code": 0x974, "rodata": 0x96, "data": 0, "bss": 0x16F8, "flash": 0x974 + 0x96, "ram": 0x16F8}
