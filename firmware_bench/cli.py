@@ -126,7 +126,8 @@ def mcu(model_path: Path, board: str, samples: int | None, compare_samples: int,
                f"bit-exact with TFLite Micro on {main_build['bit_exact_vs_tflm']:,}; "
                f"{main_build['instructions_per_inference']:,.0f} instructions per inference "
                f"({main_build['instructions_per_mac']:.2f}/MAC; portable C "
-               f"{targets['portable_instructions_per_mac']:.2f}/MAC); engine flash {main_build['engine_flash_bytes']:,} B, "
+               f"{targets['portable_instructions_per_mac']:.2f}/MAC); "
+               f"engine flash {main_build['engine_flash_bytes']:,} B, "
                f"RAM {targets['engine_ram_bytes']:,} B (TFLM arena {report['tflm']['arena_bytes']:,} B)")
     click.echo(f"wrote {out / 'mcu.json'}, {out / 'report.md'}")
 

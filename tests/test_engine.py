@@ -30,7 +30,8 @@ def _host_engine(model: bytes, tmp_path, name="lenet") -> HostEngine:
     return HostEngine(tmp_path / "model_engine.c", name)
 
 
-@pytest.mark.parametrize("scale,zero_point,beta", [(0.115, -23, 1.0), (0.05, 0, 1.0), (0.4, 10, 0.5), (0.01, -128, 2.0)])
+@pytest.mark.parametrize("scale,zero_point,beta",
+                         [(0.115, -23, 1.0), (0.05, 0, 1.0), (0.4, 10, 0.5), (0.01, -128, 2.0)])
 def test_softmax_equals_tflm(tmp_path, scale, zero_point, beta):
     model = elementwise_model("SOFTMAX", 10, scale, zero_point, 1 / 256, -128, beta)
     rows = np.random.default_rng(0).integers(-128, 128, (300, 10)).astype(np.int8)

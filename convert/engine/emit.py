@@ -62,15 +62,16 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
                      f"{p['padded_h']}, {p['padded_w']}, {p['pad_value']}, {scratch});\n")
             src = scratch
         code += (f"  le_conv2d({src}, {p['padded_w']}, {p['in_c']}, {name}_filters, {name}_bias, {name}_multiplier, "
-                 f"{name}_shift, {p['k_h']}, {p['k_w']}, {p['stride_h']}, {p['stride_w']}, {p['out_h']}, "
-                 f"{p['out_w']}, {p['out_c']}, {p['output_offset']}, {p['act_min']}, {p['act_max']}, {dst});\n")
+                 f"{name}_shift, {int(p['right_only'])}, {p['k_h']}, {p['k_w']}, {p['stride_h']}, {p['stride_w']}, "
+                 f"{p['out_h']}, {p['out_w']}, {p['out_c']}, {p['output_offset']}, {p['act_min']}, {p['act_max']}, "
+                 f"{dst});\n")
         return arrays, code
     if layer.kind == "fully_connected":
         arrays = [("int8_t", f"{name}_filters", p["filters"]), ("int32_t", f"{name}_bias", p["bias"]),
                   ("int32_t", f"{name}_multiplier", p["multipliers"]), ("int8_t", f"{name}_shift", p["shifts"])]
         return arrays, (f"  le_fully_connected({src}, {p['depth']}, {name}_filters, {name}_bias, {name}_multiplier, "
-                        f"{name}_shift, {p['out_n']}, {p['output_offset']}, {p['act_min']}, {p['act_max']}, "
-                        f"{dst});\n")
+                        f"{name}_shift, {int(p['right_only'])}, {p['out_n']}, {p['output_offset']}, "
+                        f"{p['act_min']}, {p['act_max']}, {dst});\n")
     if layer.kind in ("avg_pool", "max_pool"):
         return [], (f"  le_pool({int(layer.kind == 'avg_pool')}, {src}, {p['in_h']}, {p['in_w']}, {p['channels']}, "
                     f"{p['f_h']}, {p['f_w']}, {p['stride_h']}, {p['stride_w']}, {p['pad_t']}, {p['pad_l']}, "

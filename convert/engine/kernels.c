@@ -7,6 +7,14 @@
 #else
 #define LE_INLINE static inline
 #endif
+#if defined(__ARM_ARCH) && (defined(__ARM_FEATURE_SAT) || defined(__ARM_FEATURE_DSP))
+#include <arm_acle.h>
+#endif
+#if defined(__GNUC__) && !defined(__clang__)
+#define LE_UNROLL _Pragma("GCC unroll 32")
+#else
+#define LE_UNROLL
+#endif
 
 /* SaturatingRoundingDoublingHighMul. gemmlowp adds a sign-dependent nudge and truncates toward zero;
    that equals floor((a*b + 2^30) / 2^31) for every pair but a == b == INT32_MIN, which cannot occur
@@ -30,7 +38,11 @@ LE_INLINE int32_t le_requantize(int32_t acc, int32_t multiplier, int shift) {
 }
 
 LE_INLINE int8_t le_clamp(int32_t x, int32_t low, int32_t high) {
-  return (int8_t)(x < low ? low : x > high ? high : x);
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+  if (low == -128 && high == 127) return (int8_t)__ssat(x, 8); /* one SSAT when there is no fused activation */
+#endif
+  x = x < low ? low : x;
+  return (int8_t)(x > high ? high : x);
 }
 
 /* The input surrounded by its zero point: what TFLM's skipped out-of-image taps amount to. */
@@ -43,7 +55,14 @@ LE_INLINE void le_pad(const int8_t *in, int h, int w, int c, int top, int left, 
   }
 }
 
-LE_INLINE int8_t le_output(int32_t acc, int32_t multiplier, int shift, int32_t offset, int32_t low, int32_t high) {
+/* `right_only` (a per-layer constant) is set by the generator when every shift is a right shift and the
+   accumulators are bounded below 2^30, so RoundingDivideByPOT can round with one add (no overflow). */
+LE_INLINE int8_t le_output(int32_t acc, int32_t multiplier, int shift, int right_only, int32_t offset,
+                           int32_t low, int32_t high) {
+  if (right_only) {
+    const int32_t x = le_srdhm(acc, multiplier);
+    return le_clamp(((x + (1 << (-shift - 1)) + (x >> 31)) >> -shift) + offset, low, high);
+  }
   return le_clamp(le_requantize(acc, multiplier, shift) + offset, low, high);
 }
 
@@ -52,7 +71,6 @@ LE_INLINE int8_t le_output(int32_t acc, int32_t multiplier, int shift, int32_t o
    extension (Cortex-M4/M7/M33), SXTB16 unpacks 4 bytes into two pairs of int16 and SMLAD does two
    multiply-accumulates at once; the sums are the same int32 sums, so the result is the same. */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && !defined(LENET_NO_DSP)
-#include <arm_acle.h>
 #define LE_DSP 1
 LE_INLINE uint32_t le_load32(const int8_t *p) {
   uint32_t v;
@@ -78,6 +96,7 @@ LE_INLINE void le_mac4(const int8_t *x, const int8_t *w, int n, int stride, int3
     LE_SMLAD_BYTES(xa, xb, le_load32(w + i + 3 * stride), a3);
   }
 #endif
+  LE_UNROLL
   for (; i < n; ++i) {
     const int32_t v = x[i];
     a0 += v * w[i];
@@ -86,6 +105,26 @@ LE_INLINE void le_mac4(const int8_t *x, const int8_t *w, int n, int stride, int3
     a3 += v * w[i + 3 * stride];
   }
   acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+LE_INLINE void le_mac2(const int8_t *x, const int8_t *w, int n, int stride, int32_t *acc) {
+  int32_t a0 = acc[0], a1 = acc[1];
+  int i = 0;
+#ifdef LE_DSP
+  for (; i + 4 <= n; i += 4) {
+    const uint32_t xv = le_load32(x + i);
+    const int32_t xa = (int32_t)__sxtb16(xv), xb = (int32_t)__sxtb16(LE_ROR8(xv));
+    LE_SMLAD_BYTES(xa, xb, le_load32(w + i), a0);
+    LE_SMLAD_BYTES(xa, xb, le_load32(w + i + stride), a1);
+  }
+#endif
+  LE_UNROLL
+  for (; i < n; ++i) {
+    const int32_t v = x[i];
+    a0 += v * w[i];
+    a1 += v * w[i + stride];
+  }
+  acc[0] = a0, acc[1] = a1;
 }
 
 LE_INLINE int32_t le_mac1(const int8_t *x, const int8_t *w, int n, int32_t acc) {
@@ -97,6 +136,7 @@ LE_INLINE int32_t le_mac1(const int8_t *x, const int8_t *w, int n, int32_t acc) 
     LE_SMLAD_BYTES(xa, xb, le_load32(w + i), acc);
   }
 #endif
+  LE_UNROLL
   for (; i < n; ++i) acc += (int32_t)x[i] * w[i];
   return acc;
 }
@@ -105,35 +145,46 @@ LE_INLINE int32_t le_mac1(const int8_t *x, const int8_t *w, int n, int32_t acc) 
    at generation time): k_h rows of k_w * in_c contiguous bytes (NHWC) per output, filters OHWI,
    output channels in blocks of 4. FULLY_CONNECTED is the same kernel on a 1x1 image. */
 LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *filters, const int32_t *bias,
-                         const int32_t *multiplier, const int8_t *shift, int k_h, int k_w, int stride_h,
-                         int stride_w, int out_h, int out_w, int out_c, int32_t output_offset, int32_t act_min,
-                         int32_t act_max, int8_t *out) {
-  const int row = k_w * in_c, size = k_h * row, in_row = in_w * in_c, blocks = out_c / 4 * 4;
+                         const int32_t *multiplier, const int8_t *shift, int right_only, int k_h, int k_w,
+                         int stride_h, int stride_w, int out_h, int out_w, int out_c, int32_t output_offset,
+                         int32_t act_min, int32_t act_max, int8_t *out) {
+  const int row = k_w * in_c, size = k_h * row, in_row = in_w * in_c, fours = out_c / 4 * 4;
+  const int twos = fours + (out_c - fours) / 2 * 2;
   int oy, ox, oc, ky, j;
   for (oy = 0; oy < out_h; ++oy) {
     for (ox = 0; ox < out_w; ++ox) {
       const int8_t *window = in + (oy * stride_h * in_w + ox * stride_w) * in_c;
-      for (oc = 0; oc < blocks; oc += 4) {
+      for (oc = 0; oc < fours; oc += 4) {
         int32_t acc[4];
         for (j = 0; j < 4; ++j) acc[j] = bias[oc + j];
         for (ky = 0; ky < k_h; ++ky) le_mac4(window + ky * in_row, filters + oc * size + ky * row, row, size, acc);
+        LE_UNROLL
         for (j = 0; j < 4; ++j)
-          *out++ = le_output(acc[j], multiplier[oc + j], shift[oc + j], output_offset, act_min, act_max);
+          *out++ = le_output(acc[j], multiplier[oc + j], shift[oc + j], right_only, output_offset, act_min, act_max);
       }
-      for (oc = blocks; oc < out_c; ++oc) {
-        int32_t acc = bias[oc];
-        for (ky = 0; ky < k_h; ++ky) acc = le_mac1(window + ky * in_row, filters + oc * size + ky * row, row, acc);
-        *out++ = le_output(acc, multiplier[oc], shift[oc], output_offset, act_min, act_max);
+      if (twos > fours) {
+        int32_t acc[2];
+        for (j = 0; j < 2; ++j) acc[j] = bias[fours + j];
+        for (ky = 0; ky < k_h; ++ky) le_mac2(window + ky * in_row, filters + fours * size + ky * row, row, size, acc);
+        LE_UNROLL
+        for (j = 0; j < 2; ++j)
+          *out++ = le_output(acc[j], multiplier[fours + j], shift[fours + j], right_only, output_offset, act_min,
+                             act_max);
+      }
+      if (out_c > twos) {
+        int32_t acc = bias[twos];
+        for (ky = 0; ky < k_h; ++ky) acc = le_mac1(window + ky * in_row, filters + twos * size + ky * row, row, acc);
+        *out++ = le_output(acc, multiplier[twos], shift[twos], right_only, output_offset, act_min, act_max);
       }
     }
   }
 }
 
 LE_INLINE void le_fully_connected(const int8_t *in, int depth, const int8_t *filters, const int32_t *bias,
-                                  const int32_t *multiplier, const int8_t *shift, int out_n, int32_t output_offset,
-                                  int32_t act_min, int32_t act_max, int8_t *out) {
-  le_conv2d(in, 1, depth, filters, bias, multiplier, shift, 1, 1, 1, 1, 1, 1, out_n, output_offset, act_min,
-            act_max, out);
+                                  const int32_t *multiplier, const int8_t *shift, int right_only, int out_n,
+                                  int32_t output_offset, int32_t act_min, int32_t act_max, int8_t *out) {
+  le_conv2d(in, 1, depth, filters, bias, multiplier, shift, right_only, 1, 1, 1, 1, 1, 1, out_n, output_offset,
+            act_min, act_max, out);
 }
 
 LE_INLINE void le_pool(int average, const int8_t *in, int in_h, int in_w, int channels, int f_h, int f_w,

@@ -137,7 +137,8 @@ def _conv(graph: Graph, op: Op, where: str) -> Layer:
         needs_pad=(padded_h, padded_w) != (in_h, in_w), pad_value=_zero_point(source),
         k_h=k_h, k_w=k_w, stride_h=options.strideH, stride_w=options.strideW, out_h=out_h, out_w=out_w, out_c=out_c,
         filters=filters, bias=_int32(folded, where), multipliers=multipliers, shifts=shifts,
-        output_offset=_zero_point(target), act_min=low, act_max=high),
+        right_only=_right_only(filters, folded, shifts), output_offset=_zero_point(target), act_min=low,
+        act_max=high),
         macs=out_h * out_w * out_c * k_h * k_w * in_c)
 
 
@@ -161,7 +162,8 @@ def _fully_connected(graph: Graph, op: Op, where: str) -> Layer:
     folded = bias.astype(np.int64) - _zero_point(source) * filters.astype(np.int64).sum(axis=1)
     return Layer(op.index, "fully_connected", op.inputs[0], op.outputs[0], dict(
         depth=depth, out_n=out_n, filters=filters, bias=_int32(folded, where), multipliers=multipliers,
-        shifts=shifts, output_offset=_zero_point(target), act_min=low, act_max=high), macs=depth * out_n)
+        shifts=shifts, right_only=_right_only(filters, folded, shifts), output_offset=_zero_point(target),
+        act_min=low, act_max=high), macs=depth * out_n)
 
 
 def _pool(graph: Graph, op: Op, where: str, kind: str) -> Layer:
@@ -200,6 +202,12 @@ def _softmax(graph: Graph, op: Op, where: str) -> Layer:
     depth = source.shape[-1]
     return Layer(op.index, "softmax", op.inputs[0], op.outputs[0], dict(
         rows=int(np.prod(source.shape)) // depth, depth=depth, exp_table=table, diff_min=diff_min))
+
+
+def _right_only(filters: np.ndarray, folded_bias: np.ndarray, shifts: list[int]) -> bool:
+    """Whether the kernel may round with the one-add formula: right shifts only, |acc| < 2^30."""
+    bound = np.abs(folded_bias) + 128 * np.abs(filters.reshape(len(folded_bias), -1).astype(np.int64)).sum(axis=1)
+    return all(s <= -1 for s in shifts) and int(bound.max()) < (1 << 30)
 
 
 def _int32(values: np.ndarray, where: str) -> list[int]:

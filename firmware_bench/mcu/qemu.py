@@ -66,7 +66,8 @@ def run_firmware(firmware: Firmware, images: np.ndarray, output_size: int) -> Mc
             raise LenetError(f"{firmware.elf.name}: the firmware printed no LENET_MCU report")
         outputs = np.fromfile(work / "outputs.bin", dtype=np.int8)
     if outputs.size != len(images) * output_size:
-        raise LenetError(f"{firmware.elf.name}: wrote {outputs.size} output bytes, expected {len(images) * output_size}")
+        raise LenetError(f"{firmware.elf.name}: wrote {outputs.size} output bytes, "
+                         f"expected {len(images) * output_size}")
     per_tick = report["calibration_instructions"] / report["calibration_ticks"]
     return McuRun(outputs.reshape(len(images), output_size),
                   report["ticks_total"] * per_tick / max(1, report["images"]),
