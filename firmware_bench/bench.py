@@ -66,7 +66,8 @@ def run_variant(variant: Variant, data: Path, options: BenchOptions) -> dict[str
 
 
 def run_bench(variants: list[Variant], data: Path, data_source: str, out: Path, options: BenchOptions,
-              progress=None) -> dict[str, Any]:
+              progress=None, mcu: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Every variant in its own worker; `mcu` are `lenet-bench mcu` reports to show beside the host rows."""
     results = []
     for variant in variants:
         if progress:
@@ -80,7 +81,7 @@ def run_bench(variants: list[Variant], data: Path, data_source: str, out: Path, 
             agree = [a == b for a, b in zip(result["predictions"], reference["predictions"])]
             result["agreement_with_keras"] = sum(agree) / len(agree)
     report = base_manifest("bench", platform=platform_info(), data=data_source, options=asdict(options),
-                           variants=results)
+                           variants=results, mcu=mcu or [])
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "bench.json", report)
     return report

@@ -35,10 +35,12 @@ def main() -> None:
 @click.option("--energy-seconds", default=5.0, show_default=True, help="Seconds of inference under CodeCarbon.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("reports/bench"), show_default=True)
 @click.option("--force", is_flag=True, help="Replace an existing bench.json in --out.")
+@click.option("--mcu", "mcu_reports", multiple=True, type=click.Path(path_type=Path),
+              help="mcu.json from `lenet-bench mcu`: its emulated-MCU row joins the report.")
 @handle_errors
 def run(more_tflite: tuple[Path, ...], keras: Path | None, tflite: tuple[Path, ...], tflm: tuple[Path, ...],
         data: Path | None, runtime: str, threads: int | None, samples: int | None, invokes: int, warmup: int,
-        repeats: int, batch: int, energy_seconds: float, out: Path, force: bool) -> None:
+        repeats: int, batch: int, energy_seconds: float, out: Path, force: bool, mcu_reports: tuple[Path, ...]) -> None:
     """Benchmark every variant on the same test images; writes bench.json, bench.csv, report.md and plots."""
     from firmware_bench.bench import BenchOptions, run_bench, variants_for
     from firmware_bench.report import print_table, write_report
@@ -51,6 +53,7 @@ def run(more_tflite: tuple[Path, ...], keras: Path | None, tflite: tuple[Path, .
     for name, value in (("--invokes", invokes), ("--repeats", repeats), ("--batch", batch)):
         if value < 1:
             raise LenetError(f"{name} must be >= 1, got {value}")
+    mcu = [_read_mcu_report(path) for path in mcu_reports]
     tflite_paths = [*tflite, *more_tflite]
     resolved = interpreter_class(runtime)[1] if tflite_paths else runtime
     if runtime == "auto" and tflite_paths:
@@ -60,10 +63,22 @@ def run(more_tflite: tuple[Path, ...], keras: Path | None, tflite: tuple[Path, .
                            repeats=repeats, energy_seconds=energy_seconds)
     variants = variants_for(keras, tflite_paths, list(tflm), resolved)
     report = run_bench(variants, testset, source, out, options,
-                       progress=lambda v: click.echo(f"benchmarking {v.name} ({v.path}) …"))
+                       progress=lambda v: click.echo(f"benchmarking {v.name} ({v.path}) …"), mcu=mcu)
     write_report(report, out)
     print_table(report)
     click.echo(f"wrote {out / 'bench.json'}, {out / 'report.md'}")
+
+
+def _read_mcu_report(path: Path) -> dict:
+    try:
+        report = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise LenetError(f"--mcu {path}: no such file") from None
+    except json.JSONDecodeError:
+        raise LenetError(f"--mcu {path}: not an mcu.json (invalid JSON)") from None
+    if not isinstance(report, dict) or "O2" not in report.get("variants", {}) or "board" not in report:
+        raise LenetError(f"--mcu {path}: not an mcu.json from `lenet-bench mcu`")
+    return report
 
 
 def prepare_testset(data: Path | None, out: Path, samples: int | None) -> tuple[Path, str]:

@@ -104,6 +104,41 @@ def print_table(report: dict[str, Any]) -> None:
         out.print(line, markup=False)
     for line in ratios(report):
         out.print(line)
+    for r in mcu_rows(report):
+        out.print(f"{r['variant']} on {r['runtime']}: accuracy {r['accuracy']:.4f}, {r['instructions']:,.0f} "
+                  f"instructions per inference, est. {r['est_latency_ms']:.2f} ms, bit-exact with TFLM on "
+                  f"{r['bit_exact_vs_tflm']:,} of {r['images']:,} images")
+
+
+def mcu_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The -O2 build of each `lenet-bench mcu` report joined to this bench (`lenet-bench run --mcu`)."""
+    table = []
+    for mcu in report.get("mcu", []):
+        build = mcu["variants"]["O2"]
+        table.append({
+            "variant": f"{Path(mcu['model']).name}:c-engine", "runtime": f"QEMU {mcu['board']} ({mcu['cpu']})",
+            "accuracy": build["accuracy"], "images": build["images"], "bit_exact_vs_tflm": build["bit_exact_vs_tflm"],
+            "instructions": build["instructions_per_inference"], "est_latency_ms": build["estimated_latency_ms"],
+            "flash_kb": build["engine_flash_bytes"] / 1024,
+            "ram_kb": (build["engine_ram_bytes"] + build["invoke_stack_bytes"]) / 1024,
+            "latency_method": mcu["method"]["latency"],
+        })
+    return table
+
+
+def mcu_markdown(report: dict[str, Any]) -> list[str]:
+    table = mcu_rows(report)
+    if not table:
+        return []
+    lines = ["## On an emulated microcontroller (`lenet-bench mcu`)", "",
+             "| variant | runtime | images | accuracy | bit-exact vs TFLM | instructions / inference | est. latency ms "
+             "| engine flash KB | engine RAM KB |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in table:
+        lines.append(f"| {r['variant']} | {r['runtime']} | {r['images']:,} | {r['accuracy']:.4f} | "
+                     f"{r['bit_exact_vs_tflm']:,} | {r['instructions']:,.0f} | {r['est_latency_ms']:.2f} | "
+                     f"{r['flash_kb']:.1f} | {r['ram_kb']:.1f} |")
+    lines += ["", f"Latency: {table[0]['latency_method']}; instructions counted under QEMU -icount.", ""]
+    return lines
 
 
 def write_csv(report: dict[str, Any], path: Path) -> None:
@@ -161,6 +196,7 @@ def write_report(report: dict[str, Any], out: Path) -> Path:
     plots = write_plots(report, out)
     parts = ["# lenet-bench report", "", f"How measured: {how_measured(report)}", "", markdown_table(report), ""]
     parts += [f"- {line}" for line in ratios(report)] + [""]
+    parts += mcu_markdown(report)
     parts += [f"![{name}]({name})" for name in plots]
     write_text_atomic(out / "report.md", "\n".join(parts) + "\n")
     return out / "report.md"

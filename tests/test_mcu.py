@@ -45,6 +45,16 @@ def test_100_images_on_the_emulated_cortex_m4_equal_tflite_micro(converted_build
     assert report["variants"]["O2+flatbuffer"]["flatbuffer_flash_bytes"] >= model_bytes
     assert "bit-exact" in (out / "report.md").read_text()
 
+    # The MCU row joins a host benchmark's report.
+    bench = subprocess.run([sys.executable, "-m", "firmware_bench.cli", "run", "--tflite",
+                            converted_build / "lenet_int8.tflite", "--data", testset, "--samples", "100", "--invokes",
+                            "20", "--warmup", "2", "--repeats", "1", "--batch", "8", "--energy-seconds", "0", "--mcu",
+                            out / "mcu.json", "--out", tmp_path / "bench"], capture_output=True, text=True, cwd=tmp_path)
+    assert bench.returncode == 0, bench.stderr
+    joined = (tmp_path / "bench" / "report.md").read_text()
+    assert "On an emulated microcontroller" in joined and "QEMU mps2-an386 (Cortex-M4F)" in joined
+    assert json.loads((tmp_path / "bench" / "bench.json").read_text())["mcu"][0]["board"] == "mps2-an386"
+
 
 @needs_qemu
 def test_an_existing_report_is_kept_without_force(converted_build, testset, tmp_path):
@@ -67,6 +77,15 @@ def test_bad_options_are_one_line_errors(converted_build, testset, tmp_path, arg
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / "mcu").exists()
+
+
+def test_bench_run_refuses_a_file_that_is_not_an_mcu_report(converted_build, tmp_path):
+    (tmp_path / "bad.json").write_text('{"variants": {}}')
+    result = subprocess.run([sys.executable, "-m", "firmware_bench.cli", "run", "--tflite",
+                             converted_build / "lenet_int8.tflite", "--mcu", tmp_path / "bad.json", "--out",
+                             tmp_path / "bench"], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2 and "not an mcu.json" in result.stderr
+    assert not (tmp_path / "bench").exists()
 
 
 def test_a_float_model_is_refused_before_anything_is_built(converted_build, testset, tmp_path):
