@@ -1,4 +1,4 @@
-"""`lenet-pipeline`: the whole job in one command — original LeNet-5, sweep, best, convert, bench, report.
+"""`lenet-pipeline`: the whole job in one command — original LeNet-5, sweep, best, convert, bench, MCU, report.
 
 Each step writes its artifact directory and is skipped when that directory is already complete,
 so a rerun after a crash continues where it stopped (the sweep itself resumes its study).
@@ -65,7 +65,8 @@ def _budget(options: PipelineOptions) -> Budget:
 def paths(name: str) -> dict[str, Path]:
     return {"original": Path("runs") / f"{name}-original", "sweep": Path("runs") / f"{name}-sweep",
             "best": Path("runs") / f"{name}-sweep" / "best", "build": Path("build") / name,
-            "bench": Path("reports") / name / "bench", "report": Path("reports") / name}
+            "bench": Path("reports") / name / "bench", "mcu": Path("reports") / name / "mcu",
+            "report": Path("reports") / name}
 
 
 def run_pipeline(options: PipelineOptions, say=print) -> Path:
@@ -85,6 +86,7 @@ def run_pipeline(options: PipelineOptions, say=print) -> Path:
              ("best trial, retrained on all training images", lambda: _best(options, where, mnist)),
              ("convert to float32 + int8 TFLite and C source", lambda: _convert(options, where, val_size)),
              ("benchmark Keras vs TFLite vs int8 vs TFLite Micro", lambda: _bench(options, budget, where, mnist)),
+             ("int8 C engine on an emulated Cortex-M4 (QEMU)", lambda: _mcu(options, where, mnist)),
              ("report", lambda: write_pipeline_report(options.name, where))]
     for i, (title, step) in enumerate(steps, 1):
         started = time.perf_counter()
@@ -170,6 +172,27 @@ def _bench(options, budget, where, mnist) -> str | None:
     return None
 
 
+def _mcu(options, where, mnist) -> str | None:
+    """The MCU step needs arm-none-eabi-gcc and qemu-system-arm; without them it is skipped, saying why."""
+    if _done(where["mcu"], "mcu.json"):
+        return f"kept {where['mcu']} from an earlier run"
+    missing = [tool for tool in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(tool) is None]
+    if missing:
+        return f"skipped: {', '.join(missing)} not installed (Debian: gcc-arm-none-eabi libnewlib-arm-none-eabi " \
+               "qemu-system-arm)"
+    from firmware_bench.mcu.bench import McuOptions, run_mcu_bench
+    from lenet.data import to_model_input
+
+    images, labels = to_model_input(mnist.x_test[:options.samples]), mnist.y_test[:options.samples]
+    mcu_options = McuOptions(samples=options.samples, compare_samples=20 if options.quick_bench else 1000)
+    report = run_mcu_bench(where["build"] / f"{options.name}_int8.tflite", images, labels,
+                           f"MNIST test set, {len(labels)} images", where["mcu"], mcu_options, force=True,
+                           say=lambda _: None)
+    build = report["variants"]["O2"]
+    return (f"accuracy {build['accuracy']:.4f}, bit-exact with TFLite Micro on {build['bit_exact_vs_tflm']:,} of "
+            f"{build['images']:,}, {build['instructions_per_inference']:,.0f} instructions per inference")
+
+
 def _read(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
@@ -199,8 +222,26 @@ def write_pipeline_report(name: str, where: dict[str, Path]) -> str:
     lines += _section_classification(best_metrics)
     lines += _section_energy(original, best, trials)
     lines += _section_deployment(convert, bench, markdown_table, ratios, where)
+    lines += _section_mcu(where)
     write_text_atomic(out / "report.md", "\n".join(lines) + "\n")
     return f"wrote {out / 'report.md'}"
+
+
+def _section_mcu(where: dict[str, Path]) -> list[str]:
+    from firmware_bench.report import mcu_markdown
+
+    if not (where["mcu"] / "mcu.json").is_file():
+        return ["", "## On an emulated microcontroller", "",
+                "Not run: arm-none-eabi-gcc and qemu-system-arm are needed (see README, Set up).", ""]
+    mcu = _read(where["mcu"] / "mcu.json")
+    targets = mcu["targets"]
+    lines = [""] + mcu_markdown({"mcu": [mcu]})
+    lines += [f"Engine flash {mcu['variants']['O2']['engine_flash_bytes']:,} B "
+              f"(budget {targets['flash_budget_bytes']:,} B), RAM {targets['engine_ram_bytes']:,} B "
+              f"(TFLM arena {mcu['tflm']['arena_bytes']:,} B), portable C "
+              f"{targets['portable_instructions_per_mac']:.2f} instructions per MAC. "
+              f"Full MCU report: [{where['mcu'].name}/report.md]({where['mcu'].name}/report.md)", ""]
+    return lines
 
 
 def _row(label: str, manifest: dict) -> str:
