@@ -77,46 +77,31 @@ def every_op_tflite(subset_arrays, tmp_path_factory):
     return path
 
 
-def _tflm_outputs(model: bytes, quantized: np.ndarray) -> np.ndarray:
-    from lenet.tflm import tflm_interpreter
-
-    interpreter = tflm_interpreter(model)
-    shape = interpreter.get_input_details(0)["shape"]
-    outputs = []
-    for image in quantized:
-        interpreter.set_input(image.reshape(shape), 0)
-        interpreter.invoke()
-        outputs.append(interpreter.get_output(0).reshape(-1).copy())
-    return np.array(outputs)
-
-
-def _quantized_images(model: bytes, images: np.ndarray) -> np.ndarray:
-    from lenet.tflm import tflm_interpreter, tflm_io
+def _engine_vs_tflm(model_path, images, tmp_path):
+    """(host engine outputs, TFLite Micro outputs, engine) for uint8 images [N, 28, 28]."""
+    from firmware_bench.mcu.bench import tflm_reference
     from lenet.data import to_model_input
 
-    source = tflm_io(tflm_interpreter(model).get_input_details(0))
-    return source.quantize(to_model_input(images)).reshape(len(images), -1)
+    paths, engine = write_engine(model_path, tmp_path)
+    reference, _, source, _ = tflm_reference(model_path.read_bytes(), to_model_input(images))
+    quantized = source.quantize(to_model_input(images)).reshape(len(images), -1)
+    return HostEngine(paths[1]).run(quantized, reference.shape[1]), reference, engine
 
 
 def test_every_op_model_is_bit_exact_with_tflm(every_op_tflite, subset_arrays, tmp_path):
     from convert.flatbuffer import read_graph_file
 
-    data, graph = read_graph_file(every_op_tflite)
+    _, graph = read_graph_file(every_op_tflite)
     assert {"CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "TANH", "LOGISTIC", "RESHAPE", "FULLY_CONNECTED",
             "SOFTMAX"} <= set(graph.op_names)
     activations = {getattr(op.options, "fusedActivationFunction", 0) for op in graph.ops}
     assert {1, 3} <= activations  # fused RELU and RELU6
-    paths, engine = write_engine(every_op_tflite, tmp_path)
-    images = _quantized_images(data, subset_arrays["x_test"][:300])
-    np.testing.assert_array_equal(HostEngine(paths[1]).run(images, 10), _tflm_outputs(data, images))
+    mine, reference, _ = _engine_vs_tflm(every_op_tflite, subset_arrays["x_test"][:300], tmp_path)
+    np.testing.assert_array_equal(mine, reference)
 
 
 def test_lenet_on_the_subset_is_bit_exact_with_tflm(converted_build, subset_arrays, tmp_path):
-    model_path = converted_build / "lenet_int8.tflite"
-    paths, engine = write_engine(model_path, tmp_path)
-    data = model_path.read_bytes()
-    images = _quantized_images(data, subset_arrays["x_test"])
-    mine, reference = HostEngine(paths[1]).run(images, 10), _tflm_outputs(data, images)
+    mine, reference, engine = _engine_vs_tflm(converted_build / "lenet_int8.tflite", subset_arrays["x_test"], tmp_path)
     np.testing.assert_array_equal(mine, reference)  # all 1,000 test images of the subset
     # The arena is the peak live set: pool1's input (conv1's output, TANH ran in place) and output.
     assert engine.arena_bytes == 28 * 28 * 6 + 14 * 14 * 6

@@ -82,7 +82,9 @@ LE_INLINE uint32_t le_load32(const int8_t *p) {
 #endif
 
 /* The dot products of n contiguous input bytes with the same run of 4 filters (filter j at w + j * stride):
-   each input byte is loaded once for four multiply-accumulates. */
+   each input byte is loaded once for four multiply-accumulates. le_mac4/2/1 are written out one by one on
+   purpose: a single version looping over a block-size parameter kept the sums in memory (measured on the
+   Cortex-M4 at -O2, GCC 12: 1.3x the instructions with SMLAD, 1.75x without). */
 LE_INLINE void le_mac4(const int8_t *x, const int8_t *w, int n, int stride, int32_t *acc) {
   int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
   int i = 0;

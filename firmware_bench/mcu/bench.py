@@ -38,19 +38,15 @@ class McuOptions:
     cpi: float = 1.25
 
 
-def _tflm_reference(model: bytes, images: np.ndarray) -> tuple[np.ndarray, int, Any, Any]:
-    """TFLite Micro's int8 outputs for every image, its arena, and the model's I/O quantization."""
-    from lenet.tflm import arena_bytes, tflm_interpreter, tflm_io
+def tflm_reference(model: bytes, images: np.ndarray, where: str = "model") -> tuple[np.ndarray, int, Any, Any]:
+    """TFLite Micro's raw int8 outputs for float images [N, 28, 28, 1], its arena, and the model's I/O."""
+    from firmware_bench.runtimes import TFLMRunner
+    from lenet.tflm import arena_bytes
 
-    interpreter = tflm_interpreter(model)
-    source, target = tflm_io(interpreter.get_input_details(0)), tflm_io(interpreter.get_output_details(0))
-    quantized = source.quantize(images)
-    outputs = np.empty((len(images), int(np.prod(target.shape))), dtype=np.int8)
-    for i, image in enumerate(quantized):
-        interpreter.set_input(image.reshape(source.shape), 0)
-        interpreter.invoke()
-        outputs[i] = interpreter.get_output(0).reshape(-1)
-    return outputs, arena_bytes(interpreter), source, target
+    runner = TFLMRunner(model, where)
+    quantized = runner.input.quantize(images)
+    outputs = np.concatenate([runner.invoke(quantized[i:i + 1]).reshape(1, -1) for i in range(len(images))])
+    return outputs, arena_bytes(runner.interpreter), runner.input, runner.output
 
 
 def run_mcu_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data_source: str, out: Path,
@@ -65,7 +61,7 @@ def run_mcu_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data
         (engine_h, engine_c), engine = write_engine(model_path, stage / "engine")
         say(f"engine: {engine.macs:,} MACs, arena {engine.arena_bytes:,} B; running TFLite Micro on "
             f"{len(images):,} images …")
-        reference, tflm_arena, source, target = _tflm_reference(model, images)
+        reference, tflm_arena, source, target = tflm_reference(model, images, str(model_path))
         quantized = source.quantize(images).reshape(len(images), -1)
         host = HostEngine(engine_c).run(quantized, reference.shape[1])
         macros = ModelMacros(source, target, graph.op_names, tflm_arena, arena_margin(tflm_arena))
