@@ -109,7 +109,7 @@ def prepare_testset(data: Path | None, out: Path, samples: int | None) -> tuple[
 
 @main.command()
 @click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="An int8 .tflite model.")
-@click.option("--board", default="mps2-an386", show_default=True, help="mps2-an386 (Cortex-M4F) | mps2-an500 (M7).")
+@click.option("--board", default="mps2-an386", show_default=True, help="mps2-an386 (Cortex-M4F) | mps2-an500 (M7) | mps2-an505 (M33).")
 @click.option("--samples", type=int, help="Use the first N test images [default: all].")
 @click.option("--compare-samples", default=1000, show_default=True,
               help="Images for the extra builds (-Os, portable C, with the flatbuffer linked in).")

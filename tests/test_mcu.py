@@ -57,6 +57,16 @@ def test_100_images_on_the_emulated_cortex_m4_equal_tflite_micro(converted_build
 
 
 @needs_qemu
+def test_the_cortex_m33_board_boots_from_the_secure_aliases(converted_build, testset, tmp_path):
+    result = _bench("--model", converted_build / "lenet_int8.tflite", "--data", testset, "--board", "mps2-an505",
+                    "--samples", 20, "--compare-samples", 5, "--out", tmp_path / "m33", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "m33" / "mcu.json").read_text())
+    assert report["cpu"] == "Cortex-M33" and report["variants"]["O2"]["bit_exact_vs_tflm"] == 20
+    assert report["variants"]["O2"]["instructions_per_tick"] == 50  # AN505's 20 MHz SysTick clock
+
+
+@needs_qemu
 def test_an_existing_report_is_kept_without_force(converted_build, testset, tmp_path):
     (tmp_path / "mcu").mkdir()
     (tmp_path / "mcu" / "mcu.json").write_text("{}")

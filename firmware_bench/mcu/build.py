@@ -23,14 +23,17 @@ class Board:
     machine: str  # qemu-system-arm -M
     cpu: str
     flags: tuple[str, ...]
-    clock_hz: int  # the board's system clock, which drives SysTick in QEMU
+    flash_origin: int = 0x00000000  # where QEMU's MPS2 puts the code memory the CPU boots from
+    ram_origin: int = 0x20000000
+    ram_length: int = 4 << 20
 
 
 BOARDS = {
-    "mps2-an386": Board("mps2-an386", "Cortex-M4F", ("-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"),
-                        25_000_000),
-    "mps2-an500": Board("mps2-an500", "Cortex-M7", ("-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16"),
-                        25_000_000),
+    "mps2-an386": Board("mps2-an386", "Cortex-M4F", ("-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16")),
+    "mps2-an500": Board("mps2-an500", "Cortex-M7", ("-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16")),
+    # ARMv8-M: the core boots in the Secure state, so code and data use the Secure aliases.
+    "mps2-an505": Board("mps2-an505", "Cortex-M33", ("-mcpu=cortex-m33", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"),
+                        flash_origin=0x10000000, ram_origin=0x38000000, ram_length=2 << 20),
 }
 OPTIMIZATIONS = ("-O2", "-Os")
 CFLAGS = ("-mthumb", "-std=c99", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections")
@@ -70,7 +73,12 @@ def build_firmware(engine_c: Path, out: Path, board_name: str, optimization: str
     out.mkdir(parents=True, exist_ok=True)
     sources = resources.files("firmware_bench.mcu")
     for name in FIRMWARE_FILES:
-        (out / name).write_text(sources.joinpath(name).read_text())
+        text = sources.joinpath(name).read_text()
+        if name == "link.ld":
+            for key, value in (("FLASH_ORIGIN", f"0x{target.flash_origin:08x}"),
+                               ("RAM_ORIGIN", f"0x{target.ram_origin:08x}"), ("RAM_LENGTH", str(target.ram_length))):
+                text = text.replace(f"@{key}@", value)
+        (out / name).write_text(text)
     stem = f"{board_name}{optimization}{'' if dsp else '-nodsp'}{'-flatbuffer' if flatbuffer_c else ''}"
     flags = [*target.flags, *CFLAGS, optimization, f"-I{Path(engine_c).parent}",
              f'-DENGINE_HEADER="{Path(engine_c).with_suffix(".h").name}"']
