@@ -122,7 +122,10 @@ def prepare_testset(data: Path | None, out: Path, samples: int | None) -> tuple[
 @handle_errors
 def mcu(model_path: Path, board: str, samples: int | None, compare_samples: int, data: Path | None,
         clock_mhz: float, cpi: float, out: Path, force: bool) -> None:
-    """The int8 C engine in QEMU on a Cortex-M: accuracy, bit-exactness vs TFLite Micro, flash, RAM, instructions."""
+    """The int8 C engine in QEMU on a Cortex-M: accuracy, bit-exactness vs TFLite Micro, flash, RAM, instructions.
+
+    Exit status 1 (report kept) if any output byte differs from TFLite Micro's.
+    """
     from firmware_bench.mcu.bench import McuOptions, run_mcu_bench
     from firmware_bench.mcu.build import board as check_board
 

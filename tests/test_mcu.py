@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from firmware_bench.mcu.bench import exactness_failures
 from firmware_bench.mcu.build import map_sizes
 
 NEEDS = {"arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi", "qemu-system-arm": "qemu-system-arm"}
@@ -119,3 +120,15 @@ Linker script and memory map
 """
     sizes = map_sizes(text, engine="engine.o")["engine"]
     assert sizes == {"code": 0x974, "rodata": 0x96, "data": 0, "bss": 0x16F8, "flash": 0x974 + 0x96, "ram": 0x16F8}
+
+
+def test_any_output_byte_that_differs_from_tflm_is_a_failure():
+    report = {"samples": 100, "host_engine": {"bit_exact_vs_tflm": 100},
+              "variants": {"O2": {"images": 100, "bit_exact_vs_tflm": 100},
+                           "Os": {"images": 20, "bit_exact_vs_tflm": 20}}}
+    assert exactness_failures(report) == []
+    report["variants"]["Os"]["bit_exact_vs_tflm"] = 19
+    report["host_engine"]["bit_exact_vs_tflm"] = 98
+    assert exactness_failures(report) == [
+        "the host-compiled engine differs from TFLite Micro on 2 of 100 images",
+        "the Os firmware differs from TFLite Micro on 1 of 20 images"]

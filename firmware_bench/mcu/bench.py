@@ -23,7 +23,7 @@ from convert.run import arena_margin
 from firmware_bench.mcu.build import board, build_firmware
 from firmware_bench.mcu.qemu import run_firmware
 from lenet.artifacts import base_manifest, sha256_file, staged_dir, write_json_atomic, write_text_atomic
-from lenet.errors import LenetError
+from lenet.errors import CheckFailed, LenetError
 
 FLASH_SLACK_BYTES = 8 * 1024  # the issue's budget: engine + weights <= 1.2 x int8 weights + 8 KB
 MAX_INSTRUCTIONS_PER_MAC = 3.0
@@ -58,7 +58,7 @@ def run_mcu_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data
     model = model_path.read_bytes()
     graph = read_graph(model, str(model_path))
     with staged_dir(out, force) as stage:
-        (engine_h, engine_c), engine = write_engine(model_path, stage / "engine")
+        (_, engine_c), engine = write_engine(model_path, stage / "engine")
         say(f"engine: {engine.macs:,} MACs, arena {engine.arena_bytes:,} B; running TFLite Micro on "
             f"{len(images):,} images …")
         reference, tflm_arena, source, target = tflm_reference(model, images, str(model_path))
@@ -86,7 +86,23 @@ def run_mcu_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data
         manifest = base_manifest("mcu", model=str(model_path), model_sha256=sha256_file(model_path),
                                  board=options.board, samples=len(images), data=data_source)
         write_json_atomic(stage / "manifest.json", manifest)
+    failures = exactness_failures(report)
+    if failures:
+        raise CheckFailed(f"{'; '.join(failures)} (report kept in {out})")
     return report
+
+
+def exactness_failures(report: dict[str, Any]) -> list[str]:
+    """Where the engine's outputs are not TFLite Micro's, byte for byte: the one result that must hold."""
+    failures = []
+    host, samples = report["host_engine"]["bit_exact_vs_tflm"], report["samples"]
+    if host < samples:
+        failures.append(f"the host-compiled engine differs from TFLite Micro on {samples - host} of {samples} images")
+    for key, build in report["variants"].items():
+        if build["bit_exact_vs_tflm"] < build["images"]:
+            failures.append(f"the {key} firmware differs from TFLite Micro on "
+                            f"{build['images'] - build['bit_exact_vs_tflm']} of {build['images']} images")
+    return failures
 
 
 def _accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
