@@ -58,7 +58,7 @@ class TensorIO:
         return self.dtype.kind in "iu" and self.scale > 0
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
-        """float [0, 1] images -> what the tensor takes (round half away from zero, saturate)."""
+        """float [0, 1] images -> what the tensor takes (to nearest, halves to even as numpy rounds; saturate)."""
         if not self.quantized:
             return x.astype(self.dtype)
         info = np.iinfo(self.dtype)
