@@ -175,7 +175,7 @@ def _header(name: str, graph: Graph, arena: int, weight_bytes: int, macs: int, s
         "#ifdef __cplusplus",
         'extern "C" {',
         "#endif",
-        f"/* Runs the model on one input (INPUT_SIZE int8 values) and writes OUTPUT_SIZE int8 values. */",
+        "/* Runs the model on one input (INPUT_SIZE int8 values) and writes OUTPUT_SIZE int8 values. */",
         f"void {name}_invoke(const int8_t *input, int8_t *output);",
         "#ifdef __cplusplus",
         "}",
