@@ -40,7 +40,8 @@ def main() -> None:
 @handle_errors
 def run(more_tflite: tuple[Path, ...], keras: Path | None, tflite: tuple[Path, ...], tflm: tuple[Path, ...],
         data: Path | None, runtime: str, threads: int | None, samples: int | None, invokes: int, warmup: int,
-        repeats: int, batch: int, energy_seconds: float, out: Path, force: bool, mcu_reports: tuple[Path, ...]) -> None:
+        repeats: int, batch: int, energy_seconds: float, out: Path, force: bool,
+        mcu_reports: tuple[Path, ...]) -> None:
     """Benchmark every variant on the same test images; writes bench.json, bench.csv, report.md and plots."""
     from firmware_bench.bench import BenchOptions, run_bench, variants_for
     from firmware_bench.report import print_table, write_report
@@ -137,7 +138,7 @@ def mcu(model_path: Path, board: str, samples: int | None, compare_samples: int,
     images, labels, source = _test_images(data)
     if samples is not None:
         images, labels, source = images[:samples], labels[:samples], f"{source} (first {samples})"
-    options = McuOptions(board=board, samples=samples, compare_samples=compare_samples, clock_mhz=clock_mhz, cpi=cpi)
+    options = McuOptions(board=board, compare_samples=compare_samples, clock_mhz=clock_mhz, cpi=cpi)
     report = run_mcu_bench(model_path, images, labels, source, out, options, force, say=click.echo)
     main_build, targets = report["variants"]["O2"], report["targets"]
     click.echo(f"{report['board']}: accuracy {main_build['accuracy']:.4f} on {main_build['images']:,} images, "

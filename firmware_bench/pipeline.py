@@ -184,7 +184,7 @@ def _mcu(options, where, mnist) -> str | None:
     from lenet.data import to_model_input
 
     images, labels = to_model_input(mnist.x_test[:options.samples]), mnist.y_test[:options.samples]
-    mcu_options = McuOptions(samples=options.samples, compare_samples=20 if options.quick_bench else 1000)
+    mcu_options = McuOptions(compare_samples=20 if options.quick_bench else 1000)
     report = run_mcu_bench(where["build"] / f"{options.name}_int8.tflite", images, labels,
                            f"MNIST test set, {len(labels)} images", where["mcu"], mcu_options, force=True,
                            say=lambda _: None)

@@ -83,9 +83,8 @@ def _engine_vs_tflm(model_path, images, tmp_path):
     from lenet.data import to_model_input
 
     paths, engine = write_engine(model_path, tmp_path)
-    reference, _, source, _ = tflm_reference(model_path.read_bytes(), to_model_input(images))
-    quantized = source.quantize(to_model_input(images)).reshape(len(images), -1)
-    return HostEngine(paths[1]).run(quantized, reference.shape[1]), reference, engine
+    tflm = tflm_reference(model_path.read_bytes(), to_model_input(images))
+    return HostEngine(paths[1]).run(tflm.inputs, tflm.outputs.shape[1]), tflm.outputs, engine
 
 
 def test_every_op_model_is_bit_exact_with_tflm(every_op_tflite, subset_arrays, tmp_path):

@@ -90,6 +90,17 @@ def _constant(graph: Graph, index: int, where: str, dtype) -> np.ndarray:
     return np.frombuffer(tensor.data, dtype=dtype).reshape(tensor.shape)
 
 
+def _weights_and_bias(graph: Graph, op: Op, where: str) -> tuple[Tensor, np.ndarray, np.ndarray]:
+    """CONV_2D / FULLY_CONNECTED constants: the weight tensor, its int8 values (symmetric), the int32 bias."""
+    weights = graph.tensors[op.inputs[1]]
+    filters = _constant(graph, op.inputs[1], where, np.int8)
+    if any(z != 0 for z in weights.zero_points):
+        raise LenetError(f"{where}: weight zero points must be 0 (symmetric int8 weights)")
+    has_bias = len(op.inputs) > 2 and op.inputs[2] >= 0
+    bias = _constant(graph, op.inputs[2], where, np.int32) if has_bias else np.zeros(filters.shape[0], np.int32)
+    return weights, filters, bias
+
+
 def _requant(input_scale: float, filter_scales: tuple[float, ...], output_scale: float, channels: int,
              float_product: bool) -> tuple[list[int], list[int]]:
     """Multipliers and shifts per output channel, as TFLM computes them.
@@ -111,12 +122,7 @@ def _conv(graph: Graph, op: Op, where: str) -> Layer:
     if (options.dilationHFactor, options.dilationWFactor) != (1, 1):
         raise LenetError(f"{where}: dilated convolution is not supported by the C engine")
     source, target = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
-    filters = _constant(graph, op.inputs[1], where, np.int8)
-    bias = _constant(graph, op.inputs[2], where, np.int32) if len(op.inputs) > 2 and op.inputs[2] >= 0 \
-        else np.zeros(filters.shape[0], np.int32)
-    weights = graph.tensors[op.inputs[1]]
-    if any(z != 0 for z in weights.zero_points):
-        raise LenetError(f"{where}: filter zero points must be 0 (symmetric int8 weights)")
+    weights, filters, bias = _weights_and_bias(graph, op, where)
     _, in_h, in_w, in_c = source.shape
     out_c, k_h, k_w, f_c = filters.shape
     if f_c != in_c:
@@ -147,15 +153,10 @@ def _fully_connected(graph: Graph, op: Op, where: str) -> Layer:
     if options.weightsFormat != 0 or options.asymmetricQuantizeInputs:
         raise LenetError(f"{where}: only default-format, int8-input FULLY_CONNECTED is supported")
     source, target = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
-    filters = _constant(graph, op.inputs[1], where, np.int8)
+    weights, filters, bias = _weights_and_bias(graph, op, where)
     out_n, depth = filters.shape
     if int(np.prod(source.shape)) != depth or int(np.prod(target.shape)) != out_n:
         raise LenetError(f"{where}: batched FULLY_CONNECTED (input {source.shape}) is not supported")
-    bias = _constant(graph, op.inputs[2], where, np.int32) if len(op.inputs) > 2 and op.inputs[2] >= 0 \
-        else np.zeros(out_n, np.int32)
-    weights = graph.tensors[op.inputs[1]]
-    if any(z != 0 for z in weights.zero_points):
-        raise LenetError(f"{where}: weight zero points must be 0 (symmetric int8 weights)")
     multipliers, shifts = _requant(_scale(source), weights.scales, _scale(target), out_n,
                                    float_product=len(weights.scales) == 1)
     low, high = activation_range(options.fusedActivationFunction, target, where)

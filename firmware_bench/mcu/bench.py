@@ -8,7 +8,6 @@ model's flatbuffer array linked in; report accuracy, bit-exactness, flash, RAM, 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -32,21 +31,30 @@ MAX_INSTRUCTIONS_PER_MAC = 3.0
 @dataclass(frozen=True)
 class McuOptions:
     board: str = "mps2-an386"
-    samples: int | None = None
     compare_samples: int = 1000  # images for the extra builds (-Os, no DSP, with the flatbuffer)
     clock_mhz: float = 168.0
     cpi: float = 1.25
 
 
-def tflm_reference(model: bytes, images: np.ndarray, where: str = "model") -> tuple[np.ndarray, int, Any, Any]:
-    """TFLite Micro's raw int8 outputs for float images [N, 28, 28, 1], its arena, and the model's I/O."""
+@dataclass(frozen=True)
+class TflmReference:
+    outputs: np.ndarray  # TFLite Micro's raw int8 outputs, one row per image
+    inputs: np.ndarray  # the quantized images it was given, one flat row per image (what the engine gets)
+    arena_bytes: int
+    input: Any  # TensorIO of the model input and output
+    output: Any
+
+
+def tflm_reference(model: bytes, images: np.ndarray, where: str = "model") -> TflmReference:
+    """Float images [N, 28, 28, 1] through TFLite Micro's reference kernels, one at a time."""
     from firmware_bench.runtimes import TFLMRunner
     from lenet.tflm import arena_bytes
 
     runner = TFLMRunner(model, where)
     quantized = runner.input.quantize(images)
     outputs = np.concatenate([runner.invoke(quantized[i:i + 1]).reshape(1, -1) for i in range(len(images))])
-    return outputs, arena_bytes(runner.interpreter), runner.input, runner.output
+    return TflmReference(outputs, quantized.reshape(len(images), -1), arena_bytes(runner.interpreter), runner.input,
+                         runner.output)
 
 
 def run_mcu_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data_source: str, out: Path,
@@ -61,10 +69,10 @@ def run_mcu_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data
         (_, engine_c), engine = write_engine(model_path, stage / "engine")
         say(f"engine: {engine.macs:,} MACs, arena {engine.arena_bytes:,} B; running TFLite Micro on "
             f"{len(images):,} images …")
-        reference, tflm_arena, source, target = tflm_reference(model, images, str(model_path))
-        quantized = source.quantize(images).reshape(len(images), -1)
+        tflm = tflm_reference(model, images, str(model_path))
+        reference, quantized, tflm_arena = tflm.outputs, tflm.inputs, tflm.arena_bytes
         host = HostEngine(engine_c).run(quantized, reference.shape[1])
-        macros = ModelMacros(source, target, graph.op_names, tflm_arena, arena_margin(tflm_arena))
+        macros = ModelMacros(tflm.input, tflm.output, graph.op_names, tflm_arena, arena_margin(tflm_arena))
         (stage / "flatbuffer").mkdir()
         flatbuffer_c = write_c_array(stage / "flatbuffer", f"{model_path.stem}", model, macros, str(model_path))[1]
 
@@ -198,7 +206,3 @@ def render_markdown(report: dict[str, Any]) -> str:
         "Firmware flash/RAM include newlib's stdio and semihosting, which a product would not carry.", "",
     ]
     return "\n".join(lines)
-
-
-def load_report(path: Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
