@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from convert.c_array import ModelMacros, write_c_array
-from lenet.tflite import TensorIO
+from lenet_deploy.convert.c_array import ModelMacros, write_c_array
+from lenet_deploy.tflite import TensorIO
 
 size = int(sys.argv[1]) * 1024 if len(sys.argv) > 1 else 300 * 1024
 model = np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8).tobytes()

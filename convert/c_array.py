@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet.artifacts import write_text_atomic
-from lenet.errors import LenetError
-from lenet.tflite import TensorIO
+from lenet_deploy.artifacts import write_text_atomic
+from lenet_deploy.errors import LenetError
+from lenet_deploy.tflite import TensorIO
 
 C_KEYWORDS = {"auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
               "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
@@ -34,6 +34,9 @@ def check_c_identifier(name: str) -> str:
     return name
 
 
+ARENA_MARGIN_MIN = 1024
+
+
 @dataclass(frozen=True)
 class ModelMacros:
     """Facts about the model the firmware needs, written as macros."""
@@ -43,6 +46,12 @@ class ModelMacros:
     ops: list[str]  # TFLite builtin names, e.g. CONV_2D
     arena_measured: int
     arena_margin: int
+
+
+def arena_margin(measured: int) -> int:
+    """10 % of the measured arena, at least 1 KiB, rounded up to 16 bytes."""
+    margin = max(ARENA_MARGIN_MIN, measured // 10)
+    return (margin + 15) // 16 * 16
 
 
 def resolver_name(builtin: str) -> str:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from lenet.cli import console, handle_errors, quiet_tensorflow
-from lenet.errors import LenetError
+from lenet_deploy.cli import console, handle_errors, quiet_tensorflow
+from lenet_deploy.errors import LenetError
 
 
 class _DefaultToConvert(click.Group):
@@ -56,7 +56,7 @@ def model_command(model_path: Path, quantize: str, io_type: str, representative:
             raise LenetError(f"{model_path} is already a .tflite model: add --engine c to generate C from it")
         _write_engine(model_path, out, name)
         return
-    from convert.run import convert_model
+    from lenet_deploy.convert.run import convert_model
 
     entries = convert_model(model_path, quantize, io_type, representative, name, out, max_drop, data,
                             not unverified, tflm_samples, val_size, seed)
@@ -68,7 +68,7 @@ def model_command(model_path: Path, quantize: str, io_type: str, representative:
 
 
 def _write_engine(tflite: Path, out: Path, name: str) -> None:
-    from convert.engine.emit import write_engine
+    from lenet_deploy.convert.engine.emit import write_engine
 
     paths, engine = write_engine(tflite, out, name)
     click.echo(f"C engine: {paths[1]} + {paths[0]}: {name}_invoke(), ops {', '.join(engine.ops)}; "
@@ -82,7 +82,7 @@ def _write_engine(tflite: Path, out: Path, name: str) -> None:
 @handle_errors
 def inspect_command(tflite_path: Path, as_json: bool) -> None:
     """Ops, tensors, quantization, size, TFLite Micro arena and a fits-on table for boards."""
-    from convert.inspect_model import inspect_tflite, print_inspection
+    from lenet_deploy.convert.inspect_model import inspect_tflite, print_inspection
 
     report = inspect_tflite(tflite_path)
     if as_json:

@@ -11,9 +11,9 @@ import warnings
 
 import numpy as np
 
-from lenet.data import Mnist, split_train_val, to_model_input
-from lenet.errors import LenetError
-from lenet.fdcapture import capture_fds
+from lenet_deploy.data import Mnist, split_train_val, to_model_input
+from lenet_deploy.errors import LenetError
+from lenet_deploy.fdcapture import capture_fds
 
 MODES = {"none": "f32", "float16": "f16", "dynamic": "dynamic", "int8": "int8"}
 IO_TYPES = ("int8", "uint8", "float32")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet.errors import LenetError
+from lenet_deploy.errors import LenetError
 
 
 @dataclass(frozen=True)

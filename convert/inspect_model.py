@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from convert.boards import TFLM_RUNTIME_FLASH, TFLM_RUNTIME_RAM, fits_table
-from convert.flatbuffer import read_graph_file
-from lenet.errors import LenetError
+from lenet_deploy.convert.flatbuffer import read_graph_file
+from lenet_deploy.convert.parts import TFLM_RUNTIME_FLASH, TFLM_RUNTIME_RAM, fits_table
+from lenet_deploy.errors import LenetError
 
 
 def inspect_tflite(path: Path) -> dict[str, Any]:
@@ -15,7 +15,7 @@ def inspect_tflite(path: Path) -> dict[str, Any]:
     arena = None
     arena_note = "TFLite Micro loads it"
     try:
-        from lenet.tflm import arena_bytes, tflm_interpreter
+        from lenet_deploy.tflm import arena_bytes, tflm_interpreter
 
         interpreter = tflm_interpreter(data)
         details = interpreter.get_input_details(0)
@@ -42,7 +42,7 @@ def inspect_tflite(path: Path) -> dict[str, Any]:
 def print_inspection(report: dict[str, Any]) -> None:
     from rich.table import Table
 
-    from lenet.cli import console
+    from lenet_deploy.cli import console
 
     out = console()
     out.print(f"[bold]{report['file']}[/bold]: {report['bytes']:,} bytes ({report['weight_bytes']:,} in constant "

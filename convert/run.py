@@ -7,29 +7,20 @@ the artifacts stay, marked as failing the check in the manifest.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-from lenet.artifacts import base_manifest, sha256_file, write_bytes_atomic, write_json_atomic
-from lenet.data import DEFAULT_SEED, DEFAULT_VAL_SIZE, load_mnist, split_train_val, to_model_input
-from lenet.errors import CheckFailed, LenetError
-from convert.boards import TFLM_RUNTIME_FLASH, TFLM_RUNTIME_RAM, fits_table
-from convert.c_array import ModelMacros, check_c_identifier, write_c_array
-from convert.check import compare_with_keras
-from convert.converter import MODES, convert, representative_images
-from lenet.models import load_keras_model
-from convert.flatbuffer import read_graph
-from convert.tflm import tflm_check
-
-ARENA_MARGIN_MIN = 1024
-
-
-def arena_margin(measured: int) -> int:
-    """10 % of the measured arena, at least 1 KiB, rounded up to 16 bytes."""
-    margin = max(ARENA_MARGIN_MIN, measured // 10)
-    return (margin + 15) // 16 * 16
+from lenet_deploy.artifacts import sha256_file, write_bytes_atomic
+from lenet_deploy.convert.c_array import ModelMacros, arena_margin, check_c_identifier, write_c_array
+from lenet_deploy.convert.checks import compare_with_keras, tflm_check
+from lenet_deploy.convert.converter import MODES, convert, representative_images
+from lenet_deploy.convert.flatbuffer import read_graph
+from lenet_deploy.convert.parts import TFLM_RUNTIME_FLASH, TFLM_RUNTIME_RAM, fits_table
+from lenet_deploy.data import DEFAULT_SEED, DEFAULT_VAL_SIZE, load_mnist, split_train_val, to_model_input
+from lenet_deploy.errors import CheckFailed, LenetError
+from lenet_deploy.manifests import MANIFEST, ConvertManifest, RunManifest, read_record, write_record
+from lenet_deploy.models import load_keras_model
 
 
 def convert_model(model_path: Path, quantize: str = "int8", io_type: str = "int8", representative: int = 500,
@@ -84,7 +75,7 @@ def convert_model(model_path: Path, quantize: str = "int8", io_type: str = "int8
     if failed:
         worst = max(entries[s]["check"]["drop_pp"] for s in failed)
         raise CheckFailed(f"accuracy drop {worst:.2f} pp exceeds --max-drop {max_drop} for "
-                          f"{', '.join(failed)} (artifacts kept, marked failed in {out / 'manifest.json'})")
+                          f"{', '.join(failed)} (artifacts kept, marked failed in {out / MANIFEST})")
     return entries
 
 
@@ -108,14 +99,14 @@ def _checked_entry(stem: str, flatbuffer: bytes, mode: str, io_type: str, keras_
 
 def _split_of(model_path: Path) -> tuple[int, int]:
     """The seed and validation size the model was trained with (its run manifest), else the defaults."""
-    manifest = Path(model_path).parent / "manifest.json"
+    manifest = Path(model_path).parent / MANIFEST
     if manifest.exists():
         try:
-            run = json.loads(manifest.read_text())
-            if run.get("split", {}).get("validation"):
-                return int(run["split"]["seed"]), int(run["split"]["validation"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            pass
+            split = read_record(manifest, RunManifest).split
+            if split.get("validation"):
+                return int(split["seed"]), int(split["validation"])
+        except (LenetError, KeyError, TypeError, ValueError):
+            pass  # not a run directory we wrote: the defaults, as for a model from elsewhere
     return DEFAULT_SEED, DEFAULT_VAL_SIZE
 
 
@@ -129,14 +120,14 @@ def _batch_one(model):
 
 def _update_manifest(out: Path, model_path: Path, entries: dict, seed: int, val_size: int, representative: int,
                      convert_seconds: float, data: dict) -> None:
-    path = out / "manifest.json"
-    manifest = json.loads(path.read_text()) if path.exists() else base_manifest("convert", artifacts={})
-    manifest.update(base_manifest("convert", artifacts=manifest.get("artifacts", {})))
+    path = out / MANIFEST
+    artifacts = read_record(path, ConvertManifest).artifacts if path.exists() else {}
+    manifest = ConvertManifest.new(artifacts=artifacts)
     for stem, entry in entries.items():
-        manifest["artifacts"][stem] = {
+        manifest.artifacts[stem] = {
             **entry, "source_model": str(model_path), "source_sha256": sha256_file(model_path),
             "validation": {"seed": seed, "samples": val_size, "split": "validation (from the training images)"},
             "representative": representative if entry["mode"] == "int8" else None,
             "convert_seconds": convert_seconds, "data": data,
             "tflm_runtime_assumed": {"flash": TFLM_RUNTIME_FLASH, "ram": TFLM_RUNTIME_RAM} if "fits" in entry else None}
-    write_json_atomic(path, manifest)
+    write_record(path, manifest)

@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lenet.artifacts import base_manifest, write_json_atomic
-from lenet.errors import LenetError
-from firmware_bench.platform_info import platform_info
+from lenet_deploy.errors import LenetError
+from lenet_deploy.firmware_bench.platform_info import platform_info
+from lenet_deploy.manifests import BENCH_REPORT, BenchReport, McuReport, write_record
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,8 @@ def run_variant(variant: Variant, data: Path, options: BenchOptions) -> dict[str
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(spec, f)
     try:
-        done = subprocess.run([sys.executable, "-m", "firmware_bench.worker", f.name], capture_output=True,
-                              text=True, timeout=options.timeout)
+        done = subprocess.run([sys.executable, "-m", "lenet_deploy.firmware_bench.worker", f.name],
+                              capture_output=True, text=True, timeout=options.timeout)
     except subprocess.TimeoutExpired:
         return {"status": "failed", "reason": f"timed out after {options.timeout:.0f} s"}
     finally:
@@ -66,7 +66,7 @@ def run_variant(variant: Variant, data: Path, options: BenchOptions) -> dict[str
 
 
 def run_bench(variants: list[Variant], data: Path, data_source: str, out: Path, options: BenchOptions,
-              progress=None, mcu: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+              progress=None, mcu: list[McuReport] | None = None) -> BenchReport:
     """Every variant in its own worker; `mcu` are `lenet-bench mcu` reports to show beside the host rows."""
     results = []
     for variant in variants:
@@ -80,8 +80,8 @@ def run_bench(variants: list[Variant], data: Path, data_source: str, out: Path, 
         if result["status"] == "ok" and reference is not None:
             agree = [a == b for a, b in zip(result["predictions"], reference["predictions"])]
             result["agreement_with_keras"] = sum(agree) / len(agree)
-    report = base_manifest("bench", platform=platform_info(), data=data_source, options=asdict(options),
-                           variants=results, mcu=mcu or [])
+    report = BenchReport.new(platform=platform_info(), data=data_source, options=asdict(options),
+                             variants=results, mcu=[asdict(m) for m in mcu or []])
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "bench.json", report)
+    write_record(out / BENCH_REPORT, report)
     return report

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from lenet.cli import console, handle_errors, quiet_tensorflow
-from lenet.errors import LenetError
+from lenet_deploy.cli import console, handle_errors, quiet_tensorflow
+from lenet_deploy.errors import LenetError
+from lenet_deploy.manifests import BENCH_REPORT, MAIN_BUILD, MCU_REPORT, BenchReport, McuReport, read_record
 
 
 @click.group()
@@ -43,13 +43,13 @@ def run(more_tflite: tuple[Path, ...], keras: Path | None, tflite: tuple[Path, .
         repeats: int, batch: int, energy_seconds: float, out: Path, force: bool,
         mcu_reports: tuple[Path, ...]) -> None:
     """Benchmark every variant on the same test images; writes bench.json, bench.csv, report.md and plots."""
-    from firmware_bench.bench import BenchOptions, run_bench, variants_for
-    from firmware_bench.report import print_table, write_report
-    from lenet.tflite import interpreter_class
+    from lenet_deploy.firmware_bench.bench import BenchOptions, run_bench, variants_for
+    from lenet_deploy.firmware_bench.report.bench import print_table, write_report
+    from lenet_deploy.tflite import interpreter_class
 
     if out.exists() and not out.is_dir():
         raise LenetError(f"--out {out} is a file, not a directory")
-    if (out / "bench.json").exists() and not force:
+    if (out / BENCH_REPORT).exists() and not force:
         raise LenetError(f"--out {out} already holds bench.json; pass --force to replace it")
     for name, value in (("--invokes", invokes), ("--repeats", repeats), ("--batch", batch)):
         if value < 1:
@@ -67,24 +67,22 @@ def run(more_tflite: tuple[Path, ...], keras: Path | None, tflite: tuple[Path, .
                        progress=lambda v: click.echo(f"benchmarking {v.name} ({v.path}) …"), mcu=mcu)
     write_report(report, out)
     print_table(report)
-    click.echo(f"wrote {out / 'bench.json'}, {out / 'report.md'}")
+    click.echo(f"wrote {out / BENCH_REPORT}, {out / 'report.md'}")
 
 
-def _read_mcu_report(path: Path) -> dict:
+def _read_mcu_report(path: Path) -> McuReport:
     try:
-        report = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise LenetError(f"--mcu {path}: no such file") from None
-    except json.JSONDecodeError:
-        raise LenetError(f"--mcu {path}: not an mcu.json (invalid JSON)") from None
-    if not isinstance(report, dict) or "O2" not in report.get("variants", {}) or "board" not in report:
-        raise LenetError(f"--mcu {path}: not an mcu.json from `lenet-bench mcu`")
+        report = read_record(path, McuReport)
+    except LenetError as exc:
+        raise LenetError(f"--mcu {exc}") from None
+    if MAIN_BUILD not in report.variants:
+        raise LenetError(f"--mcu {path}: not {McuReport.DESCRIBES} (no {MAIN_BUILD} build)")
     return report
 
 
 def prepare_testset(data: Path | None, out: Path, samples: int | None) -> tuple[Path, str]:
     """The npz every worker reads: the user's file, or the MNIST test set exported into --out."""
-    from firmware_bench.testdata import export_testset, load_testset
+    from lenet_deploy.firmware_bench.testdata import export_testset, load_testset
 
     if data is not None and samples is None:
         load_testset(data)  # fail here, once, with the data error (not once per variant)
@@ -94,7 +92,7 @@ def prepare_testset(data: Path | None, out: Path, samples: int | None) -> tuple[
         images = (images[..., 0] * 255).round().astype("uint8")
         source = f"{data} (first {samples})"
     else:
-        from lenet.data import load_mnist
+        from lenet_deploy.data import load_mnist
 
         mnist = load_mnist()
         images, labels, source = mnist.x_test, mnist.y_test, f"MNIST test set ({mnist.source})"
@@ -127,10 +125,10 @@ def mcu(model_path: Path, board: str, samples: int | None, compare_samples: int,
 
     Exit status 1 (report kept) if any output byte differs from TFLite Micro's.
     """
-    from firmware_bench.mcu.bench import McuOptions, run_mcu_bench
-    from firmware_bench.mcu.build import board as check_board
+    from lenet_deploy.firmware_bench.mcu.bench import McuOptions, run_mcu_bench
+    from lenet_deploy.firmware_bench.mcu.build import qemu_board
 
-    check_board(board)
+    qemu_board(board)
     for name, value in (("--samples", samples), ("--compare-samples", compare_samples), ("--clock-mhz", clock_mhz),
                         ("--cpi", cpi)):
         if value is not None and value <= 0:
@@ -140,25 +138,25 @@ def mcu(model_path: Path, board: str, samples: int | None, compare_samples: int,
         images, labels, source = images[:samples], labels[:samples], f"{source} (first {samples})"
     options = McuOptions(board=board, compare_samples=compare_samples, clock_mhz=clock_mhz, cpi=cpi)
     report = run_mcu_bench(model_path, images, labels, source, out, options, force, say=click.echo)
-    main_build, targets = report["variants"]["O2"], report["targets"]
-    click.echo(f"{report['board']}: accuracy {main_build['accuracy']:.4f} on {main_build['images']:,} images, "
+    main_build, targets = report.main_build, report.targets
+    click.echo(f"{report.board}: accuracy {main_build['accuracy']:.4f} on {main_build['images']:,} images, "
                f"bit-exact with TFLite Micro on {main_build['bit_exact_vs_tflm']:,}; "
                f"{main_build['instructions_per_inference']:,.0f} instructions per inference "
                f"({main_build['instructions_per_mac']:.2f}/MAC; portable C "
                f"{targets['portable_instructions_per_mac']:.2f}/MAC); "
                f"engine flash {main_build['engine_flash_bytes']:,} B, "
-               f"RAM {targets['engine_ram_bytes']:,} B (TFLM arena {report['tflm']['arena_bytes']:,} B)")
-    click.echo(f"wrote {out / 'mcu.json'}, {out / 'report.md'}")
+               f"RAM {targets['engine_ram_bytes']:,} B (TFLM arena {report.tflm['arena_bytes']:,} B)")
+    click.echo(f"wrote {out / MCU_REPORT}, {out / 'report.md'}")
 
 
 def _test_images(data: Path | None):
     """(float images in [0, 1], labels, description): an exported npz, else the MNIST test set."""
-    from firmware_bench.testdata import load_testset
+    from lenet_deploy.firmware_bench.testdata import load_testset
 
     if data is not None:
         images, labels = load_testset(data)
         return images, labels, str(data)
-    from lenet.data import load_mnist, to_model_input
+    from lenet_deploy.data import load_mnist, to_model_input
 
     mnist = load_mnist()
     return to_model_input(mnist.x_test), mnist.y_test, f"MNIST test set ({mnist.source})"
@@ -171,8 +169,8 @@ def _test_images(data: Path | None):
 @handle_errors
 def export_data(out: Path, data: Path | None, unverified: bool) -> None:
     """Write the MNIST test images to an npz for a device that has no MNIST (and no TensorFlow)."""
-    from firmware_bench.testdata import export_testset
-    from lenet.data import load_mnist
+    from lenet_deploy.data import load_mnist
+    from lenet_deploy.firmware_bench.testdata import export_testset
 
     mnist = load_mnist(data, verify=not unverified)
     digest = export_testset(out, mnist.x_test, mnist.y_test, f"MNIST test set ({mnist.source})")
@@ -187,22 +185,13 @@ def compare(report_a: Path, report_b: Path) -> None:
     """Two devices side by side: B relative to A for each variant both ran."""
     from rich.table import Table
 
-    from firmware_bench.report import compare as compare_reports
+    from lenet_deploy.firmware_bench.report.bench import compare as compare_reports
 
-    reports = []
-    for path in (report_a, report_b):
-        try:
-            reports.append(json.loads(Path(path).read_text()))
-        except FileNotFoundError:
-            raise LenetError(f"{path}: no such file") from None
-        except json.JSONDecodeError:
-            raise LenetError(f"{path}: not a bench.json (invalid JSON)") from None
-        if "variants" not in reports[-1] or "platform" not in reports[-1]:
-            raise LenetError(f"{path}: not a bench.json (no variants/platform)")
+    reports = [read_record(path, BenchReport) for path in (report_a, report_b)]
     rows = compare_reports(*reports)
     if not rows:
         raise LenetError("the two reports share no variant (same model file and kind) to compare")
-    a, b = (r["platform"] for r in reports)
+    a, b = (r.platform for r in reports)
     table = Table(title=f"A = {a['cpu']} ({a['node']})  vs  B = {b['cpu']} ({b['node']})")
     for column in ("variant", "p50 A ms", "p50 B ms", "B/A latency", "B/A throughput", "acc A", "acc B"):
         table.add_column(column, justify="right")
@@ -210,35 +199,6 @@ def compare(report_a: Path, report_b: Path) -> None:
         table.add_row(r["variant"], f"{r['p50_a_ms']:.3f}", f"{r['p50_b_ms']:.3f}", f"{r['p50_ratio_b_over_a']:.2f}x",
                       f"{r['throughput_ratio_b_over_a']:.2f}x", f"{r['accuracy_a']:.4f}", f"{r['accuracy_b']:.4f}")
     console().print(table)
-
-
-@click.command()
-@click.option("--name", default="lenet", show_default=True, help="Names runs/<name>-*, build/<name>, reports/<name>.")
-@click.option("--budget", default="default", show_default=True,
-              help="default (≤ 15 min on 2 cores: 10 trials ≤ 8 epochs) | full (20 trials, full epochs).")
-@click.option("--sweep-config", type=click.Path(path_type=Path), help="W&B sweep YAML [default: sweeps/seed.yaml].")
-@click.option("--count", type=int, help="Override the budget's sweep trials.")
-@click.option("--epochs-cap", type=int, help="Override the budget's epoch cap.")
-@click.option("--samples", type=int, help="Benchmark on the first N test images [default: all 10,000].")
-@click.option("--val-size", type=int, help="Validation images [default: 6000].")
-@click.option("--wandb", "wandb_mode", default="auto", show_default=True)
-@click.option("--country", default="USA", show_default=True)
-@click.option("--data", type=click.Path(path_type=Path), help="MNIST location (see lenet-train data).")
-@click.option("--unverified", is_flag=True)
-@click.option("--quick-bench", is_flag=True, help="Few latency invokes and no energy loop (smoke runs).")
-@handle_errors
-def pipeline(name: str, budget: str, sweep_config: Path | None, count: int | None, epochs_cap: int | None,
-             samples: int | None, val_size: int | None, wandb_mode: str, country: str, data: Path | None,
-             unverified: bool, quick_bench: bool) -> None:
-    """Original LeNet-5 → sweep → best → convert → bench → reports/<name>/report.md. Rerun to continue."""
-    quiet_tensorflow()
-    from firmware_bench.pipeline import REPO_SWEEP, PipelineOptions, run_pipeline
-
-    options = PipelineOptions(name=name, budget=budget, sweep_config=sweep_config or REPO_SWEEP, count=count,
-                              epochs_cap=epochs_cap, data=data, verify=not unverified, val_size=val_size,
-                              samples=samples, wandb=wandb_mode, country=country, quick_bench=quick_bench)
-    report = run_pipeline(options, say=click.echo)
-    click.echo(f"report: {report}")
 
 
 if __name__ == "__main__":

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from firmware_bench.runtimes import Runner
-from lenet.energy import EnergyMeter
-from lenet.metrics import classification_metrics
+from lenet_deploy.energy import EnergyMeter
+from lenet_deploy.metrics import classification_metrics
+from lenet_deploy.runtimes import Runner
 
 
 def percentiles(samples_ms: np.ndarray) -> dict[str, float]:

@@ -6,7 +6,7 @@ import os
 import platform
 from pathlib import Path
 
-from firmware_bench.runtimes import available_runtimes, runtime_version
+from lenet_deploy.runtimes import available_runtimes, runtime_version
 
 
 def cpu_model() -> str:

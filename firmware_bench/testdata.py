@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet.artifacts import write_bytes_atomic
-from lenet.errors import LenetError
+from lenet_deploy.artifacts import write_bytes_atomic
+from lenet_deploy.errors import LenetError
 
 
 def export_testset(out: Path, images: np.ndarray, labels: np.ndarray, source: str) -> str:

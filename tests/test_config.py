@@ -1,7 +1,7 @@
 import pytest
 
-from lenet.errors import LenetError
-from train.config import PRESETS, load_yaml, make_config, preset
+from lenet_deploy.errors import LenetError
+from lenet_deploy.train.config import PRESETS, load_yaml, make_config, preset
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

@@ -5,8 +5,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from convert.cli import main
-from convert.flatbuffer import read_graph
+from lenet_deploy.convert.cli import main
+from lenet_deploy.convert.flatbuffer import read_graph
 
 BASE = ["--tflm-samples", "100", "--unverified"]
 

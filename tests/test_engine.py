@@ -6,9 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from convert.engine import fixedpoint as fp
-from convert.engine.emit import build_engine, write_engine
-from convert.engine.host import HostEngine
+from lenet_deploy.convert.engine import fixedpoint as fp
+from lenet_deploy.convert.engine.emit import build_engine, write_engine
+from lenet_deploy.convert.engine.host import HostEngine
 from tests.single_op import elementwise_model, run_tflm
 
 ALL_INT8 = np.arange(-128, 128, dtype=np.int8).reshape(1, -1)
@@ -68,8 +68,8 @@ def _every_op_model():
 
 @pytest.fixture(scope="module")
 def every_op_tflite(subset_arrays, tmp_path_factory):
-    from convert.converter import convert
-    from lenet.data import to_model_input
+    from lenet_deploy.convert.converter import convert
+    from lenet_deploy.data import to_model_input
 
     calibration = to_model_input(subset_arrays["x_train"][:200])
     path = tmp_path_factory.mktemp("every-op") / "every_op_int8.tflite"
@@ -79,8 +79,8 @@ def every_op_tflite(subset_arrays, tmp_path_factory):
 
 def _engine_vs_tflm(model_path, images, tmp_path):
     """(host engine outputs, TFLite Micro outputs, engine) for uint8 images [N, 28, 28]."""
-    from firmware_bench.mcu.bench import tflm_reference
-    from lenet.data import to_model_input
+    from lenet_deploy.data import to_model_input
+    from lenet_deploy.firmware_bench.mcu.bench import tflm_reference
 
     paths, engine = write_engine(model_path, tmp_path)
     tflm = tflm_reference(model_path.read_bytes(), to_model_input(images))
@@ -88,7 +88,7 @@ def _engine_vs_tflm(model_path, images, tmp_path):
 
 
 def test_every_op_model_is_bit_exact_with_tflm(every_op_tflite, subset_arrays, tmp_path):
-    from convert.flatbuffer import read_graph_file
+    from lenet_deploy.convert.flatbuffer import read_graph_file
 
     _, graph = read_graph_file(every_op_tflite)
     assert {"CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "TANH", "LOGISTIC", "RESHAPE", "FULLY_CONNECTED",
@@ -123,8 +123,8 @@ def test_generated_c_is_strict_c99_and_cpp(converted_build, tmp_path):
 
 
 def _convert_cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "convert.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "lenet_deploy.convert.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd)
 
 
 def test_cli_generates_the_engine(converted_build, tmp_path):

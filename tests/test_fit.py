@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from train.cli import main
+from lenet_deploy.train.cli import main
 
 TINY = ["--epochs", "1", "--val-size", "400", "--unverified"]
 
@@ -103,6 +103,7 @@ def test_same_seed_same_result(fitted, subset_npz, tmp_path):
     assert again["validation"]["accuracy"] == first["validation"]["accuracy"]
 
 
+@pytest.mark.slow
 def test_online_without_a_reachable_server_falls_back_to_offline(subset_npz, tmp_path, monkeypatch):
     """A configured key but no W&B server (a closed local port): the fit still ends, logged offline."""
     monkeypatch.setenv("WANDB_API_KEY", "a" * 40)

@@ -3,8 +3,8 @@ import gzip
 import numpy as np
 import pytest
 
-from lenet.errors import LenetError
-from lenet.idx import decode_idx, encode_idx, read_idx_bytes
+from lenet_deploy.errors import LenetError
+from lenet_deploy.idx import decode_idx, encode_idx, read_idx_bytes
 
 
 def images(n=3):

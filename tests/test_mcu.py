@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
-from firmware_bench.mcu.bench import exactness_failures
-from firmware_bench.mcu.build import map_sizes
+from lenet_deploy.firmware_bench.mcu.bench import exactness_failures
+from lenet_deploy.firmware_bench.mcu.build import map_sizes
+from lenet_deploy.manifests import McuReport
 
 NEEDS = {"arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi", "qemu-system-arm": "qemu-system-arm"}
 missing = [f"{tool} (apt-get install {package})" for tool, package in NEEDS.items() if shutil.which(tool) is None]
@@ -16,8 +17,8 @@ needs_qemu = pytest.mark.skipif(bool(missing), reason=f"not installed: {', '.joi
 
 
 def _bench(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "firmware_bench.cli", "mcu", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "lenet_deploy.firmware_bench.cli", "mcu", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd)
 
 
 @needs_qemu
@@ -47,7 +48,7 @@ def test_100_images_on_the_emulated_cortex_m4_equal_tflite_micro(converted_build
     assert "bit-exact" in (out / "report.md").read_text()
 
     # The MCU row joins a host benchmark's report.
-    bench = subprocess.run([sys.executable, "-m", "firmware_bench.cli", "run", "--tflite",
+    bench = subprocess.run([sys.executable, "-m", "lenet_deploy.firmware_bench.cli", "run", "--tflite",
                             converted_build / "lenet_int8.tflite", "--data", testset, "--samples", "100", "--invokes",
                             "20", "--warmup", "2", "--repeats", "1", "--batch", "8", "--energy-seconds", "0", "--mcu",
                             out / "mcu.json", "--out", tmp_path / "bench"], capture_output=True, text=True, cwd=tmp_path)
@@ -92,7 +93,7 @@ def test_bad_options_are_one_line_errors(converted_build, testset, tmp_path, arg
 
 def test_bench_run_refuses_a_file_that_is_not_an_mcu_report(converted_build, tmp_path):
     (tmp_path / "bad.json").write_text('{"variants": {}}')
-    result = subprocess.run([sys.executable, "-m", "firmware_bench.cli", "run", "--tflite",
+    result = subprocess.run([sys.executable, "-m", "lenet_deploy.firmware_bench.cli", "run", "--tflite",
                              converted_build / "lenet_int8.tflite", "--mcu", tmp_path / "bad.json", "--out",
                              tmp_path / "bench"], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 2 and "not an mcu.json" in result.stderr
@@ -123,12 +124,13 @@ Linker script and memory map
 
 
 def test_any_output_byte_that_differs_from_tflm_is_a_failure():
-    report = {"samples": 100, "host_engine": {"bit_exact_vs_tflm": 100},
-              "variants": {"O2": {"images": 100, "bit_exact_vs_tflm": 100},
-                           "Os": {"images": 20, "bit_exact_vs_tflm": 20}}}
+    report = McuReport(model="m.tflite", board="mps2-an386", cpu="Cortex-M4F", data="test", samples=100, macs=1,
+                       ops=[], int8_weight_bytes=0, tflm={}, host_engine={"bit_exact_vs_tflm": 100},
+                       variants={"O2": {"images": 100, "bit_exact_vs_tflm": 100},
+                                 "Os": {"images": 20, "bit_exact_vs_tflm": 20}}, targets={}, method={})
     assert exactness_failures(report) == []
-    report["variants"]["Os"]["bit_exact_vs_tflm"] = 19
-    report["host_engine"]["bit_exact_vs_tflm"] = 98
+    report.variants["Os"]["bit_exact_vs_tflm"] = 19
+    report.host_engine["bit_exact_vs_tflm"] = 98
     assert exactness_failures(report) == [
         "the host-compiled engine differs from TFLite Micro on 2 of 100 images",
         "the Os firmware differs from TFLite Micro on 1 of 20 images"]

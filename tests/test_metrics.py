@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import classification_report, confusion_matrix, precision_recall_fscore_support
 
-from lenet.metrics import classification_metrics
+from lenet_deploy.metrics import classification_metrics
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -1,7 +1,7 @@
 import pytest
 
-from train.config import make_config, preset
-from train.model import InfeasibleConfig, build_model, count_macs, spatial_plan
+from lenet_deploy.train.config import make_config, preset
+from lenet_deploy.train.model import InfeasibleConfig, build_model, count_macs, spatial_plan
 
 
 def test_original_lenet5_shapes_and_parameter_count():

@@ -1,9 +1,9 @@
 import pytest
 import yaml
 
-from lenet.errors import LenetError
+from lenet_deploy.errors import LenetError
+from lenet_deploy.train.sweep.spec import grid_size, load_spec, optuna_distributions, parse_spec
 from tests.conftest import REPO
-from train.sweep.spec import grid_size, load_spec, optuna_distributions, parse_spec
 
 GOOD = {"method": "random", "metric": {"name": "val_accuracy", "goal": "maximize"},
         "parameters": {"filters": {"values": [4, 6]}}}

@@ -3,7 +3,7 @@
 import pytest
 from click.testing import CliRunner
 
-from train.cli import main
+from lenet_deploy.train.cli import main
 
 
 def invoke(*args):
@@ -55,6 +55,7 @@ def test_unwritable_out():
     assert_one_line_error(invoke("fit", "--preset", "original", "--out", "/proc/lenet-run/x"), "is not writable")
 
 
+@pytest.mark.slow
 def test_existing_run_is_never_overwritten_without_force(tmp_path, subset_npz):
     run = tmp_path / "runs" / "mine"
     run.mkdir(parents=True)
@@ -64,6 +65,7 @@ def test_existing_run_is_never_overwritten_without_force(tmp_path, subset_npz):
     assert (run / "model.keras").read_bytes() == b"earlier model"
 
 
+@pytest.mark.slow
 def test_force_replaces_the_run_whole(tmp_path, subset_npz):
     run = tmp_path / "runs" / "mine"
     run.mkdir(parents=True)

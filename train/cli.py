@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from lenet.cli import console, handle_errors, quiet_tensorflow
-from lenet.data import DEFAULT_VAL_SIZE, cache_dir, load_mnist
-from lenet.errors import LenetError
-from train.config import PRESETS, load_yaml, make_config, preset
-from train.fit import FitOptions, fit
-from train.tracking import WANDB_MODES
+from lenet_deploy.cli import console, handle_errors, quiet_tensorflow
+from lenet_deploy.data import DEFAULT_VAL_SIZE, cache_dir, load_mnist
+from lenet_deploy.errors import LenetError
+from lenet_deploy.train.config import PRESETS, load_yaml, make_config, preset
+from lenet_deploy.train.fit import FitOptions, fit
+from lenet_deploy.train.tracking import WANDB_MODES
 
 data_option = click.option("--data", type=click.Path(path_type=Path),
                            help="MNIST IDX directory (raw or .gz) or mnist.npz; default: cache, then download.")
@@ -79,11 +79,11 @@ def fit_command(preset_name: str | None, config_path: Path | None, epochs: int |
 def _print_summary(out: Path, metrics: dict) -> None:
     from rich.table import Table
 
-    from lenet.artifacts import read_manifest
+    from lenet_deploy.manifests import MANIFEST, RunManifest, read_record
 
-    manifest = read_manifest(out)
-    energy = manifest["energy"]
-    table = Table(title=f"{manifest['name']} → {out}")
+    manifest = read_record(out / MANIFEST, RunManifest)
+    energy = manifest.energy
+    table = Table(title=f"{manifest.name} → {out}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     test = metrics["test"]
@@ -92,11 +92,11 @@ def _print_summary(out: Path, metrics: dict) -> None:
     for key in ("accuracy", "precision_weighted", "recall_weighted", "f1_weighted"):
         table.add_row(f"test {key.replace('_', ' ')}", f"{test[key]:.4f}")
     table.add_row("parameters / MACs", f"{metrics['params']:,} / {metrics['macs']:,}")
-    table.add_row("train time", f"{manifest['train_seconds']:.1f} s "
-                                f"({min(manifest['images_per_s']):,.0f}-{max(manifest['images_per_s']):,.0f} img/s)")
+    table.add_row("train time", f"{manifest.train_seconds:.1f} s "
+                                f"({min(manifest.images_per_s):,.0f}-{max(manifest.images_per_s):,.0f} img/s)")
     table.add_row("energy", f"{energy['energy_kwh'] * 1000:.3f} Wh, {energy['co2_kg'] * 1000:.3f} g CO2 "
                             f"({energy['tracking_mode']})")
-    table.add_row("W&B", f"{manifest['wandb']['mode']} {manifest['wandb'].get('dir') or ''}")
+    table.add_row("W&B", f"{manifest.wandb['mode']} {manifest.wandb.get('dir') or ''}")
     console().print(table)
 
 
@@ -123,20 +123,20 @@ def sweep(config_path: Path, count: int, workers: int, storage: str | None, back
           out: Path | None, seed: int, val_size: int, heartbeat: int, wandb_mode: str, country: str,
           data: Path | None, unverified: bool) -> None:
     """Run (or continue) a sweep; trials are ranked on the validation split."""
-    from train.sweep.spec import load_spec
+    from lenet_deploy.train.sweep.spec import load_spec
 
     spec = load_spec(config_path)
     name = str(spec.raw.get("name") or config_path.stem)
     out = out or Path("runs") / name
     if backend == "wandb":
-        from train.sweep.wandb_agent import require_wandb_login, run_wandb_sweep
+        from lenet_deploy.train.sweep.wandb_agent import require_wandb_login, run_wandb_sweep
 
         require_wandb_login()
         sweep_id = run_wandb_sweep(spec, name, out, load_mnist(data, verify=not unverified), count, epochs_cap,
                                    val_size, seed, country)
         click.echo(f"W&B sweep {sweep_id} ran {count} trials; ranked on W&B's sweep page")
         return
-    from train.sweep.engine import SweepOptions, run_sweep
+    from lenet_deploy.train.sweep.driver import SweepOptions, run_sweep
 
     options = SweepOptions(count=count, workers=workers, storage=storage, epochs_cap=epochs_cap, seed=seed,
                            val_size=val_size, wandb=wandb_mode, country=country, heartbeat=heartbeat,
@@ -160,8 +160,8 @@ def sweep(config_path: Path, count: int, workers: int, storage: str | None, back
 def best(sweep_dir: Path, retrain: bool, storage: str | None, force: bool, wandb_mode: str, country: str,
          data: Path | None, unverified: bool) -> None:
     """Pick the sweep's best trial on validation, evaluate it once on the test set, write SWEEP_DIR/best/."""
-    from train.sweep.best import load_sweep, write_best
-    from train.sweep.results import trial_rows
+    from lenet_deploy.train.sweep.best import load_sweep, write_best
+    from lenet_deploy.train.sweep.results import trial_rows
 
     spec, study = load_sweep(sweep_dir, storage)
     _print_ranking(trial_rows(study, spec), spec, sweep_dir, limit=5)
@@ -173,7 +173,7 @@ def best(sweep_dir: Path, retrain: bool, storage: str | None, force: bool, wandb
 def _print_ranking(rows: list[dict], spec, out: Path, limit: int = 20) -> None:
     from rich.table import Table
 
-    from train.sweep.results import ranked
+    from lenet_deploy.train.sweep.results import ranked
 
     table = Table(title=f"{out}: completed trials ranked by {spec.metric} (validation)")
     params = [p.name for p in spec.params]

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lenet.errors import LenetError
-from lenet.yaml_file import read_yaml
+from lenet_deploy.errors import LenetError
+from lenet_deploy.yaml_file import read_yaml
 
 ACTIVATIONS = ("tanh", "relu")
 POOLINGS = ("avg", "max")
@@ -43,10 +43,11 @@ class TrainConfig:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # The notebook's LeNet-5 (61,706 parameters); it reported 0.95 test accuracy.
+    # LeNet-5 as the seed notebook (this project's starting point, not in the repository) defines it: 61,706
+    # parameters; that notebook published 0.95 test accuracy.
     "original": dict(conv_layers=2, filters=[6, 16], padding=["same", "valid"], activation="tanh",
                      pooling="avg", dense_units=[120, 84], learn_rate=0.01, batch_size=32, epochs=20),
-    # The notebook's sweep winner (it reported 0.9873 test accuracy) with our training recipe: the same
+    # The seed notebook's sweep winner (it published 0.9873 test accuracy) with our training recipe: the same
     # network, optimiser, batch and epochs, plus ±2 px shifts and cosine decay. Its plain recipe
     # overfits (0.9855 here); `augment_shift: 0, lr_schedule: constant` in a YAML restores it.
     "seed-best": dict(conv_layers=2, filters=6, padding="same", activation="tanh", pooling="avg",

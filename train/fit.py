@@ -17,14 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from lenet.artifacts import base_manifest, check_output_dir, staged_dir, write_json_atomic, write_text_atomic
-from lenet.data import DEFAULT_SEED, DEFAULT_VAL_SIZE, Mnist, split_train_val, to_model_input
-from lenet.metrics import classification_metrics
-from lenet.plots import confusion_matrix_png, training_curves_png
-from train.config import TrainConfig
-from train.model import build_model, count_macs, spatial_plan
-from lenet.energy import EnergyMeter
-from train.tracking import resolve_wandb_mode, wandb_info, wandb_run
+from lenet_deploy.artifacts import check_output_dir, staged_dir, write_json_atomic, write_text_atomic
+from lenet_deploy.data import DEFAULT_SEED, DEFAULT_VAL_SIZE, Mnist, split_train_val, to_model_input
+from lenet_deploy.energy import EnergyMeter
+from lenet_deploy.manifests import MANIFEST, METRICS, RunManifest, write_record
+from lenet_deploy.metrics import classification_metrics
+from lenet_deploy.plots import confusion_matrix_png, training_curves_png
+from lenet_deploy.train.config import TrainConfig
+from lenet_deploy.train.model import build_model, count_macs, spatial_plan
+from lenet_deploy.train.tracking import resolve_wandb_mode, wandb_info, wandb_run
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def fit(config: TrainConfig, mnist: Mnist, out: Path, name: str, options: FitOpt
     import keras
     import tensorflow as tf
 
-    from train.callbacks import EpochHook, Throughput, WandbEpochLogger
+    from lenet_deploy.train.callbacks import EpochHook, Throughput, WandbEpochLogger
 
     keras.utils.set_random_seed(options.seed)
     tf.config.experimental.enable_op_determinism()
@@ -84,15 +85,15 @@ def fit(config: TrainConfig, mnist: Mnist, out: Path, name: str, options: FitOpt
             import wandb
 
             run.log({"confusion_matrix": wandb.Image(str(stage / "confusion_matrix.png"))})
-        manifest = base_manifest(
-            "train", name=name, config=config.to_dict(), seed=options.seed, data=mnist.describe(),
+        manifest = RunManifest.new(
+            name=name, config=config.to_dict(), seed=options.seed, data=mnist.describe(),
             split={"train": len(y_train), "validation": len(y_val), "test": len(mnist.y_test),
                    "stratified": True, "seed": options.seed},
             train_seconds=train_seconds, epochs_run=len(history.history["loss"]),
             images_per_s=throughput.per_epoch, epoch_seconds=throughput.seconds,
             energy=energy.result, wandb=wandb_info(run, mode), metrics=headline_metrics(metrics),
-            files=sorted(p.name for p in stage.iterdir()) + ["manifest.json"])
-        write_json_atomic(stage / "manifest.json", manifest)
+            files=sorted(p.name for p in stage.iterdir()) + [MANIFEST])
+        write_record(stage / MANIFEST, manifest)
     return metrics
 
 
@@ -149,7 +150,7 @@ def headline_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
 
 def _write_run(stage: Path, model, history: dict[str, list[float]], metrics: dict[str, Any], name: str) -> None:
     model.save(stage / "model.keras")
-    write_json_atomic(stage / "metrics.json", metrics)
+    write_json_atomic(stage / METRICS, metrics)
     write_text_atomic(stage / "history.csv", _history_csv(history))
     split = "test" if metrics["test"] else "validation"
     if metrics[split]:

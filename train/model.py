@@ -2,14 +2,14 @@
 
 `spatial_plan` walks the 28×28 input through the conv/pool stack without TensorFlow, so an
 infeasible config (e.g. 3 'valid' 5×5 convs shrink 28×28 below the kernel) is rejected with
-the reason before anything is built — the old notebook's sweep crashed on exactly that.
+the reason before anything is built, instead of a Keras error in the middle of a sweep.
 """
 
 from __future__ import annotations
 
-from lenet.data import IMAGE_SHAPE, NUM_CLASSES
-from lenet.errors import LenetError
-from train.config import TrainConfig
+from lenet_deploy.data import IMAGE_SHAPE, NUM_CLASSES
+from lenet_deploy.errors import LenetError
+from lenet_deploy.train.config import TrainConfig
 
 POOL = 2
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from lenet.errors import LenetError
+from lenet_deploy.errors import LenetError
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 PROJECT = "lenet-deploy"

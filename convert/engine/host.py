@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet.errors import LenetError
+from lenet_deploy.errors import LenetError
 
 HOST_CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fPIC", "-shared")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from convert.engine.plan import Layer
+from lenet_deploy.convert.engine.plan import Layer
 
 ALIGN = 4  # word loads in the kernels
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from convert.engine import fixedpoint as fp
-from convert.flatbuffer import Graph, Op, Tensor
-from lenet.errors import LenetError
+from lenet_deploy.convert.engine import fixedpoint as fp
+from lenet_deploy.convert.flatbuffer import Graph, Op, Tensor
+from lenet_deploy.errors import LenetError
 
 SUPPORTED_OPS = ("CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "FULLY_CONNECTED", "RESHAPE", "TANH", "LOGISTIC",
                  "SOFTMAX")

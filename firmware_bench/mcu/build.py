@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from lenet.errors import LenetError
+from lenet_deploy.errors import LenetError
 
 FIRMWARE_FILES = ("startup.c", "main.c", "link.ld")
 
 
 @dataclass(frozen=True)
-class Board:
+class QemuBoard:
+    """A QEMU machine: how to build for its core and where its memory is."""
+
     machine: str  # qemu-system-arm -M
     cpu: str
     flags: tuple[str, ...]
@@ -28,11 +30,11 @@ class Board:
     ram_length: int = 4 << 20
 
 
-BOARDS = {
-    "mps2-an386": Board("mps2-an386", "Cortex-M4F", ("-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16")),
-    "mps2-an500": Board("mps2-an500", "Cortex-M7", ("-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16")),
+QEMU_BOARDS = {
+    "mps2-an386": QemuBoard("mps2-an386", "Cortex-M4F", ("-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16")),
+    "mps2-an500": QemuBoard("mps2-an500", "Cortex-M7", ("-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16")),
     # ARMv8-M: the core boots in the Secure state, so code and data use the Secure aliases.
-    "mps2-an505": Board("mps2-an505", "Cortex-M33", ("-mcpu=cortex-m33", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"),
+    "mps2-an505": QemuBoard("mps2-an505", "Cortex-M33", ("-mcpu=cortex-m33", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"),
                         flash_origin=0x10000000, ram_origin=0x38000000, ram_length=2 << 20),
 }
 OPTIMIZATIONS = ("-O2", "-Os")
@@ -50,10 +52,10 @@ class Firmware:
     sizes: dict  # from the map: flash/RAM of the engine object and of the whole image
 
 
-def board(name: str) -> Board:
-    if name not in BOARDS:
-        raise LenetError(f"--board {name!r} is not supported (choose from: {', '.join(BOARDS)})")
-    return BOARDS[name]
+def qemu_board(name: str) -> QemuBoard:
+    if name not in QEMU_BOARDS:
+        raise LenetError(f"--board {name!r} is not supported (choose from: {', '.join(QEMU_BOARDS)})")
+    return QEMU_BOARDS[name]
 
 
 def tool(name: str, package: str) -> str:
@@ -66,12 +68,12 @@ def tool(name: str, package: str) -> str:
 def build_firmware(engine_c: Path, out: Path, board_name: str, optimization: str = "-O2", dsp: bool = True,
                    flatbuffer_c: Path | None = None) -> Firmware:
     """Compile startup + benchmark main + the engine (and optionally the .tflite C array) into out/<stem>.elf."""
-    target = board(board_name)
+    target = qemu_board(board_name)
     if optimization not in OPTIMIZATIONS:
         raise LenetError(f"optimization {optimization!r}: choose from {', '.join(OPTIMIZATIONS)}")
     gcc = tool("arm-none-eabi-gcc", "gcc-arm-none-eabi")
     out.mkdir(parents=True, exist_ok=True)
-    sources = resources.files("firmware_bench.mcu")
+    sources = resources.files("lenet_deploy.firmware_bench.mcu")
     for name in FIRMWARE_FILES:
         text = sources.joinpath(name).read_text()
         if name == "link.ld":

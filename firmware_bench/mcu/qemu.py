@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware_bench.mcu.build import Firmware, board, tool
-from lenet.errors import LenetError
+from lenet_deploy.errors import LenetError
+from lenet_deploy.firmware_bench.mcu.build import Firmware, qemu_board, tool
 
 SECONDS_PER_IMAGE = 0.05  # generous: 2 ms (seed-best) to 9 ms (lenet-plus, 3M MACs) per image were seen
 
@@ -35,7 +35,7 @@ class McuRun:
 
 
 def qemu_command(firmware: Firmware) -> list[str]:
-    return [tool("qemu-system-arm", "qemu-system-arm"), "-M", board(firmware.board).machine, "-nographic",
+    return [tool("qemu-system-arm", "qemu-system-arm"), "-M", qemu_board(firmware.board).machine, "-nographic",
             "-monitor", "none", "-serial", "none", "-semihosting-config", "enable=on,target=native",
             "-icount", "shift=0", "-kernel", str(firmware.elf.resolve())]
 

@@ -1,1 +1,1 @@
-"""Sweeps: W&B sweep YAML, run by a local Optuna engine (default) or by W&B's own agent."""
+"""Sweeps: W&B sweep YAML, run by a local Optuna driver (default) or by W&B's own agent."""

@@ -8,18 +8,28 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lenet.artifacts import read_manifest, staged_dir, write_json_atomic
-from lenet.data import Mnist
-from lenet.errors import LenetError
-from lenet.plots import confusion_matrix_png
-from train.config import make_config
-from train.fit import FitOptions, fit, headline_metrics
-from train.sweep.engine import SWEEP_MANIFEST, open_study
-from train.sweep.results import ranked, trial_rows
-from train.sweep.spec import parse_spec
+from lenet_deploy.artifacts import staged_dir, write_json_atomic
+from lenet_deploy.data import Mnist
+from lenet_deploy.errors import LenetError
+from lenet_deploy.manifests import (
+    MANIFEST,
+    METRICS,
+    SWEEP_MANIFEST,
+    RunManifest,
+    SweepManifest,
+    read_record,
+    write_record,
+)
+from lenet_deploy.plots import confusion_matrix_png
+from lenet_deploy.train.config import make_config
+from lenet_deploy.train.fit import FitOptions, fit, headline_metrics
+from lenet_deploy.train.sweep.driver import open_study
+from lenet_deploy.train.sweep.results import ranked, trial_rows
+from lenet_deploy.train.sweep.spec import parse_spec
 
 
 def load_sweep(sweep_dir: Path, storage: str | None = None):
@@ -27,12 +37,12 @@ def load_sweep(sweep_dir: Path, storage: str | None = None):
     path = Path(sweep_dir) / SWEEP_MANIFEST
     if not path.exists():
         raise LenetError(f"{sweep_dir}: not a sweep directory (no {SWEEP_MANIFEST})")
-    manifest = json.loads(path.read_text())
-    spec = parse_spec(manifest["spec"], str(path))
-    url = storage or manifest["storage"]
+    manifest = read_record(path, SweepManifest)
+    spec = parse_spec(manifest.spec, str(path))
+    url = storage or manifest.storage
     if "***" in url:
         raise LenetError(f"{sweep_dir}: its storage needs a password; pass --storage with the full URL")
-    return spec, open_study(spec, manifest["study"], url, heartbeat=manifest["options"]["heartbeat"])
+    return spec, open_study(spec, manifest.study, url, heartbeat=manifest.options["heartbeat"])
 
 
 def pick_best(spec, study) -> dict[str, Any]:
@@ -56,8 +66,8 @@ def write_best(sweep_dir: Path, mnist: Mnist, retrain: bool, force: bool, storag
         metrics = fit(config, mnist, out, f"{study.study_name}-best",
                       FitOptions(val_size=0, wandb=wandb, country=country, wandb_group=study.study_name),
                       force=force)
-        manifest = read_manifest(out)
-        write_json_atomic(out / "manifest.json", {**manifest, "picked": picked})
+        manifest = read_record(out / MANIFEST, RunManifest)
+        write_record(out / MANIFEST, replace(manifest, picked=picked))
         return metrics
     return _evaluate_winner(trial, config, mnist, out, force, picked)
 
@@ -67,8 +77,8 @@ def _evaluate_winner(trial, config, mnist: Mnist, out: Path, force: bool, picked
     import keras
     import numpy as np
 
-    from lenet.data import to_model_input
-    from lenet.metrics import classification_metrics
+    from lenet_deploy.data import to_model_input
+    from lenet_deploy.metrics import classification_metrics
 
     run_dir = Path(trial.user_attrs.get("run_dir", ""))
     if not (run_dir / "model.keras").exists():
@@ -78,12 +88,12 @@ def _evaluate_winner(trial, config, mnist: Mnist, out: Path, force: bool, picked
             shutil.copy2(run_dir / item, stage / item)
         model = keras.models.load_model(stage / "model.keras")
         probs = model.predict(to_model_input(mnist.x_test), batch_size=1024, verbose=0)
-        metrics = json.loads((run_dir / "metrics.json").read_text())
+        metrics = json.loads((run_dir / METRICS).read_text())
         metrics["test"] = classification_metrics(mnist.y_test, np.argmax(probs, axis=1))
-        write_json_atomic(stage / "metrics.json", metrics)
+        write_json_atomic(stage / METRICS, metrics)
         confusion_matrix_png(metrics["test"]["confusion_matrix"], stage / "confusion_matrix.png",
                              f"trial {trial.number}: test accuracy {metrics['test']['accuracy']:.4f}")
-        trial_manifest = read_manifest(run_dir)
-        write_json_atomic(stage / "manifest.json", {**trial_manifest, "picked": picked, "data": mnist.describe(),
-                                                    "metrics": headline_metrics(metrics)})
+        trial_manifest = read_record(run_dir / MANIFEST, RunManifest)
+        write_record(stage / MANIFEST, replace(trial_manifest, picked=picked, data=mnist.describe(),
+                                               metrics=headline_metrics(metrics)))
     return metrics

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from lenet.artifacts import write_json_atomic, write_text_atomic
-from lenet.plots import pyplot, save_png
-from train.sweep.spec import SweepSpec
+from lenet_deploy.artifacts import write_json_atomic, write_text_atomic
+from lenet_deploy.plots import pyplot, save_png
+from lenet_deploy.train.sweep.spec import SweepSpec
 
 
 def trial_rows(study, spec: SweepSpec) -> list[dict[str, Any]]:

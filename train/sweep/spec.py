@@ -1,6 +1,6 @@
 """W&B sweep YAML, validated, and its mapping onto Optuna.
 
-The same file drives `wandb.sweep` and our local engine, so we accept W&B's keys and say
+The same file drives `wandb.sweep` and our local driver, so we accept W&B's keys and say
 exactly which key is wrong and why when a file does not fit.
 """
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lenet.errors import LenetError
-from lenet.yaml_file import read_yaml
-from train.config import TrainConfig
+from lenet_deploy.errors import LenetError
+from lenet_deploy.train.config import TrainConfig
+from lenet_deploy.yaml_file import read_yaml
 
 METHODS = ("random", "grid", "bayes")
 GOALS = ("maximize", "minimize")
@@ -23,7 +23,7 @@ TOP_KEYS = {"method", "metric", "parameters", "early_terminate", "name", "descri
 PARAM_KEYS = {"value", "values", "min", "max", "distribution", "q", "probabilities"}
 DISTRIBUTIONS = ("constant", "categorical", "int_uniform", "uniform", "q_uniform", "log_uniform_values",
                  "q_log_uniform_values")
-# W&B sweep parameter names from the notebook that differ from TrainConfig's.
+# W&B sweep parameter names of sweeps/seed.yaml that differ from TrainConfig's.
 ALIASES = {"conv_layer": "conv_layers"}
 TRAIN_KEYS = {f for f in TrainConfig.__dataclass_fields__}
 

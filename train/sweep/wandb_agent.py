@@ -1,25 +1,25 @@
 """`--backend wandb`: the same sweep file run by W&B's own sweep server and agent.
 
 It needs a W&B account (the sweep controller runs on W&B's server), so it checks for an API
-key before anything else. Each agent run trains through the same `fit` as the local engine.
+key before anything else. Each agent run trains through the same `fit` as the local driver.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from lenet.data import Mnist
-from lenet.errors import LenetError
-from train.config import cap_epochs, make_config
-from train.fit import FitOptions, fit
-from train.sweep.spec import ALIASES, SweepSpec
-from train.tracking import PROJECT, wandb_key_configured
+from lenet_deploy.data import Mnist
+from lenet_deploy.errors import LenetError
+from lenet_deploy.train.config import cap_epochs, make_config
+from lenet_deploy.train.fit import FitOptions, fit
+from lenet_deploy.train.sweep.spec import ALIASES, SweepSpec
+from lenet_deploy.train.tracking import PROJECT, wandb_key_configured
 
 
 def require_wandb_login() -> None:
     if not wandb_key_configured():
         raise LenetError("--backend wandb needs a W&B API key (run `wandb login` or set WANDB_API_KEY); "
-                         "the default local engine needs none")
+                         "the default local driver needs none")
 
 
 def run_wandb_sweep(spec: SweepSpec, name: str, out: Path, mnist: Mnist, count: int, epochs_cap: int | None,

@@ -10,9 +10,9 @@ import re
 
 import numpy as np
 
-from lenet.errors import LenetError
-from lenet.fdcapture import capture_fds
-from lenet.tflite import TensorIO
+from lenet_deploy.errors import LenetError
+from lenet_deploy.fdcapture import capture_fds
+from lenet_deploy.tflite import TensorIO
 
 PROBE_ARENA = 1 << 20
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lenet.data import IMAGE_SHAPE
-from lenet.errors import LenetError
+from lenet_deploy.data import IMAGE_SHAPE
+from lenet_deploy.errors import LenetError
 
 
 def load_keras_model(path: Path):

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from lenet.data import NUM_CLASSES
+from lenet_deploy.data import NUM_CLASSES
 
 ZERO_DIVISION = 0.0
 

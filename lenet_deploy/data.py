@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet.artifacts import write_bytes_atomic
-from lenet.errors import LenetError
-from lenet.idx import decode_idx, encode_idx, read_idx_bytes
+from lenet_deploy.artifacts import write_bytes_atomic
+from lenet_deploy.errors import LenetError
+from lenet_deploy.idx import decode_idx, encode_idx, read_idx_bytes
 
 FILES = {
     "x_train": "train-images-idx3-ubyte",

@@ -1,4 +1,6 @@
-"""Does a model fit a board? Flash holds the model and the TFLM runtime; RAM the arena and the runtime's state.
+"""Does a model fit a part (a microcontroller's flash and RAM)?
+
+Flash holds the model and the TFLM runtime; RAM the arena and the runtime's state.
 
 The runtime figures are assumptions, not measurements: a TFLM build with reference kernels for
 a handful of ops at -Os on Cortex-M is typically tens of KB of code. They are stated wherever
@@ -14,18 +16,18 @@ TFLM_RUNTIME_RAM = 8 * 1024
 
 
 @dataclass(frozen=True)
-class Board:
+class Part:
     name: str
     flash: int
     ram: int
 
 
-BOARDS = (
-    Board("Arduino Nano 33 BLE (nRF52840)", 1024 * 1024, 256 * 1024),
-    Board("STM32F446RE", 512 * 1024, 128 * 1024),
-    Board("Raspberry Pi Pico (RP2040)", 2 * 1024 * 1024, 264 * 1024),
-    Board("ESP32", 4 * 1024 * 1024, 520 * 1024),
-    Board("STM32F103 'Blue Pill'", 64 * 1024, 20 * 1024),
+PARTS = (
+    Part("Arduino Nano 33 BLE (nRF52840)", 1024 * 1024, 256 * 1024),
+    Part("STM32F446RE", 512 * 1024, 128 * 1024),
+    Part("Raspberry Pi Pico (RP2040)", 2 * 1024 * 1024, 264 * 1024),
+    Part("ESP32", 4 * 1024 * 1024, 520 * 1024),
+    Part("STM32F103 'Blue Pill'", 64 * 1024, 20 * 1024),
 )
 
 
@@ -34,4 +36,4 @@ def fits_table(model_bytes: int, arena_bytes: int) -> list[dict]:
     ram_needed = arena_bytes + TFLM_RUNTIME_RAM
     return [{"board": b.name, "flash": b.flash, "ram": b.ram, "flash_needed": flash_needed, "ram_needed": ram_needed,
              "flash_use": flash_needed / b.flash, "ram_use": ram_needed / b.ram,
-             "fits": flash_needed <= b.flash and ram_needed <= b.ram} for b in BOARDS]
+             "fits": flash_needed <= b.flash and ram_needed <= b.ram} for b in PARTS]

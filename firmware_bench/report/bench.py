@@ -7,16 +7,18 @@ import io
 from pathlib import Path
 from typing import Any
 
-from lenet.artifacts import write_text_atomic
+from lenet_deploy.artifacts import write_text_atomic
+from lenet_deploy.firmware_bench.report.mcu import mcu_markdown, mcu_rows
+from lenet_deploy.manifests import BenchReport
 
 COLUMNS = ("variant", "runtime", "status", "size_kb", "load_ms", "accuracy", "precision_w", "recall_w", "f1_w",
            "agree_keras", "p50_ms", "p90_ms", "p99_ms", "min_ms", "p50_e2e_ms", "p50_spread", "throughput_ips",
            "peak_rss_mb", "wh_per_1000", "energy_mode")
 
 
-def rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+def rows(report: BenchReport) -> list[dict[str, Any]]:
     table = []
-    for v in report["variants"]:
+    for v in report.variants:
         if v["status"] != "ok":
             table.append({"variant": v["name"], "runtime": v["kind"], "status": f"failed: {v['reason']}"})
             continue
@@ -50,9 +52,9 @@ def _fmt(value: Any, key: str) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
 
 
-def ratios(report: dict[str, Any]) -> list[str]:
+def ratios(report: BenchReport) -> list[str]:
     """Keras vs each TFLite variant: p50 latency ratio (> 1: TFLite is faster) and accuracy change."""
-    ok = [v for v in report["variants"] if v["status"] == "ok"]
+    ok = [v for v in report.variants if v["status"] == "ok"]
     keras = next((v for v in ok if v["kind"] == "keras"), None)
     if keras is None:
         return []
@@ -67,24 +69,24 @@ def ratios(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def how_measured(report: dict[str, Any]) -> str:
-    p, o = report["platform"], report["options"]
+def how_measured(report: BenchReport) -> str:
+    p, o = report.platform, report.options
     return (f"{p['cpu']} ({p['cores']} cores, {p['os']}), Python {p['python']}; batch-1 latency over "
             f"{o['invokes']} invokes after {o['warmup']} warm-up, {o['repeats']} repeats, threads "
             f"{o['threads'] or 'runtime default'}; throughput at batch {o['batch']}; accuracy on "
-            f"{_samples(report)} images of {report['data']}; "
+            f"{_samples(report)} images of {report.data}; "
             f"energy from CodeCarbon over {o['energy_seconds']:.0f} s per variant where it is installed "
             "(mode per row).")
 
 
-def _samples(report: dict[str, Any]) -> Any:
-    return next((v["metrics"]["samples"] for v in report["variants"] if v["status"] == "ok"), "?")
+def _samples(report: BenchReport) -> Any:
+    return next((v["metrics"]["samples"] for v in report.variants if v["status"] == "ok"), "?")
 
 
-def print_table(report: dict[str, Any]) -> None:
+def print_table(report: BenchReport) -> None:
     from rich.table import Table
 
-    from lenet.cli import console
+    from lenet_deploy.cli import console
 
     shown = ("variant", "runtime", "size_kb", "accuracy", "agree_keras", "p50_ms", "p99_ms", "p50_e2e_ms",
              "p50_spread", "throughput_ips", "peak_rss_mb", "wh_per_1000")
@@ -104,44 +106,13 @@ def print_table(report: dict[str, Any]) -> None:
         out.print(line, markup=False)
     for line in ratios(report):
         out.print(line)
-    for r in mcu_rows(report):
+    for r in mcu_rows(report.mcu_reports()):
         out.print(f"{r['variant']} on {r['runtime']}: accuracy {r['accuracy']:.4f}, {r['instructions']:,.0f} "
                   f"instructions per inference, est. {r['est_latency_ms']:.2f} ms, bit-exact with TFLM on "
                   f"{r['bit_exact_vs_tflm']:,} of {r['images']:,} images")
 
 
-def mcu_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """The -O2 build of each `lenet-bench mcu` report joined to this bench (`lenet-bench run --mcu`)."""
-    table = []
-    for mcu in report.get("mcu", []):
-        build = mcu["variants"]["O2"]
-        table.append({
-            "variant": f"{Path(mcu['model']).name}:c-engine", "runtime": f"QEMU {mcu['board']} ({mcu['cpu']})",
-            "accuracy": build["accuracy"], "images": build["images"], "bit_exact_vs_tflm": build["bit_exact_vs_tflm"],
-            "instructions": build["instructions_per_inference"], "est_latency_ms": build["estimated_latency_ms"],
-            "flash_kb": build["engine_flash_bytes"] / 1024,
-            "ram_kb": (build["engine_ram_bytes"] + build["invoke_stack_bytes"]) / 1024,
-            "latency_method": mcu["method"]["latency"],
-        })
-    return table
-
-
-def mcu_markdown(report: dict[str, Any]) -> list[str]:
-    table = mcu_rows(report)
-    if not table:
-        return []
-    lines = ["## On an emulated microcontroller (`lenet-bench mcu`)", "",
-             "| variant | runtime | images | accuracy | bit-exact vs TFLM | instructions / inference | est. latency ms "
-             "| engine flash KB | engine RAM KB |", "|---|---|---|---|---|---|---|---|---|"]
-    for r in table:
-        lines.append(f"| {r['variant']} | {r['runtime']} | {r['images']:,} | {r['accuracy']:.4f} | "
-                     f"{r['bit_exact_vs_tflm']:,} | {r['instructions']:,.0f} | {r['est_latency_ms']:.2f} | "
-                     f"{r['flash_kb']:.1f} | {r['ram_kb']:.1f} |")
-    lines += ["", f"Latency: {table[0]['latency_method']}; instructions counted under QEMU -icount.", ""]
-    return lines
-
-
-def write_csv(report: dict[str, Any], path: Path) -> None:
+def write_csv(report: BenchReport, path: Path) -> None:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
     writer.writeheader()
@@ -149,7 +120,7 @@ def write_csv(report: dict[str, Any], path: Path) -> None:
     write_text_atomic(path, buffer.getvalue())
 
 
-def markdown_table(report: dict[str, Any], keys: tuple[str, ...] = COLUMNS[:2] + COLUMNS[3:]) -> str:
+def markdown_table(report: BenchReport, keys: tuple[str, ...] = COLUMNS[:2] + COLUMNS[3:]) -> str:
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for row in rows(report):
         if row["status"] != "ok":
@@ -159,15 +130,15 @@ def markdown_table(report: dict[str, Any], keys: tuple[str, ...] = COLUMNS[:2] +
     return "\n".join(lines)
 
 
-def write_plots(report: dict[str, Any], out: Path) -> list[str]:
+def write_plots(report: BenchReport, out: Path) -> list[str]:
     """Latency distributions, accuracy vs size, confusion matrices. Skipped where matplotlib is missing."""
     try:
-        from lenet.plots import confusion_matrix_png, pyplot, save_png
+        from lenet_deploy.plots import confusion_matrix_png, pyplot, save_png
 
         plt = pyplot()
     except ImportError:
         return []
-    ok = [v for v in report["variants"] if v["status"] == "ok"]
+    ok = [v for v in report.variants if v["status"] == "ok"]
     if not ok:
         return []
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(ok) + 1.5))
@@ -190,22 +161,22 @@ def write_plots(report: dict[str, Any], out: Path) -> list[str]:
     return names
 
 
-def write_report(report: dict[str, Any], out: Path) -> Path:
+def write_report(report: BenchReport, out: Path) -> Path:
     """report.md + CSV + plots next to bench.json."""
     write_csv(report, out / "bench.csv")
     plots = write_plots(report, out)
     parts = ["# lenet-bench report", "", f"How measured: {how_measured(report)}", "", markdown_table(report), ""]
     parts += [f"- {line}" for line in ratios(report)] + [""]
-    parts += mcu_markdown(report)
+    parts += mcu_markdown(report.mcu_reports())
     parts += [f"![{name}]({name})" for name in plots]
     write_text_atomic(out / "report.md", "\n".join(parts) + "\n")
     return out / "report.md"
 
 
-def compare(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
+def compare(a: BenchReport, b: BenchReport) -> list[dict[str, Any]]:
     """Variants present in both reports (matched by model file name), B relative to A."""
     def by_model(report):
-        return {Path(v["path"]).name + ":" + v["kind"]: v for v in report["variants"] if v["status"] == "ok"}
+        return {Path(v["path"]).name + ":" + v["kind"]: v for v in report.variants if v["status"] == "ok"}
 
     left, right = by_model(a), by_model(b)
     out = []

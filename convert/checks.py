@@ -1,4 +1,4 @@
-"""What a conversion cost: the converted model next to Keras on the validation split."""
+"""What a conversion cost: the converted model next to Keras on the validation split, and TFLite Micro's verdict."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from firmware_bench.runtimes import TFLiteRunner
+from lenet_deploy.runtimes import TFLiteRunner, TFLMRunner
+from lenet_deploy.tflite import TensorIO
+from lenet_deploy.tflm import arena_bytes
 
 
 def compare_with_keras(keras_scores: np.ndarray, model: bytes, images: np.ndarray, labels: np.ndarray,
@@ -27,3 +29,15 @@ def compare_with_keras(keras_scores: np.ndarray, model: bytes, images: np.ndarra
         "max_abs_diff": float(np.max(np.abs(scores - keras_scores))),
         "predictions": tflite_top1,
     }
+
+
+def tflm_check(model: bytes, images: np.ndarray, labels: np.ndarray,
+               reference: np.ndarray) -> tuple[dict[str, Any], tuple[TensorIO, TensorIO]]:
+    """TFLM accuracy, top-1 agreement with `reference` (the LiteRT predictions) and the arena it used
+    (read after the invokes); plus the model's I/O quantization."""
+    runner = TFLMRunner(model)
+    predictions = runner.predict(images).argmax(axis=1)
+    summary = {"loads": True, "arena_bytes": arena_bytes(runner.interpreter), "samples": int(len(labels)),
+               "accuracy": float(np.mean(predictions == labels)),
+               "agreement_with_litert": float(np.mean(predictions == reference))}
+    return summary, (runner.input, runner.output)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet.errors import LenetError
-from lenet.tflite import RUNTIMES, TensorIO, interpreter_class, load_interpreter
+from lenet_deploy.errors import LenetError
+from lenet_deploy.tflite import RUNTIMES, TensorIO, interpreter_class, load_interpreter
 
 FLOAT_IO = TensorIO(np.dtype(np.float32), 0.0, 0, (1, 28, 28, 1))
 DISTRIBUTIONS = {"litert": "ai-edge-litert", "tflite-runtime": "tflite-runtime", "tf.lite": "tensorflow-cpu",
@@ -80,7 +80,7 @@ class TFLMRunner(Runner):
     runtime = "tflm"
 
     def __init__(self, model: bytes, where: str = "model") -> None:
-        from lenet.tflm import tflm_interpreter, tflm_io
+        from lenet_deploy.tflm import tflm_interpreter, tflm_io
 
         started = time.perf_counter()
         self.interpreter = tflm_interpreter(model)
@@ -109,7 +109,7 @@ class KerasRunner(Runner):
 
         if threads:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
-        from lenet.models import load_keras_model
+        from lenet_deploy.models import load_keras_model
 
         started = time.perf_counter()
         model = load_keras_model(path)

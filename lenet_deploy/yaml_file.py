@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from lenet.errors import LenetError
+from lenet_deploy.errors import LenetError
 
 
 def read_yaml(path: Path, option: str = "--config") -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from lenet.artifacts import write_bytes_atomic
+from lenet_deploy.artifacts import write_bytes_atomic
 
 
 def pyplot():

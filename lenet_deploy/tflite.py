@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from lenet.errors import LenetError
-from lenet.fdcapture import capture_fds
+from lenet_deploy.errors import LenetError
+from lenet_deploy.fdcapture import capture_fds
 
 RUNTIMES = ("litert", "tflite-runtime", "tf.lite")
 

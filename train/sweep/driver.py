@@ -1,4 +1,4 @@
-"""The local sweep engine: W&B sweep configs run as an Optuna study.
+"""The local sweep driver: W&B sweep configs run as an Optuna study.
 
 One study lives in SQLite (default, in the sweep directory) or any SQLAlchemy URL, so the
 same command on several machines joins one study. Each worker loops: fail trials whose
@@ -9,7 +9,6 @@ other machines, a pid check on this one), so a rerun after a crash simply contin
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import time
@@ -19,19 +18,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lenet.artifacts import base_manifest, write_json_atomic
-from lenet.data import DEFAULT_VAL_SIZE, Mnist, load_mnist
-from lenet.errors import LenetError
-from train.config import cap_epochs, make_config
-from train.fit import FitOptions, fit
-from train.model import spatial_plan
-from train.sweep.progress import TrialProgress
-from train.sweep.results import write_results
-from train.sweep.spec import SweepSpec, grid_size, grid_space, optuna_distributions
-from lenet.energy import EnergyMeter
+from lenet_deploy.data import DEFAULT_VAL_SIZE, Mnist, load_mnist
+from lenet_deploy.energy import EnergyMeter
+from lenet_deploy.errors import LenetError
+from lenet_deploy.manifests import SWEEP_MANIFEST, SweepManifest, read_record, write_record
+from lenet_deploy.train.config import cap_epochs, make_config
+from lenet_deploy.train.fit import FitOptions, fit
+from lenet_deploy.train.model import spatial_plan
+from lenet_deploy.train.sweep.progress import TrialProgress
+from lenet_deploy.train.sweep.results import write_results
+from lenet_deploy.train.sweep.spec import SweepSpec, grid_size, grid_space, optuna_distributions
 
 FINISHED = ("COMPLETE", "PRUNED")
-SWEEP_MANIFEST = "sweep.json"
 STORAGE_ATTEMPTS = 4  # workers starting together race to create the schema; the loser retries
 
 
@@ -109,17 +107,17 @@ def prepare_sweep_dir(spec: SweepSpec, name: str, out: Path, options: SweepOptio
         raise LenetError(f"--out {out} is a file, not a directory")
     manifest_path = out / SWEEP_MANIFEST
     if manifest_path.exists():
-        earlier = json.loads(manifest_path.read_text())
-        if earlier.get("spec") != spec.raw or earlier.get("study") != name:
-            raise LenetError(f"--out {out} holds a different sweep ({earlier.get('study')}); "
+        earlier = read_record(manifest_path, SweepManifest)
+        if earlier.spec != spec.raw or earlier.study != name:
+            raise LenetError(f"--out {out} holds a different sweep ({earlier.study}); "
                              "choose another --out to start a new one")
         return
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise LenetError(f"--out {out} is not writable ({exc.strerror})") from None
-    write_json_atomic(manifest_path, base_manifest(
-        "sweep", study=name, spec=spec.raw, storage=redact(storage_url(out, options)),
+    write_record(manifest_path, SweepManifest.new(
+        study=name, spec=spec.raw, storage=redact(storage_url(out, options)),
         options={k: v for k, v in asdict(options).items() if k != "storage"}))
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from lenet.errors import LenetError
+from lenet_deploy.errors import LenetError
 
 debug_option = click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
 

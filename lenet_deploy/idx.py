@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet.errors import LenetError
+from lenet_deploy.errors import LenetError
 
 _UBYTE = 0x08
 

@@ -1,4 +1,4 @@
-"""Atomic files and run directories, and the manifest every artifact directory carries.
+"""Atomic files and run directories, checksums and library versions.
 
 A crash must never leave a half-written model or report, and a finished run is never
 overwritten without --force. So files go through temp + rename, and a run is built in a
@@ -13,16 +13,13 @@ import json
 import os
 import platform
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from lenet.errors import LenetError
-
-MANIFEST = "manifest.json"
+from lenet_deploy.errors import LenetError
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -122,24 +119,3 @@ def _version(name: str) -> str | None:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
-
-
-def base_manifest(stage: str, **fields: Any) -> dict[str, Any]:
-    """The 'what made it' half of a manifest; stages add what they measured."""
-    return {
-        "stage": stage,
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "platform": {"machine": platform.machine(), "system": platform.platform(), "cpu_count": os.cpu_count()},
-        "versions": library_versions(),
-        **fields,
-    }
-
-
-def read_manifest(directory: Path) -> dict[str, Any]:
-    path = Path(directory) / MANIFEST
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise LenetError(f"{path}: no manifest (is {directory} an artifact directory?)") from None
-    except json.JSONDecodeError as exc:
-        raise LenetError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None

@@ -1,0 +1,75 @@
+"""The MCU run rendered: its own report.md, and its row where a bench report or the pipeline shows it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lenet_deploy.manifests import MAIN_BUILD, McuReport
+
+
+def mcu_report_markdown(report: McuReport) -> str:
+    t, v = report.targets, report.variants
+    lines = [
+        f"# {report.model} on an emulated {report.cpu} ({report.board})", "",
+        f"{report.samples:,} images of {report.data}; {report.macs:,} MACs per inference; "
+        f"ops {', '.join(report.ops)}.", "",
+        f"- TFLite Micro (tflite-micro interpreter, reference kernels): accuracy {report.tflm['accuracy']:.4f}, "
+        f"arena {report.tflm['arena_bytes']:,} B",
+        f"- C engine on the host: accuracy {report.host_engine['accuracy']:.4f}, bit-exact with TFLite Micro on "
+        f"{report.host_engine['bit_exact_vs_tflm']:,} of {report.samples:,} images", "",
+        "| build | images | accuracy | bit-exact vs TFLM | instructions / inference | instr / MAC | est. latency ms "
+        "| engine flash B | engine RAM B (arena) | invoke stack B | flatbuffer B | firmware flash B | firmware RAM B |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key, row in v.items():
+        lines.append(
+            f"| {key}{' (DSP)' if row['dsp'] else ' (portable C)'} | {row['images']:,} | {row['accuracy']:.4f} | "
+            f"{row['bit_exact_vs_tflm']:,} | {row['instructions_per_inference']:,.0f} | "
+            f"{row['instructions_per_mac']:.2f} | {row['estimated_latency_ms']:.2f} | {row['engine_flash_bytes']:,} | "
+            f"{row['engine_ram_bytes']:,} | {row['invoke_stack_bytes']:,} | {row['flatbuffer_flash_bytes']:,} | "
+            f"{row['firmware']['flash']:,} | {row['firmware_ram_bytes']:,} |")
+    ok = {True: "met", False: "NOT met"}
+    lines += [
+        "", "Targets:",
+        f"- flash, engine + weights (-O2): {v[MAIN_BUILD]['engine_flash_bytes']:,} B ≤ 1.2 × "
+        f"{report.int8_weight_bytes:,} + 8 KiB = {t['flash_budget_bytes']:,} B: {ok[t['flash_ok']]}",
+        f"- RAM, engine arena + invoke stack: {t['engine_ram_bytes']:,} B ≤ TFLM arena "
+        f"{report.tflm['arena_bytes']:,} B: {ok[t['ram_ok']]}",
+        f"- portable C at -O2: {t['portable_instructions_per_mac']:.2f} instructions per MAC ≤ 3: "
+        f"{ok[t['instructions_ok']]}; the DSP path runs {t['dsp_speedup']:.2f}x fewer instructions", "",
+        "How measured: " + "; ".join(f"{k}: {m}" for k, m in report.method.items()) + ".",
+        "Firmware flash/RAM include newlib's stdio and semihosting, which a product would not carry.", "",
+    ]
+    return "\n".join(lines)
+
+
+def mcu_rows(reports: list[McuReport]) -> list[dict[str, Any]]:
+    """The main build of each `lenet-bench mcu` report, as a row beside the host's."""
+    table = []
+    for mcu in reports:
+        build = mcu.main_build
+        table.append({
+            "variant": f"{Path(mcu.model).name}:c-engine", "runtime": f"QEMU {mcu.board} ({mcu.cpu})",
+            "accuracy": build["accuracy"], "images": build["images"], "bit_exact_vs_tflm": build["bit_exact_vs_tflm"],
+            "instructions": build["instructions_per_inference"], "est_latency_ms": build["estimated_latency_ms"],
+            "flash_kb": build["engine_flash_bytes"] / 1024,
+            "ram_kb": (build["engine_ram_bytes"] + build["invoke_stack_bytes"]) / 1024,
+            "latency_method": mcu.method["latency"],
+        })
+    return table
+
+
+def mcu_markdown(reports: list[McuReport]) -> list[str]:
+    table = mcu_rows(reports)
+    if not table:
+        return []
+    lines = ["## On an emulated microcontroller (`lenet-bench mcu`)", "",
+             "| variant | runtime | images | accuracy | bit-exact vs TFLM | instructions / inference | est. latency ms "
+             "| engine flash KB | engine RAM KB |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in table:
+        lines.append(f"| {r['variant']} | {r['runtime']} | {r['images']:,} | {r['accuracy']:.4f} | "
+                     f"{r['bit_exact_vs_tflm']:,} | {r['instructions']:,.0f} | {r['est_latency_ms']:.2f} | "
+                     f"{r['flash_kb']:.1f} | {r['ram_kb']:.1f} |")
+    lines += ["", f"Latency: {table[0]['latency_method']}; instructions counted under QEMU -icount.", ""]
+    return lines

@@ -1,0 +1,1 @@
+"""The pipeline: the whole job (train, sweep, best, convert, bench, MCU, report), above every stage."""

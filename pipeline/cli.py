@@ -1,0 +1,42 @@
+"""`lenet-pipeline`: the whole job in one command; the orchestration itself is in `run`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lenet_deploy.cli import handle_errors, quiet_tensorflow
+
+
+@click.command()
+@click.option("--name", default="lenet", show_default=True, help="Names runs/<name>-*, build/<name>, reports/<name>.")
+@click.option("--budget", default="default", show_default=True,
+              help="default (≤ 15 min on 2 cores: 10 trials ≤ 8 epochs) | full (20 trials, full epochs).")
+@click.option("--sweep-config", type=click.Path(path_type=Path), help="W&B sweep YAML [default: sweeps/seed.yaml].")
+@click.option("--count", type=int, help="Override the budget's sweep trials.")
+@click.option("--epochs-cap", type=int, help="Override the budget's epoch cap.")
+@click.option("--samples", type=int, help="Benchmark on the first N test images [default: all 10,000].")
+@click.option("--val-size", type=int, help="Validation images [default: 6000].")
+@click.option("--wandb", "wandb_mode", default="auto", show_default=True)
+@click.option("--country", default="USA", show_default=True)
+@click.option("--data", type=click.Path(path_type=Path), help="MNIST location (see lenet-train data).")
+@click.option("--unverified", is_flag=True)
+@click.option("--quick-bench", is_flag=True, help="Few latency invokes and no energy loop (smoke runs).")
+@handle_errors
+def main(name: str, budget: str, sweep_config: Path | None, count: int | None, epochs_cap: int | None,
+             samples: int | None, val_size: int | None, wandb_mode: str, country: str, data: Path | None,
+             unverified: bool, quick_bench: bool) -> None:
+    """Original LeNet-5 → sweep → best → convert → bench → reports/<name>/report.md. Rerun to continue."""
+    quiet_tensorflow()
+    from lenet_deploy.pipeline.run import REPO_SWEEP, PipelineOptions, run_pipeline
+
+    options = PipelineOptions(name=name, budget=budget, sweep_config=sweep_config or REPO_SWEEP, count=count,
+                              epochs_cap=epochs_cap, data=data, verify=not unverified, val_size=val_size,
+                              samples=samples, wandb=wandb_mode, country=country, quick_bench=quick_bench)
+    report = run_pipeline(options, say=click.echo)
+    click.echo(f"report: {report}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""The C generator's planners on hand-made graphs: layer parameters as TFLM derives them, and the arena layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+from lenet_deploy.convert.engine import fixedpoint as fp
+from lenet_deploy.convert.engine.memory import plan_memory
+from lenet_deploy.convert.engine.plan import Layer, plan_layers
+from lenet_deploy.convert.flatbuffer import Graph, Op, Tensor
+from lenet_deploy.errors import LenetError
+
+F32 = np.float32  # a .tflite file stores scales as float32: the values below are what a reader gets
+IN_SCALE, IN_ZP = float(F32(1 / 255)), -128
+CONV_SCALE, CONV_ZP = float(F32(0.02)), -5
+FC_SCALE, FC_ZP = float(F32(0.1)), 3
+W_SCALES = (float(F32(0.01)), float(F32(0.03)))
+FC_W_SCALE = float(F32(0.02))
+
+
+def _tensor(index, name, shape, scale=0.0, zero_point=0, data=b"", dtype="INT8", scales=None):
+    scales = scales if scales is not None else ((scale,) if scale else ())
+    return Tensor(index, name, tuple(shape), dtype, tuple(scales), tuple([zero_point] * max(1, len(scales))), data)
+
+
+def _options(kind, **values):
+    options = getattr(schema, kind)()
+    for key, value in values.items():
+        setattr(options, key, value)
+    return options
+
+
+def small_graph(input_dtype="INT8", last_op="SOFTMAX") -> Graph:
+    """[1,6,6,1] -> CONV_2D 3x3 SAME, 2 filters, RELU -> RESHAPE [1,72] -> FULLY_CONNECTED 3 -> SOFTMAX."""
+    rng = np.random.default_rng(0)
+    conv_w = rng.integers(-127, 128, (2, 3, 3, 1)).astype(np.int8)
+    conv_b = np.array([100, -50], np.int32)
+    fc_w = rng.integers(-127, 128, (3, 72)).astype(np.int8)
+    fc_b = np.array([7, 0, -7], np.int32)
+    tensors = (
+        _tensor(0, "image", (1, 6, 6, 1), IN_SCALE, IN_ZP, dtype=input_dtype),
+        _tensor(1, "conv_w", conv_w.shape, data=conv_w.tobytes(), scales=W_SCALES),
+        _tensor(2, "conv_b", conv_b.shape, data=conv_b.tobytes(), dtype="INT32",
+                scales=tuple(IN_SCALE * s for s in W_SCALES)),
+        _tensor(3, "conv", (1, 6, 6, 2), CONV_SCALE, CONV_ZP),
+        _tensor(4, "flat", (1, 72), CONV_SCALE, CONV_ZP),
+        _tensor(5, "fc_w", fc_w.shape, data=fc_w.tobytes(), scales=(FC_W_SCALE,)),
+        _tensor(6, "fc_b", fc_b.shape, data=fc_b.tobytes(), dtype="INT32", scales=(CONV_SCALE * FC_W_SCALE,)),
+        _tensor(7, "logits", (1, 3), FC_SCALE, FC_ZP),
+        _tensor(8, "probs", (1, 3), 1 / 256, -128),
+    )
+    ops = (
+        Op(0, "CONV_2D", (0, 1, 2), (3,), _options("Conv2DOptionsT", padding=0, strideH=1, strideW=1,
+                                                       fusedActivationFunction=1, dilationHFactor=1,
+                                                       dilationWFactor=1)),
+        Op(1, "RESHAPE", (3,), (4,), None),
+        Op(2, "FULLY_CONNECTED", (4, 5, 6), (7,), _options("FullyConnectedOptionsT", fusedActivationFunction=0,
+                                                              weightsFormat=0, asymmetricQuantizeInputs=False)),
+        Op(3, last_op, (7,), (8,), _options("SoftmaxOptionsT", beta=1.0) if last_op == "SOFTMAX" else None),
+    )
+    return Graph(ops, tensors, (0,), (8,), size=0)
+
+
+def test_layers_carry_the_parameters_tflm_computes():
+    conv, reshape, dense, softmax = plan_layers(small_graph())
+    assert [layer.kind for layer in (conv, reshape, dense, softmax)] == ["conv2d", "reshape", "fully_connected",
+                                                                          "softmax"]
+    p = conv.params
+    # SAME padding of a 3x3 kernel at stride 1: one pixel each side, so the input is copied into an 8x8 scratch.
+    assert (p["pad_t"], p["pad_l"], p["padded_h"], p["padded_w"], p["needs_pad"]) == (1, 1, 8, 8, True)
+    assert (p["out_h"], p["out_w"], p["out_c"], p["pad_value"]) == (6, 6, 2, IN_ZP)
+    assert conv.macs == 6 * 6 * 2 * 3 * 3 and dense.macs == 72 * 3
+    # The input offset (-zero point) is folded into the bias: b + off * sum(w).
+    filters = p["filters"].reshape(2, -1).astype(np.int64)
+    assert p["bias"] == [100 - IN_ZP * int(filters[0].sum()), -50 - IN_ZP * int(filters[1].sum())]
+    # Per-channel multipliers from input * filter / output scale in double.
+    assert list(zip(p["multipliers"], p["shifts"])) == [fp.quantize_multiplier(IN_SCALE * s / CONV_SCALE)
+                                                         for s in W_SCALES]
+    # Fused RELU: the lower bound is the quantized 0.0, i.e. the output zero point.
+    assert (p["act_min"], p["act_max"]) == (CONV_ZP, 127)
+    d = dense.params
+    assert (d["depth"], d["out_n"], d["output_offset"]) == (72, 3, FC_ZP)
+    # Per-tensor dense: TFLM forms the input * filter product in float32 first.
+    real = float(F32(CONV_SCALE) * F32(FC_W_SCALE)) / FC_SCALE
+    assert d["multipliers"] == [fp.quantize_multiplier(real)[0]] * 3
+    assert (softmax.params["rows"], softmax.params["depth"]) == (1, 3)
+    assert reshape.input == 3 and reshape.output == 4
+
+
+def test_an_unsupported_op_is_named():
+    with pytest.raises(LenetError, match=r"op 3 \(RELU\): not supported by the C engine"):
+        plan_layers(small_graph(last_op="RELU"))
+
+
+def test_a_float_input_is_refused_with_the_conversion_to_use():
+    with pytest.raises(LenetError, match=r"input tensor 'image' is FLOAT32.*--quantize int8 --io int8"):
+        plan_layers(small_graph(input_dtype="FLOAT32"))
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[0] + b[1] and b[0] < a[0] + a[1]
+
+
+def test_memory_plan_aliases_reshape_and_keeps_live_buffers_apart():
+    layers = plan_layers(small_graph())
+    sizes = {3: 72, 4: 72, 7: 3, 8: 3}
+    plan = plan_memory(layers, sizes, model_input=0, model_output=8)
+    assert plan.location[0] == ("in", 0) and plan.location[8] == ("out", 0)
+    assert plan.location[4] == plan.location[3]  # RESHAPE: the same bytes
+    conv_out, logits = plan.location[3][1], plan.location[7][1]
+    scratch = plan.scratch[0]
+    # The scratch (8x8x1 padded input) and the conv output are alive together; so are the conv output
+    # (read through the reshape) and the logits.
+    assert not _overlap((scratch, 64), (conv_out, 72))
+    assert not _overlap((conv_out, 72), (logits, 4))
+    assert all(offset % 4 == 0 for offset in (scratch, conv_out, logits))
+    assert plan.arena_bytes == max(scratch + 64, conv_out + 72, logits + 4)
+    assert plan.copy_output_from is None
+
+
+def test_memory_plan_reuses_dead_buffers_and_runs_lookups_in_place():
+    # in -> A (fc) -> B (tanh, in place on A) -> C (fc) -> out (softmax); A's bytes are free once B is read.
+    layers = [Layer(0, "fully_connected", 0, 1), Layer(1, "lookup", 1, 2), Layer(2, "fully_connected", 2, 3),
+              Layer(3, "fully_connected", 3, 4), Layer(4, "softmax", 4, 5)]
+    plan = plan_memory(layers, {1: 400, 2: 400, 3: 40, 4: 40, 5: 10}, model_input=0, model_output=5)
+    assert plan.location[2] == plan.location[1]  # TANH in place
+    assert not _overlap((plan.location[1][1], 400), (plan.location[3][1], 40))  # read while C is written
+    assert plan.location[4][1] == plan.location[1][1]  # D reuses A's bytes: A died when C was computed
+    assert plan.arena_bytes == 440
+
+
+def test_an_output_that_aliases_another_buffer_is_copied_out():
+    layers = [Layer(0, "fully_connected", 0, 1), Layer(1, "reshape", 1, 2)]
+    plan = plan_memory(layers, {1: 10, 2: 10}, model_input=0, model_output=2)
+    assert plan.location[2] == ("out", 0) and plan.copy_output_from == ("arena", 0)
