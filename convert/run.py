@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lenet_deploy.artifacts import sha256_file, write_bytes_atomic
+from lenet_deploy.artifacts import check_writable_parent, sha256_file, staged_update, write_bytes_atomic
 from lenet_deploy.convert.c_array import ModelMacros, arena_margin, check_c_identifier, write_c_array
 from lenet_deploy.convert.checks import compare_with_keras, tflm_check
 from lenet_deploy.convert.converter import MODES, convert, representative_images
@@ -20,7 +20,7 @@ from lenet_deploy.convert.parts import TFLM_RUNTIME_FLASH, TFLM_RUNTIME_RAM, fit
 from lenet_deploy.data import DEFAULT_SEED, DEFAULT_VAL_SIZE, load_mnist, split_train_val, to_model_input
 from lenet_deploy.errors import CheckFailed, LenetError
 from lenet_deploy.manifests import MANIFEST, ConvertManifest, RunManifest, read_record, write_record
-from lenet_deploy.models import load_keras_model
+from lenet_deploy.models import check_finite_weights, load_keras_model
 
 
 def convert_model(model_path: Path, quantize: str = "int8", io_type: str = "int8", representative: int = 500,
@@ -37,7 +37,9 @@ def convert_model(model_path: Path, quantize: str = "int8", io_type: str = "int8
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise LenetError(f"--out {out} is a file, not a directory")
+    check_writable_parent(out)
     model = load_keras_model(model_path)
+    check_finite_weights(model, model_path)
     run_seed, run_val_size = _split_of(model_path)
     seed = run_seed if seed is None else seed
     val_size = run_val_size if val_size is None else val_size
@@ -62,16 +64,17 @@ def convert_model(model_path: Path, quantize: str = "int8", io_type: str = "int8
     if f"{name}_int8" in entries:
         entries[f"{name}_int8"]["size_vs_f32"] = len(artifacts[f"{name}_int8"]) / len(artifacts[f"{name}_f32"])
 
-    out.mkdir(parents=True, exist_ok=True)
-    for stem, flatbuffer in artifacts.items():
-        write_bytes_atomic(out / f"{stem}.tflite", flatbuffer)
-        if macros[stem] is not None:
-            write_c_array(out, stem, flatbuffer, macros[stem], source=str(model_path))
     failed = [s for s, e in entries.items() if max_drop is not None and e["check"]["drop_pp"] > max_drop]
     for stem, entry in entries.items():
         entry["check"]["max_drop_pp"] = max_drop
         entry["check"]["passed"] = stem not in failed
-    _update_manifest(out, model_path, entries, seed, val_size, representative, convert_seconds, mnist.describe())
+    with staged_update(out) as stage:
+        for stem, flatbuffer in artifacts.items():
+            write_bytes_atomic(stage / f"{stem}.tflite", flatbuffer)
+            if macros[stem] is not None:
+                write_c_array(stage, stem, flatbuffer, macros[stem], source=str(model_path))
+        _update_manifest(stage, model_path, entries, seed, val_size, representative, convert_seconds,
+                         mnist.describe())
     if failed:
         worst = max(entries[s]["check"]["drop_pp"] for s in failed)
         raise CheckFailed(f"accuracy drop {worst:.2f} pp exceeds --max-drop {max_drop} for "

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
 
 from lenet_deploy.cli import console, handle_errors, quiet_tensorflow
-from lenet_deploy.errors import LenetError
+from lenet_deploy.errors import CheckFailed, LenetError
 from lenet_deploy.manifests import BENCH_REPORT, MAIN_BUILD, MCU_REPORT, BenchReport, McuReport, read_record
 
 
@@ -51,9 +52,14 @@ def run(more_tflite: tuple[Path, ...], keras: Path | None, tflite: tuple[Path, .
         raise LenetError(f"--out {out} is a file, not a directory")
     if (out / BENCH_REPORT).exists() and not force:
         raise LenetError(f"--out {out} already holds bench.json; pass --force to replace it")
-    for name, value in (("--invokes", invokes), ("--repeats", repeats), ("--batch", batch)):
-        if value < 1:
+    for name, value in (("--invokes", invokes), ("--repeats", repeats), ("--batch", batch), ("--threads", threads),
+                        ("--samples", samples)):
+        if value is not None and value < 1:
             raise LenetError(f"{name} must be >= 1, got {value}")
+    if warmup < 0:
+        raise LenetError(f"--warmup must be >= 0, got {warmup}")
+    if not math.isfinite(energy_seconds) or energy_seconds < 0:
+        raise LenetError(f"--energy-seconds must be >= 0, got {energy_seconds}")
     mcu = [_read_mcu_report(path) for path in mcu_reports]
     tflite_paths = [*tflite, *more_tflite]
     resolved = interpreter_class(runtime)[1] if tflite_paths else runtime
@@ -68,6 +74,10 @@ def run(more_tflite: tuple[Path, ...], keras: Path | None, tflite: tuple[Path, .
     write_report(report, out)
     print_table(report)
     click.echo(f"wrote {out / BENCH_REPORT}, {out / 'report.md'}")
+    failed = [v["name"] for v in report.variants if v["status"] != "ok"]
+    if failed:
+        raise CheckFailed(f"{len(failed)} of {len(report.variants)} variants failed ({', '.join(failed)}); "
+                          f"report kept in {out}")
 
 
 def _read_mcu_report(path: Path) -> McuReport:
@@ -97,8 +107,8 @@ def prepare_testset(data: Path | None, out: Path, samples: int | None) -> tuple[
         mnist = load_mnist()
         images, labels, source = mnist.x_test, mnist.y_test, f"MNIST test set ({mnist.source})"
     if samples is not None:
-        if samples < 1:
-            raise LenetError(f"--samples must be >= 1, got {samples}")
+        if samples > len(labels):
+            raise LenetError(f"--samples {samples}: the test set has only {len(labels)} images")
         images, labels = images[:samples], labels[:samples]
     out.mkdir(parents=True, exist_ok=True)
     path = out / "testset.npz"
@@ -135,6 +145,8 @@ def mcu(model_path: Path, board: str, samples: int | None, compare_samples: int,
             raise LenetError(f"{name} must be > 0, got {value}")
     images, labels, source = _test_images(data)
     if samples is not None:
+        if samples > len(labels):
+            raise LenetError(f"--samples {samples}: the test set has only {len(labels)} images")
         images, labels, source = images[:samples], labels[:samples], f"{source} (first {samples})"
     options = McuOptions(board=board, compare_samples=compare_samples, clock_mhz=clock_mhz, cpi=cpi)
     report = run_mcu_bench(model_path, images, labels, source, out, options, force, say=click.echo)

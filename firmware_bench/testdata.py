@@ -35,6 +35,8 @@ def load_testset(path: Path) -> tuple[np.ndarray, np.ndarray]:
             images, labels = npz["x_test"], npz["y_test"]
     except (OSError, ValueError) as exc:
         raise LenetError(f"--data {path}: not a readable npz ({str(exc).splitlines()[0][:100]})") from None
+    if len(labels) == 0 or len(images) == 0:
+        raise LenetError(f"--data {path}: holds no test images")
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
     if images.ndim != 3 or images.shape[1:] != (28, 28):
@@ -42,6 +44,9 @@ def load_testset(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if labels.shape != (len(images),) or labels.dtype.kind not in "iu":
         raise LenetError(f"--data {path}: y_test is {labels.dtype}{list(labels.shape)}, expected {len(images)} "
                          "integer labels")
+    if labels.min() < 0 or labels.max() > 9:
+        bad = int(labels.max() if labels.max() > 9 else labels.min())
+        raise LenetError(f"--data {path}: label {bad} in y_test is not a digit 0-9")
     if images.dtype == np.uint8:
         return (images.astype(np.float32) / 255.0)[..., None], labels.astype(np.int64)
     if images.dtype.kind != "f":

@@ -55,19 +55,35 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def check_output_dir(out: Path, force: bool) -> None:
+def check_output_dir(out: Path, force: bool, holds: str = "a run") -> None:
     """Fail before any work if `out` cannot become a run directory (probes the parent for writing)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise LenetError(f"--out {out} is a file, not a directory")
     if out.exists() and any(out.iterdir()) and not force:
-        raise LenetError(f"--out {out} already holds a run; pass --force to replace it")
+        raise LenetError(f"--out {out} already holds {holds}; pass --force to replace it")
+    check_writable_parent(out)
+
+
+def check_writable_parent(out: Path) -> None:
+    """`out` can be created or replaced: its parent exists (or can be made) and takes new entries."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.probe"):
             pass
     except OSError as exc:
         raise LenetError(f"--out {out} is not writable ({exc.strerror or exc})") from None
+
+
+def check_output_file(path: Path, option: str = "--out") -> None:
+    """Fail before any work if `path` cannot be written as a file."""
+    path = Path(path)
+    if path.is_dir():
+        raise LenetError(f"{option} {path} is a directory; give a file name (e.g. {path / 'testset.npz'})")
+    if not path.parent.is_dir():
+        raise LenetError(f"{option} {path}: the directory {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise LenetError(f"{option} {path}: the directory {path.parent} is not writable")
 
 
 @contextlib.contextmanager
@@ -78,7 +94,38 @@ def staged_dir(out: Path, force: bool) -> Iterator[Path]:
     """
     out = Path(out)
     check_output_dir(out, force)
-    stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".staging"))
+    with _staging(out) as stage:
+        yield stage
+
+
+@contextlib.contextmanager
+def staged_update(out: Path) -> Iterator[Path]:
+    """Like staged_dir, but the stage starts as `out`'s current files (hard links), to add or replace some.
+
+    Writers replace files in the stage by rename, never in place, so the old directory stays intact
+    until the one rename at the end: a failure (a full disk included) leaves `out` as it was.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise LenetError(f"--out {out} is a file, not a directory")
+    check_writable_parent(out)
+    with _staging(out) as stage:
+        if out.is_dir():
+            shutil.copytree(out, stage, symlinks=True, copy_function=_link_or_copy, dirs_exist_ok=True)
+        yield stage
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+@contextlib.contextmanager
+def _staging(out: Path) -> Iterator[Path]:
+    remove_stale_staging(out)
+    stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.{os.getpid()}.", suffix=STAGING))
     try:
         yield stage
     except BaseException:
@@ -86,12 +133,39 @@ def staged_dir(out: Path, force: bool) -> Iterator[Path]:
         raise
     old = None
     if out.exists():
-        old = out.with_name(f".{out.name}.replaced")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out, old)
+        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.{os.getpid()}.", suffix=REPLACED))
+        os.replace(out, old / out.name)
     os.replace(stage, out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+STAGING, REPLACED = ".staging", ".replaced"
+
+
+def remove_stale_staging(out: Path) -> list[Path]:
+    """Remove what killed runs left beside `out`: staging or replaced folders whose process is gone."""
+    removed = []
+    for leftover in Path(out).parent.glob(f".{Path(out).name}.*"):
+        parts = leftover.name[len(Path(out).name) + 2:].split(".")
+        if not (leftover.is_dir() and leftover.name.endswith((STAGING, REPLACED)) and parts[0].isdigit()):
+            continue
+        if not _alive(int(parts[0])):
+            shutil.rmtree(leftover, ignore_errors=True)
+            removed.append(leftover)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def sha256_file(path: Path) -> str:

@@ -175,6 +175,8 @@ def _verified(arrays: dict[str, np.ndarray], source: str, verify: bool) -> Mnist
     for x, y in (("x_train", "y_train"), ("x_test", "y_test")):
         if len(arrays[x]) != len(arrays[y]):
             raise LenetError(f"{source}: {len(arrays[x])} images but {len(arrays[y])} labels in {x[2:]}")
+        if len(arrays[x]) == 0:
+            raise LenetError(f"{source}: no {x[2:]} images")
         if arrays[y].size and arrays[y].max() >= NUM_CLASSES:
             raise LenetError(f"{source}: label {int(arrays[y].max())} in {y} is not a digit 0-9")
     return Mnist(**arrays, source=source, sha256=sums, verified=verify)

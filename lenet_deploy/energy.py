@@ -9,6 +9,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from lenet_deploy.errors import LenetError
+
+
+def check_country(code: str) -> str:
+    """`code` if CodeCarbon knows its grid's carbon intensity (ISO 3166 alpha-3), else a LenetError."""
+    from codecarbon.input import DataSource
+
+    known = DataSource().get_global_energy_mix_data()
+    if code not in known:
+        raise LenetError(f"--country {code!r}: not a country CodeCarbon knows (ISO 3166 alpha-3, e.g. USA, DEU, "
+                         "FRA, GBR)")
+    return code
+
 
 class EnergyMeter:
     """CodeCarbon's offline tracker, quiet, with the tracking mode spelled out next to the numbers."""

@@ -8,6 +8,17 @@ from lenet_deploy.data import IMAGE_SHAPE
 from lenet_deploy.errors import LenetError
 
 
+def check_finite_weights(model, path: Path) -> None:
+    """NaN or infinite weights (a diverged fit) would convert to a model that answers nonsense, or crash a runtime."""
+    import numpy as np
+
+    for layer in model.layers:
+        for weights in layer.get_weights():
+            if not np.isfinite(weights).all():
+                raise LenetError(f"{path}: layer '{layer.name}' holds {int((~np.isfinite(weights)).sum())} NaN or "
+                                 "infinite weights (did its training diverge?)")
+
+
 def load_keras_model(path: Path):
     """The Keras model at `path`, checked to take 28×28×1 images and give 10 scores."""
     path = Path(path)

@@ -134,7 +134,8 @@ def test_a_failing_variant_never_loses_the_others(converted_build, testset, tmp_
     result = bench("--tflite", converted_build / "lenet_int8.tflite", tmp_path / "corrupt.tflite",
                    tmp_path / "missing.tflite", "--data", testset, "--samples", "50", "--out", tmp_path / "r",
                    "--energy-seconds", "0")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
+    assert "2 of 3 variants failed (corrupt:litert, missing:litert)" in result.stderr
     variants = json.loads((tmp_path / "r" / "bench.json").read_text())["variants"]
     assert [v["status"] for v in variants] == ["ok", "failed", "failed"]
     assert "not a loadable TFLite model" in variants[1]["reason"]
@@ -153,8 +154,11 @@ def test_model_whose_input_is_not_28x28x1(tmp_path, testset):
     result = bench("--tflite", tmp_path / "rgb.tflite", "--data", testset, "--out", tmp_path / "r",
                    "--energy-seconds", "0")
     variant = json.loads((tmp_path / "r" / "bench.json").read_text())["variants"][0]
-    assert result.exit_code == 0 and variant["status"] == "failed"
-    assert "expected [1, 28, 28, 1]" in variant["reason"]
+    assert variant["status"] == "failed" and "expected [1, 28, 28, 1]" in variant["reason"]
+    # A run in which a variant failed exits 1 with its report kept.
+    assert result.exit_code == 1 and (tmp_path / "r" / "report.md").is_file()
+    assert result.stderr.strip().splitlines()[-1] == f"error: 1 of 1 variants failed (rgb:litert); report kept in " \
+                                                     f"{tmp_path / 'r'}"
 
 
 def assert_error(result, fragment):

@@ -93,3 +93,36 @@ def test_header_only_declares(blob):
     header = (directory / "blob.h").read_text()
     assert "extern const unsigned char blob[];" in header and "0x" not in header.split("BLOB_SHA256")[1]
     assert header.count("#ifndef BLOB_H_") == 1 and 'extern "C"' in header
+
+
+QUANTIZE_ALL_PIXELS = r"""
+#include <stdio.h>
+#include "io.h"
+int main(void) {
+    for (int p = 0; p < 256; ++p) {
+        IO_INPUT_TYPE q = IO_QUANTIZE_INPUT(p / 255.0f);
+        printf("%.17g %.17g\n", (double)q, (double)IO_DEQUANTIZE_OUTPUT(q));
+    }
+    printf("%.17g\n", (double)IO_QUANTIZE_INPUT(-3.0f));
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("io", [TensorIO(np.dtype(np.int8), 1 / 255, -128, (1, 28, 28, 1)),
+                                TensorIO(np.dtype(np.uint8), 1 / 255, 0, (1, 28, 28, 1)),
+                                TensorIO(np.dtype(np.float32), 0.0, 0, (1, 28, 28, 1))], ids=["int8", "uint8", "float"])
+def test_typed_io_macros_quantize_as_the_python_side_does(tmp_path, io):
+    """Every pixel value through the header's QUANTIZE_INPUT equals TensorIO.quantize (what TFLM is fed)."""
+    write_c_array(tmp_path, "io", b"\0" * 64, ModelMacros(io, io, ["SOFTMAX"], 1000, 1024), "test")
+    (tmp_path / "main.c").write_text(QUANTIZE_ALL_PIXELS)
+    exe = tmp_path / "quantize"
+    subprocess.run(["gcc", "-std=c99", *STRICT, "-I", str(tmp_path), str(tmp_path / "main.c"), str(tmp_path / "io.c"),
+                    "-o", str(exe)], check=True, capture_output=True, text=True)
+    printed = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.split("\n")
+    rows = np.array([line.split() for line in printed[:256]], dtype=np.float64)
+    pixels = (np.arange(256, dtype=np.float32) / np.float32(255))
+    np.testing.assert_array_equal(rows[:, 0], io.quantize(pixels).astype(np.float64))
+    np.testing.assert_allclose(rows[:, 1], io.dequantize(io.quantize(pixels)), rtol=1e-6)
+    below = float(printed[256])
+    assert below == (np.iinfo(io.dtype).min if io.quantized else -3.0)  # saturated to the type, or passed through

@@ -19,7 +19,7 @@ def test_scalars_broadcast_to_every_layer():
     ({"epochs": -3}, "epochs must be >= 1"),
     ({"epochs": "ten"}, "epochs must be an integer, got 'ten'"),
     ({"epochs": 2.5}, "epochs must be an integer"),
-    ({"learn_rate": "fast"}, "learn_rate must be a number"),
+    ({"learn_rate": "fast"}, "learn_rate must be a finite number"),
     ({"learn_rate": 0}, "learn_rate=0 is out of range"),
     ({"dropout": 1.0}, "dropout=1.0 is out of range"),
     ({"conv_layers": 4}, r"conv_layers must be in 1..3, got 4"),

@@ -5,11 +5,14 @@ Imported only inside `fit`, since it needs Keras at import time.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
 
 import keras
+
+from lenet_deploy.errors import LenetError
 
 
 class Throughput(keras.callbacks.Callback):
@@ -30,6 +33,19 @@ class Throughput(keras.callbacks.Callback):
         self.per_epoch.append(self.images_per_epoch / elapsed)
         if logs is not None:
             logs["images_per_s"] = self.per_epoch[-1]
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """A NaN or infinite loss ends the fit at that batch with a clear error, before a useless model is written."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch + 1
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise LenetError(f"training diverged: the loss became {float(loss)} in epoch {self._epoch}, batch "
+                             f"{batch + 1} (lower the learning rate)")
 
 
 class WandbEpochLogger(keras.callbacks.Callback):

@@ -8,6 +8,7 @@ import click
 
 from lenet_deploy.cli import console, handle_errors, quiet_tensorflow
 from lenet_deploy.data import DEFAULT_VAL_SIZE, cache_dir, load_mnist
+from lenet_deploy.energy import check_country
 from lenet_deploy.errors import LenetError
 from lenet_deploy.train.config import PRESETS, load_yaml, make_config, preset
 from lenet_deploy.train.fit import FitOptions, fit
@@ -61,6 +62,7 @@ def fit_command(preset_name: str | None, config_path: Path | None, epochs: int |
     """Fit one LeNet config and write runs/<name>/ (model, metrics, plots, manifest)."""
     if preset_name and config_path:
         raise LenetError("give --preset or --config, not both (a config file may name `preset:`)")
+    check_country(country)
     values = preset(preset_name) if preset_name else load_yaml(config_path) if config_path else {}
     overrides = {"epochs": epochs, "batch_size": batch_size, "learn_rate": learn_rate}
     values.update({k: v for k, v in overrides.items() if v is not None})
@@ -126,6 +128,7 @@ def sweep(config_path: Path, count: int, workers: int, storage: str | None, back
     from lenet_deploy.train.sweep.spec import load_spec
 
     spec = load_spec(config_path)
+    check_country(country)
     name = str(spec.raw.get("name") or config_path.stem)
     out = out or Path("runs") / name
     if backend == "wandb":
@@ -163,6 +166,7 @@ def best(sweep_dir: Path, retrain: bool, storage: str | None, force: bool, wandb
     from lenet_deploy.train.sweep.best import load_sweep, write_best
     from lenet_deploy.train.sweep.results import trial_rows
 
+    check_country(country)
     spec, study = load_sweep(sweep_dir, storage)
     _print_ranking(trial_rows(study, spec), spec, sweep_dir, limit=5)
     metrics = write_best(sweep_dir, load_mnist(data, verify=not unverified), retrain, force, storage,

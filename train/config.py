@@ -7,6 +7,7 @@ every source gets the same checks and the same one-line errors.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,8 +143,8 @@ def _integer(values: dict, key: str, where: str, lo: int | None = None, hi: int 
 def _number(values: dict, key: str, where: str, lo: float | None = None, lo_open: float | None = None,
             hi_open: float | None = None) -> float:
     value = values[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise LenetError(f"{where}: {key} must be a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise LenetError(f"{where}: {key} must be a finite number, got {value!r}")
     if (lo is not None and value < lo) or (lo_open is not None and value <= lo_open) or \
             (hi_open is not None and value >= hi_open):
         raise LenetError(f"{where}: {key}={value} is out of range")

@@ -52,7 +52,7 @@ def fit(config: TrainConfig, mnist: Mnist, out: Path, name: str, options: FitOpt
     import keras
     import tensorflow as tf
 
-    from lenet_deploy.train.callbacks import EpochHook, Throughput, WandbEpochLogger
+    from lenet_deploy.train.callbacks import EpochHook, StopOnNonFiniteLoss, Throughput, WandbEpochLogger
 
     keras.utils.set_random_seed(options.seed)
     tf.config.experimental.enable_op_determinism()
@@ -67,7 +67,8 @@ def fit(config: TrainConfig, mnist: Mnist, out: Path, name: str, options: FitOpt
     with staged_dir(out, force) as stage, \
             wandb_run(mode, name, {**config.to_dict(), "seed": options.seed, "val_size": options.val_size},
                       group=options.wandb_group) as (run, mode):
-        callbacks = [throughput, WandbEpochLogger(run)] + ([EpochHook(epoch_hook)] if epoch_hook else [])
+        callbacks = [StopOnNonFiniteLoss(), throughput, WandbEpochLogger(run)] + \
+            ([EpochHook(epoch_hook)] if epoch_hook else [])
         started = time.perf_counter()
         with EnergyMeter(options.country, name) as energy:
             history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks,

@@ -65,14 +65,8 @@ def tool(name: str, package: str) -> str:
     return found
 
 
-def build_firmware(engine_c: Path, out: Path, board_name: str, optimization: str = "-O2", dsp: bool = True,
-                   flatbuffer_c: Path | None = None) -> Firmware:
-    """Compile startup + benchmark main + the engine (and optionally the .tflite C array) into out/<stem>.elf."""
-    target = qemu_board(board_name)
-    if optimization not in OPTIMIZATIONS:
-        raise LenetError(f"optimization {optimization!r}: choose from {', '.join(OPTIMIZATIONS)}")
-    gcc = tool("arm-none-eabi-gcc", "gcc-arm-none-eabi")
-    out.mkdir(parents=True, exist_ok=True)
+def write_firmware_sources(out: Path, target: QemuBoard) -> None:
+    """startup.c, main.c and link.ld into `out`, the linker script filled with the board's memory map."""
     sources = resources.files("lenet_deploy.firmware_bench.mcu")
     for name in FIRMWARE_FILES:
         text = sources.joinpath(name).read_text()
@@ -81,6 +75,17 @@ def build_firmware(engine_c: Path, out: Path, board_name: str, optimization: str
                                ("RAM_ORIGIN", f"0x{target.ram_origin:08x}"), ("RAM_LENGTH", str(target.ram_length))):
                 text = text.replace(f"@{key}@", value)
         (out / name).write_text(text)
+
+
+def build_firmware(engine_c: Path, out: Path, board_name: str, optimization: str = "-O2", dsp: bool = True,
+                   flatbuffer_c: Path | None = None) -> Firmware:
+    """Compile startup + benchmark main + the engine (and optionally the .tflite C array) into out/<stem>.elf."""
+    target = qemu_board(board_name)
+    if optimization not in OPTIMIZATIONS:
+        raise LenetError(f"optimization {optimization!r}: choose from {', '.join(OPTIMIZATIONS)}")
+    gcc = tool("arm-none-eabi-gcc", "gcc-arm-none-eabi")
+    out.mkdir(parents=True, exist_ok=True)
+    write_firmware_sources(out, target)
     stem = f"{board_name}{optimization}{'' if dsp else '-nodsp'}{'-flatbuffer' if flatbuffer_c else ''}"
     flags = [*target.flags, *CFLAGS, optimization, f"-I{Path(engine_c).parent}",
              f'-DENGINE_HEADER="{Path(engine_c).with_suffix(".h").name}"']

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lenet_deploy.errors import LenetError
-from lenet_deploy.train.config import TrainConfig
+from lenet_deploy.train.config import TrainConfig, make_config
 from lenet_deploy.yaml_file import read_yaml
 
 METHODS = ("random", "grid", "bayes")
@@ -120,14 +120,14 @@ def _parse_param(name: Any, body: Any, bad) -> Param:
     if unknown:
         raise bad(f"{key}.{unknown[0]}", f"unknown key (known: {', '.join(sorted(PARAM_KEYS))})")
     if "value" in body:
-        return Param(field_name, "constant", (body["value"],))
+        return _checked(Param(field_name, "constant", (body["value"],)), key, bad)
     if "values" in body:
         values = body["values"]
         if not isinstance(values, list):
             raise bad(f"{key}.values", f"must be a list, got {type(values).__name__}")
         if not values:
             raise bad(f"{key}.values", "is empty")
-        return Param(field_name, "categorical", tuple(values))
+        return _checked(Param(field_name, "categorical", tuple(values)), key, bad)
     if "min" not in body or "max" not in body:
         raise bad(key, "needs value, values, or min and max")
     low, high = body["min"], body["max"]
@@ -152,7 +152,23 @@ def _parse_param(name: Any, body: Any, bad) -> Param:
         q = 1.0 if q is None else q
         if isinstance(q, bool) or not isinstance(q, (int, float)) or q <= 0:
             raise bad(f"{key}.q", f"must be a positive number, got {q!r}")
-    return Param(field_name, distribution, low=low, high=high, q=q)
+    return _checked(Param(field_name, distribution, low=low, high=high, q=q), key, bad)
+
+
+# Settings whose every value can be checked on its own (the per-layer ones depend on conv_layers).
+SELF_CONTAINED = ("conv_layers", "activation", "pooling", "dropout", "learn_rate", "lr_schedule", "batch_size",
+                  "epochs", "augment_shift")
+
+
+def _checked(param: Param, key: str, bad) -> Param:
+    """Every listed value (or both ends of a range) must be a valid setting: no trial is spent finding out."""
+    if param.name in SELF_CONTAINED:
+        for value in param.values or (param.low, param.high):
+            try:
+                make_config({param.name: value})
+            except LenetError as exc:
+                raise bad(key, str(exc).split(": ", 1)[1]) from None
+    return param
 
 
 def _parse_hyperband(body: Any, bad) -> Hyperband | None:
