@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from lenet_deploy.artifacts import check_output_file
 from lenet_deploy.cli import console, handle_errors, quiet_tensorflow
 from lenet_deploy.errors import CheckFailed, LenetError
 from lenet_deploy.manifests import BENCH_REPORT, MAIN_BUILD, MCU_REPORT, BenchReport, McuReport, read_record
@@ -184,6 +185,7 @@ def export_data(out: Path, data: Path | None, unverified: bool) -> None:
     from lenet_deploy.data import load_mnist
     from lenet_deploy.firmware_bench.testdata import export_testset
 
+    check_output_file(out)
     mnist = load_mnist(data, verify=not unverified)
     digest = export_testset(out, mnist.x_test, mnist.y_test, f"MNIST test set ({mnist.source})")
     click.echo(f"wrote {out}: {len(mnist.y_test)} images, sha256 {digest}")
@@ -197,9 +199,12 @@ def compare(report_a: Path, report_b: Path) -> None:
     """Two devices side by side: B relative to A for each variant both ran."""
     from rich.table import Table
 
+    from lenet_deploy.firmware_bench.report.bench import check_comparable
     from lenet_deploy.firmware_bench.report.bench import compare as compare_reports
 
     reports = [read_record(path, BenchReport) for path in (report_a, report_b)]
+    for report, path in zip(reports, (report_a, report_b)):
+        check_comparable(report, str(path))
     rows = compare_reports(*reports)
     if not rows:
         raise LenetError("the two reports share no variant (same model file and kind) to compare")

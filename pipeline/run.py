@@ -61,6 +61,24 @@ def _budget(options: PipelineOptions) -> Budget:
     return budget
 
 
+def check_options(options: PipelineOptions, budget: Budget):
+    """Every option, before the first step writes anything; returns the parsed sweep spec."""
+    from lenet_deploy.energy import check_country
+    from lenet_deploy.train.sweep.spec import load_spec
+    from lenet_deploy.train.tracking import WANDB_MODES
+
+    for flag, value, low in (("--count", budget.count, 1), ("--epochs-cap", budget.epochs_cap, 1),
+                             ("--samples", options.samples, 1), ("--val-size", options.val_size, 0)):
+        if value is not None and value < low:
+            raise LenetError(f"{flag} must be >= {low}, got {value}")
+    if options.wandb not in WANDB_MODES:
+        raise LenetError(f"--wandb {options.wandb!r}: choose from {', '.join(WANDB_MODES)}")
+    check_country(options.country)
+    if not Path(options.sweep_config).is_file():
+        raise LenetError(f"--sweep-config {options.sweep_config}: no such file")
+    return load_spec(options.sweep_config)
+
+
 def paths(name: str) -> dict[str, Path]:
     return {"original": Path("runs") / f"{name}-original", "sweep": Path("runs") / f"{name}-sweep",
             "best": Path("runs") / f"{name}-sweep" / "best", "build": Path("build") / name,
@@ -73,15 +91,14 @@ def run_pipeline(options: PipelineOptions, say=print) -> Path:
     from lenet_deploy.data import DEFAULT_VAL_SIZE, load_mnist
 
     budget = _budget(options)
-    if not Path(options.sweep_config).is_file():
-        raise LenetError(f"--sweep-config {options.sweep_config}: no such file")
+    spec = check_options(options, budget)
     where = paths(options.name)
     val_size = options.val_size if options.val_size is not None else DEFAULT_VAL_SIZE
     mnist = load_mnist(options.data, verify=options.verify)
     steps = [("original LeNet-5 (the reference architecture)", lambda: _original(options, budget, where, mnist,
                                                                                val_size)),
-             (f"sweep ({budget.count} trials, {budget.workers} workers)", lambda: _sweep(options, budget, where,
-                                                                                         val_size)),
+             (f"sweep ({budget.count} trials, {budget.workers} workers)",
+              lambda: _sweep(spec, options, budget, where, val_size)),
              ("best trial, retrained on all training images", lambda: _best(options, where, mnist)),
              ("convert to float32 + int8 TFLite and C source", lambda: _convert(options, where, val_size)),
              ("benchmark Keras vs TFLite vs int8 vs TFLite Micro", lambda: _bench(options, budget, where, mnist)),
@@ -113,11 +130,9 @@ def _original(options, budget, where, mnist, val_size) -> str | None:
     return None
 
 
-def _sweep(options, budget, where, val_size) -> str:
+def _sweep(spec, options, budget, where, val_size) -> str:
     from lenet_deploy.train.sweep.driver import SweepOptions, run_sweep
-    from lenet_deploy.train.sweep.spec import load_spec
 
-    spec = load_spec(options.sweep_config)
     name = f"{options.name}-sweep"
     sweep_options = SweepOptions(count=budget.count, workers=budget.workers, epochs_cap=budget.epochs_cap,
                                  val_size=val_size, wandb=options.wandb, country=options.country,

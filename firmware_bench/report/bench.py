@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 from typing import Any
 
 from lenet_deploy.artifacts import write_text_atomic
+from lenet_deploy.errors import LenetError
 from lenet_deploy.firmware_bench.report.mcu import mcu_markdown, mcu_rows
 from lenet_deploy.manifests import BenchReport
 
@@ -171,6 +173,26 @@ def write_report(report: BenchReport, out: Path) -> Path:
     parts += [f"![{name}]({name})" for name in plots]
     write_text_atomic(out / "report.md", "\n".join(parts) + "\n")
     return out / "report.md"
+
+
+_COMPARED = (("latency_ms", "invoke", "p50"), ("throughput", "images_per_s"), ("metrics", "accuracy"))
+
+
+def check_comparable(report: BenchReport, where: str) -> None:
+    """Every variant has what compare reads, as positive numbers: a hand-edited or truncated file is one error."""
+    for i, v in enumerate(report.variants):
+        if not isinstance(v, dict) or not all(isinstance(v.get(k), str) for k in ("name", "kind", "path", "status")):
+            raise LenetError(f"{where}: variant {i} lacks its name, kind, path or status")
+        if v["status"] != "ok":
+            continue
+        for keys in _COMPARED:
+            value = v
+            for key in keys:
+                value = value.get(key) if isinstance(value, dict) else None
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or \
+                    not math.isfinite(value):
+                raise LenetError(f"{where}: variant {v['name']}: {'.'.join(keys)} is {value!r}, expected a "
+                                 "positive number")
 
 
 def compare(a: BenchReport, b: BenchReport) -> list[dict[str, Any]]:

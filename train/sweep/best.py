@@ -27,7 +27,7 @@ from lenet_deploy.manifests import (
 from lenet_deploy.plots import confusion_matrix_png
 from lenet_deploy.train.config import make_config
 from lenet_deploy.train.fit import FitOptions, fit, headline_metrics
-from lenet_deploy.train.sweep.driver import open_study
+from lenet_deploy.train.sweep.driver import open_study, recorded_storage_url
 from lenet_deploy.train.sweep.results import ranked, trial_rows
 from lenet_deploy.train.sweep.spec import parse_spec
 
@@ -39,7 +39,7 @@ def load_sweep(sweep_dir: Path, storage: str | None = None):
         raise LenetError(f"{sweep_dir}: not a sweep directory (no {SWEEP_MANIFEST})")
     manifest = read_record(path, SweepManifest)
     spec = parse_spec(manifest.spec, str(path))
-    url = storage or manifest.storage
+    url = storage or recorded_storage_url(sweep_dir, manifest.storage)
     if "***" in url:
         raise LenetError(f"{sweep_dir}: its storage needs a password; pass --storage with the full URL")
     return spec, open_study(spec, manifest.study, url, heartbeat=manifest.options["heartbeat"])
@@ -69,10 +69,17 @@ def write_best(sweep_dir: Path, mnist: Mnist, retrain: bool, force: bool, storag
         manifest = read_record(out / MANIFEST, RunManifest)
         write_record(out / MANIFEST, replace(manifest, picked=picked))
         return metrics
-    return _evaluate_winner(trial, config, mnist, out, force, picked)
+    return _evaluate_winner(Path(sweep_dir), trial, config, mnist, out, force, picked)
 
 
-def _evaluate_winner(trial, config, mnist: Mnist, out: Path, force: bool, picked: dict) -> dict[str, Any]:
+def trial_dir(sweep_dir: Path, trial) -> Path:
+    """The trial's run directory: inside this sweep directory (wherever it now is), else where it was written."""
+    own = Path(sweep_dir) / "trials" / f"{trial.number:04d}"
+    return own if own.is_dir() else Path(trial.user_attrs.get("run_dir", own))
+
+
+def _evaluate_winner(sweep_dir: Path, trial, config, mnist: Mnist, out: Path, force: bool,
+                     picked: dict) -> dict[str, Any]:
     """Copy the winner's run, add its one test-set evaluation."""
     import keras
     import numpy as np
@@ -80,7 +87,7 @@ def _evaluate_winner(trial, config, mnist: Mnist, out: Path, force: bool, picked
     from lenet_deploy.data import to_model_input
     from lenet_deploy.metrics import classification_metrics
 
-    run_dir = Path(trial.user_attrs.get("run_dir", ""))
+    run_dir = trial_dir(sweep_dir, trial)
     if not (run_dir / "model.keras").exists():
         raise LenetError(f"trial {trial.number}'s model is not on this machine ({run_dir}); use --retrain")
     with staged_dir(out, force) as stage:

@@ -10,6 +10,7 @@ other machines, a pid check on this one), so a rerun after a crash simply contin
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 import warnings
@@ -52,14 +53,31 @@ class SurplusTrial(Exception):
     """Another worker already holds the last trial slot: this one gives its slot back unrun."""
 
 
+LOCAL_STUDY = "sqlite:///study.db"  # as sweep.json records it: the study.db beside it, wherever the directory is
+
+
 def storage_url(out: Path, options: SweepOptions) -> str:
-    return options.storage or f"sqlite:///{(Path(out) / 'study.db').absolute()}"
+    return options.storage or local_study_url(out)
+
+
+def local_study_url(sweep_dir: Path) -> str:
+    return f"sqlite:///{(Path(sweep_dir) / 'study.db').absolute()}"
+
+
+def recorded_storage_url(sweep_dir: Path, recorded: str) -> str:
+    """The URL a sweep.json records, with the local study resolved against the sweep directory itself."""
+    return local_study_url(sweep_dir) if recorded == LOCAL_STUDY else recorded
 
 
 def redact(url: str) -> str:
+    """`url` without its password (also when it does not parse)."""
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return re.sub(r"//[^@/]*@", "//***@", url)
 
 
 def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int):
@@ -117,7 +135,7 @@ def prepare_sweep_dir(spec: SweepSpec, name: str, out: Path, options: SweepOptio
     except OSError as exc:
         raise LenetError(f"--out {out} is not writable ({exc.strerror})") from None
     write_record(manifest_path, SweepManifest.new(
-        study=name, spec=spec.raw, storage=redact(storage_url(out, options)),
+        study=name, spec=spec.raw, storage=redact(options.storage) if options.storage else LOCAL_STUDY,
         options={k: v for k, v in asdict(options).items() if k != "storage"}))
 
 
@@ -134,7 +152,11 @@ def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions) -> d
         raise LenetError(f"--epochs-cap must be >= 1, got {options.epochs_cap}")
     if spec.method == "grid" and options.count > grid_size(spec):
         raise LenetError(f"--count {options.count} exceeds the grid's {grid_size(spec)} configurations")
+    if options.heartbeat < 1:
+        raise LenetError(f"--heartbeat must be >= 1 second, got {options.heartbeat}")
     mnist = load_mnist(Path(options.data) if options.data else None, verify=options.verify)  # fail fast
+    if options.storage:  # a server's URL is checked (and the study joined) before the directory is claimed
+        open_study(spec, name, options.storage, options.heartbeat)
     prepare_sweep_dir(spec, name, out, options)
     study = open_study(spec, name, storage_url(out, options), options.heartbeat)
     before = _finished(study)
@@ -272,7 +294,7 @@ class _Objective:
                                wandb_group=self.name, country=self.options.country, verbose=0,
                                evaluate_test=False),
                     force=True, epoch_hook=after_epoch)
-            trial.set_user_attr("run_dir", str(run_dir))
+            trial.set_user_attr("run_dir", str(run_dir.absolute()))
         except optuna.TrialPruned as exc:
             trial.set_user_attr("reason", str(exc))
             raise

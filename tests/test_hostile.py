@@ -1,0 +1,254 @@
+"""Hostile inputs and faults on every CLI: one `error:` line, the promised exit code, nothing written or changed.
+
+Classes: bad numbers in options and configs, bad data, bad models, bad files to read back, unwritable
+outputs and a full disk, leftovers of killed runs, and runs where a part failed (exit 1, report kept).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from lenet_deploy.artifacts import STAGING, remove_stale_staging, staged_dir
+from lenet_deploy.convert.cli import main as convert
+from lenet_deploy.firmware_bench.cli import main as bench
+from lenet_deploy.pipeline.cli import main as pipeline
+from lenet_deploy.train.cli import main as train
+from tests.single_op import elementwise_model
+
+SPEC = {"method": "random", "metric": {"name": "val_accuracy", "goal": "maximize"},
+        "parameters": {"filters": {"values": [4, 6]}, "epochs": {"value": 1}}}
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under `root` with its size and mtime: what 'nothing written, nothing changed' compares."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file() or p.is_dir()}
+
+
+def one_line_error(result, code: int, fragment: str) -> None:
+    assert result.exit_code == code, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], result.stderr
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "work"
+    directory.mkdir()
+    monkeypatch.chdir(directory)
+    return directory
+
+
+def test_a_nan_learning_rate_is_refused_before_training(work, subset_npz):
+    before = snapshot(work)
+    result = CliRunner().invoke(train, ["fit", "--preset", "seed-best", "--learn-rate", "nan", "--data",
+                                        str(subset_npz), "--unverified", "--wandb", "disabled"])
+    one_line_error(result, 2, "learn_rate must be a finite number, got nan")
+    assert snapshot(work) == before
+
+
+def test_an_unknown_country_is_refused_before_training(work, subset_npz):
+    result = CliRunner().invoke(train, ["fit", "--preset", "seed-best", "--country", "ZZZ", "--data",
+                                        str(subset_npz), "--unverified", "--wandb", "disabled"])
+    one_line_error(result, 2, "--country 'ZZZ': not a country CodeCarbon knows")
+    assert snapshot(work) == {}
+
+
+def test_a_data_file_without_test_images(work, subset_arrays):
+    np.savez(work / "empty.npz", **{**subset_arrays, "x_test": subset_arrays["x_test"][:0],
+                                    "y_test": subset_arrays["y_test"][:0]})
+    before = snapshot(work)
+    result = CliRunner().invoke(train, ["fit", "--preset", "seed-best", "--data", "empty.npz", "--unverified",
+                                        "--wandb", "disabled"])
+    one_line_error(result, 2, "empty.npz: no test images")
+    assert snapshot(work) == before
+
+
+@pytest.mark.parametrize("parameters, fragment", [
+    ({"epochs": {"values": [-1, 0]}}, "parameters.epochs: epochs must be >= 1, got -1"),
+    ({"learn_rate": {"min": 0.0, "max": 0.1}}, "parameters.learn_rate: learn_rate=0.0 is out of range"),
+    ({"dropout": {"value": 1.5}}, "parameters.dropout: dropout=1.5 is out of range"),
+    ({"activation": {"values": ["tanh", "gelu"]}}, "parameters.activation: activation must be one of"),
+])
+def test_a_sweep_value_that_cannot_train_is_refused_before_any_trial(work, subset_npz, parameters, fragment):
+    (work / "s.yaml").write_text(yaml.safe_dump({**SPEC, "parameters": parameters}))
+    before = snapshot(work)
+    result = CliRunner().invoke(train, ["sweep", "--config", "s.yaml", "--count", "2", "--data", str(subset_npz),
+                                        "--unverified", "--wandb", "disabled"])
+    one_line_error(result, 2, fragment)
+    assert snapshot(work) == before
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    (["--heartbeat", "0"], "--heartbeat must be >= 1 second, got 0"),
+    (["--storage", "postgresql://nobody@127.0.0.1:1/none"], "cannot open the study storage"),
+    (["--storage", "not a url"], "cannot open the study storage"),
+])
+def test_bad_sweep_options_leave_no_sweep_directory(work, subset_npz, extra, fragment):
+    (work / "s.yaml").write_text(yaml.safe_dump(SPEC))
+    before = snapshot(work)
+    result = CliRunner().invoke(train, ["sweep", "--config", "s.yaml", "--count", "1", "--out", "sw", "--data",
+                                        str(subset_npz), "--unverified", "--wandb", "disabled", *extra])
+    one_line_error(result, 2, fragment)
+    assert snapshot(work) == before
+
+
+def test_a_corrupt_sweep_json_is_one_line(work):
+    (work / "sw").mkdir()
+    (work / "sw" / "sweep.json").write_text('{"stage": "sweep", "study": ')
+    result = CliRunner().invoke(train, ["best", "sw", "--wandb", "disabled"])
+    one_line_error(result, 2, "sweep.json: not a sweep.json (invalid JSON")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_a_model_with_non_finite_weights_is_refused_before_any_runtime(work, subset_npz, value):
+    import keras
+
+    inputs = keras.Input((28, 28, 1))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="scores")(
+        keras.layers.Flatten()(inputs)))
+    weights = model.get_weights()
+    weights[0][3, 4] = float(value)
+    model.set_weights(weights)
+    model.save(work / "broken.keras")
+    before = snapshot(work)
+    result = CliRunner().invoke(convert, ["broken.keras", "--quantize", "int8", "--out", "build", "--data",
+                                          str(subset_npz), "--unverified"])
+    one_line_error(result, 2, "broken.keras: layer 'scores' holds 1 NaN or infinite weights")
+    assert snapshot(work) == before
+
+
+def test_a_path_with_a_comment_end_still_gives_compilable_c(work):
+    odd = work / "we*" / "rd"
+    odd.mkdir(parents=True)
+    (odd / "tanh.tflite").write_bytes(elementwise_model("TANH", 16, 0.05, 0, 1 / 128, 0))
+    result = CliRunner().invoke(convert, [str(odd / "tanh.tflite"), "--engine", "c", "--out", "out"])
+    assert result.exit_code == 0, result.output
+    compiled = subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-c", "out/tanh_engine.c", "-o",
+                               "tanh.o"], capture_output=True, text=True)
+    assert compiled.returncode == 0, compiled.stderr
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    (["--warmup", "-1"], "--warmup must be >= 0, got -1"),
+    (["--energy-seconds", "-1"], "--energy-seconds must be >= 0, got -1.0"),
+    (["--threads", "0"], "--threads must be >= 1, got 0"),
+    (["--samples", str(10 ** 12)], f"--samples {10 ** 12}: the test set has only 1000 images"),
+])
+def test_bad_bench_options_write_nothing(work, testset, extra, fragment):
+    model = work / "m.tflite"
+    model.write_bytes(b"unused")
+    before = snapshot(work)
+    result = CliRunner().invoke(bench, ["run", "--tflite", str(model), "--data", str(testset), "--out", "r",
+                                        *extra])
+    one_line_error(result, 2, fragment)
+    assert snapshot(work) == before
+
+
+@pytest.mark.parametrize("labels, fragment", [(99, "label 99 in y_test is not a digit 0-9"),
+                                              (None, "holds no test images")])
+def test_bad_test_labels_or_none_at_all(work, subset_arrays, labels, fragment):
+    images, y = subset_arrays["x_test"][:5], np.full(5, labels if labels is not None else 0)
+    if labels is None:
+        images, y = images[:0], y[:0]
+    np.savez(work / "t.npz", x_test=images, y_test=y)
+    before = snapshot(work)
+    result = CliRunner().invoke(bench, ["run", "--tflite", "m.tflite", "--data", "t.npz", "--out", "r"])
+    one_line_error(result, 2, fragment)
+    assert snapshot(work) == before
+
+
+def test_a_run_where_every_variant_failed_exits_1_and_keeps_its_report(work, testset):
+    result = CliRunner().invoke(bench, ["run", "--tflite", "missing.tflite", "--data", str(testset), "--out", "r",
+                                        "--invokes", "5", "--energy-seconds", "0"])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == "error: 1 of 1 variants failed (missing:litert); report kept in r"
+    report = json.loads((work / "r" / "bench.json").read_text())
+    assert report["variants"][0]["status"] == "failed" and (work / "r" / "report.md").is_file()
+
+
+@pytest.mark.parametrize("target, fragment", [
+    ("dir", "--out dir is a directory; give a file name (e.g. dir/testset.npz)"),
+    ("nowhere/t.npz", "--out nowhere/t.npz: the directory nowhere does not exist"),
+])
+def test_export_data_to_a_place_that_cannot_hold_the_file(work, subset_npz, target, fragment):
+    (work / "dir").mkdir()
+    before = snapshot(work)
+    result = CliRunner().invoke(bench, ["export-data", "--out", target, "--data", str(subset_npz), "--unverified"])
+    one_line_error(result, 2, fragment)
+    assert snapshot(work) == before
+
+
+def _bench_json(variants) -> dict:
+    return {"stage": "bench", "command": "lenet-bench run", "platform": {"cpu": "x", "node": "n"}, "versions": {},
+            "data": "t", "options": {}, "variants": variants, "mcu": []}
+
+
+@pytest.mark.parametrize("variants, fragment", [
+    ([{"name": "a", "kind": "tflite", "path": "a.tflite", "status": "ok", "latency_ms": {"invoke": {"p50": 0}},
+       "throughput": {"images_per_s": 1}, "metrics": {"accuracy": 0.9}}], "latency_ms.invoke.p50 is 0"),
+    ([{"name": "a", "kind": "tflite", "path": "a.tflite", "status": "ok"}], "latency_ms.invoke.p50 is None"),
+    (["not a variant"], "variant 0 lacks its name, kind, path or status"),
+])
+def test_compare_on_malformed_reports(work, variants, fragment):
+    (work / "a.json").write_text(json.dumps(_bench_json(variants)))
+    result = CliRunner().invoke(bench, ["compare", "a.json", "a.json"])
+    one_line_error(result, 2, fragment)
+
+
+def test_compare_on_a_directory(work):
+    (work / "d").mkdir()
+    result = CliRunner().invoke(bench, ["compare", "d", "d"])
+    one_line_error(result, 2, "d: is a directory")
+
+
+def test_the_pipeline_checks_every_option_before_its_first_step(work, subset_npz):
+    result = CliRunner().invoke(pipeline, ["--count", "0", "--data", str(subset_npz), "--unverified",
+                                           "--wandb", "disabled"])
+    one_line_error(result, 2, "--count must be >= 1, got 0")
+    assert snapshot(work) == {}
+
+
+def test_leftovers_of_killed_runs_are_removed_by_the_next_run(work):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = work / f".run.{dead.pid}.abc{STAGING}"
+    live = work / f".run.{os.getpid()}.def{STAGING}"
+    for folder in (stale, live):
+        folder.mkdir()
+        (folder / "model.keras").write_bytes(b"x" * 1000)
+    with staged_dir(work / "run", force=False) as stage:
+        (stage / "done").write_text("ok")
+    assert not stale.exists() and live.exists()  # another live process's staging is not touched
+    assert (work / "run" / "done").read_text() == "ok"
+    assert remove_stale_staging(work / "run") == []
+
+
+def test_convert_on_a_full_disk_leaves_the_old_directory_as_it_was(tmp_path, subset_npz, trained_run):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(disk)], capture_output=True).returncode != 0:
+        pytest.skip("needs root to mount a small tmpfs as a full disk")
+    try:
+        out = disk / "build"
+        out.mkdir()
+        (out / "manifest.json").write_text('{"old": true}')
+        (out / "notes.txt").write_text("kept")
+        before = snapshot(disk)
+        result = CliRunner().invoke(convert, [str(trained_run / "model.keras"), "--quantize", "int8", "--out",
+                                              str(out), "--data", str(subset_npz), "--unverified",
+                                              "--tflm-samples", "10"])
+        one_line_error(result, 2, "No space left on device")
+        assert snapshot(disk) == before
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
