@@ -211,3 +211,21 @@ def test_bad_sweep_config_is_one_line_and_exit_2(tmp_path, subset_npz):
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [f"error: {tmp_path / 's.yaml'}: parameters.filters.values: is empty"]
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.slow
+def test_a_moved_sweep_directory_reads_its_own_study_from_any_working_directory(tmp_path, subset_npz, monkeypatch):
+    spec = {**SMALL, "parameters": {**SMALL["parameters"], "filters": {"value": 4}, "learn_rate": {"value": 0.01}}}
+    first = CliRunner().invoke(main, sweep_args(write_spec(tmp_path, spec), tmp_path / "sweep", subset_npz, 1))
+    assert first.exit_code == 0, first.output
+    assert json.loads((tmp_path / "sweep" / "sweep.json").read_text())["storage"] == "sqlite:///study.db"
+    moved = tmp_path / "elsewhere" / "moved"
+    moved.parent.mkdir()
+    (tmp_path / "sweep").rename(moved)
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    best = CliRunner().invoke(main, ["best", str(moved), "--data", str(subset_npz), "--unverified",
+                                     "--wandb", "disabled"])
+    assert best.exit_code == 0, best.output + best.stderr
+    assert json.loads((moved / "best" / "manifest.json").read_text())["picked"]["trial"] == 0
+    assert not (tmp_path / "sweep").exists()  # nothing recreated where the sweep used to be
