@@ -252,3 +252,27 @@ def test_convert_on_a_full_disk_leaves_the_old_directory_as_it_was(tmp_path, sub
         assert snapshot(disk) == before
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_a_native_crash_becomes_one_error_naming_the_signal_and_the_step():
+    from lenet_deploy.contained import contained
+    from lenet_deploy.errors import LenetError
+
+    with pytest.raises(LenetError, match=r"^running a broken model crashed \(SIGSEGV\)$"):
+        contained("running a broken model", _segfault)
+    with pytest.raises(LenetError, match="bad input"):  # errors and results come back unchanged
+        contained("step", _raise, LenetError("bad input"))
+    assert contained("step", sum, [1, 2, 3]) == 6
+
+
+def _raise(error: Exception) -> None:
+    raise error
+
+
+def _segfault() -> None:
+    """What a runtime does with a corrupt pointer: the process gets SIGSEGV."""
+    import faulthandler
+    import signal
+
+    faulthandler.disable()  # pytest's handler would print a traceback from the child
+    os.kill(os.getpid(), signal.SIGSEGV)

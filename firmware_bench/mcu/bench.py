@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from lenet_deploy.artifacts import sha256_file, staged_dir, write_text_atomic
+from lenet_deploy.contained import contained
 from lenet_deploy.convert.codegen import HostEngine, read_graph, write_engine, write_model_source
 from lenet_deploy.errors import CheckFailed, LenetError
 from lenet_deploy.firmware_bench.mcu.build import build_firmware, qemu_board
@@ -44,7 +45,11 @@ class TflmReference:
 
 
 def tflm_reference(model: bytes, images: np.ndarray, where: str = "model") -> TflmReference:
-    """Float images [N, 28, 28, 1] through TFLite Micro's reference kernels, one at a time."""
+    """Float images [N, 28, 28, 1] through TFLite Micro's reference kernels, one at a time (in a child process)."""
+    return contained("running the model in TFLite Micro", _tflm_reference, model, images, where)
+
+
+def _tflm_reference(model: bytes, images: np.ndarray, where: str) -> TflmReference:
     from lenet_deploy.runtimes import TFLMRunner
     from lenet_deploy.tflm import arena_bytes
 
@@ -53,6 +58,10 @@ def tflm_reference(model: bytes, images: np.ndarray, where: str = "model") -> Tf
     outputs = np.concatenate([runner.invoke(quantized[i:i + 1]).reshape(1, -1) for i in range(len(images))])
     return TflmReference(outputs, quantized.reshape(len(images), -1), arena_bytes(runner.interpreter), runner.input,
                          runner.output)
+
+
+def _host_outputs(engine_c: Path, images: np.ndarray, output_size: int) -> np.ndarray:
+    return HostEngine(engine_c).run(images, output_size)
 
 
 def run_mcu_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data_source: str, out: Path,
@@ -69,7 +78,8 @@ def run_mcu_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data
             f"{len(images):,} images …")
         tflm = tflm_reference(model, images, str(model_path))
         reference, quantized, tflm_arena = tflm.outputs, tflm.inputs, tflm.arena_bytes
-        host = HostEngine(engine_c).run(quantized, reference.shape[1])
+        host = contained("running the C engine compiled for this host", _host_outputs, engine_c, quantized,
+                         reference.shape[1])
         (stage / "flatbuffer").mkdir()
         flatbuffer_c = write_model_source(stage / "flatbuffer", model_path.stem, model, (tflm.input, tflm.output),
                                           tflm_arena, str(model_path))
