@@ -161,13 +161,15 @@ def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions) -> d
     study = open_study(spec, name, storage_url(out, options), options.heartbeat)
     before = _finished(study)
     started = time.perf_counter()
-    if options.workers == 1:
-        run_worker(spec, name, str(out), options, 0, mnist)
-    else:
-        _run_worker_processes(spec, name, str(out), options)
+    try:
+        if options.workers == 1:
+            run_worker(spec, name, str(out), options, 0, mnist)
+        else:
+            _run_worker_processes(spec, name, str(out), options)
+    finally:  # a worker that failed still leaves the trials table of what did finish
+        rows = write_results(study, spec, Path(out))
     seconds = time.perf_counter() - started
     done = _finished(study) - before
-    rows = write_results(study, spec, Path(out))
     return {"finished": _finished(study), "this_run": done, "seconds": seconds,
             "trials_per_hour": done / seconds * 3600 if seconds else 0.0, "rows": rows}
 
@@ -214,7 +216,13 @@ def run_worker(spec: SweepSpec, name: str, out: str, options: SweepOptions, inde
             time.sleep(min(5, options.heartbeat))  # the last slots are taken; wait in case their worker dies
             continue
         objective = _Objective(spec, name, Path(out), options, mnist, study, progress)
-        study.optimize(objective, n_trials=1, catch=(SurplusTrial,), gc_after_trial=True)
+        try:
+            study.optimize(objective, n_trials=1, catch=(SurplusTrial,), gc_after_trial=True)
+        except (optuna.exceptions.UpdateFinishedTrialError, ValueError) as exc:
+            # Another worker failed this trial (it looked dead) and re-queued it: Optuna then refuses our
+            # writes ("Cannot tell a FAIL trial"). The retry will run it; this worker carries on.
+            if isinstance(exc, ValueError) and not str(exc).startswith("Cannot tell a"):
+                raise
 
 
 def fail_dead_local_trials(study) -> None:
@@ -225,6 +233,10 @@ def fail_dead_local_trials(study) -> None:
 
     host = socket.gethostname()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        # A retried trial starts with a copy of the dead trial's attributes: until its new worker has
+        # claimed it (owner = its own number), its host and pid are not its own and prove nothing.
+        if trial.user_attrs.get("owner") != trial.number:
+            continue
         if trial.user_attrs.get("host") != host or _alive(trial.user_attrs.get("pid")):
             continue
         try:
@@ -263,6 +275,7 @@ class _Objective:
 
         trial.set_user_attr("host", socket.gethostname())
         trial.set_user_attr("pid", os.getpid())
+        trial.set_user_attr("owner", trial.number)  # last: host and pid above are now this trial's own
         self._claim_slot(trial)
         values = cap_epochs({**self.spec.fixed, **self._suggest(trial)}, self.options.epochs_cap)
         try:
