@@ -150,14 +150,15 @@ def remove_stale_staging(out: Path) -> list[Path]:
         parts = leftover.name[len(Path(out).name) + 2:].split(".")
         if not (leftover.is_dir() and leftover.name.endswith((STAGING, REPLACED)) and parts[0].isdigit()):
             continue
-        if not _alive(int(parts[0])):
+        if not process_alive(int(parts[0])):
             shutil.rmtree(leftover, ignore_errors=True)
             removed.append(leftover)
     return removed
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
+def process_alive(pid: Any) -> bool:
+    """Whether process `pid` exists on this host (anything but an int is not ours to judge: True)."""
+    if not isinstance(pid, int):
         return True
     try:
         os.kill(pid, 0)

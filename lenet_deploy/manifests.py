@@ -28,6 +28,8 @@ BENCH_REPORT = "bench.json"  # `lenet-bench run`
 MCU_REPORT = "mcu.json"  # `lenet-bench mcu`
 MAIN_BUILD = "O2"  # the MCU firmware build every summary quotes (-O2, DSP path where the core has it)
 
+R = TypeVar("R")
+
 
 @dataclass
 class Record:
@@ -48,9 +50,6 @@ class Record:
                              "cpu_count": os.cpu_count()},
                 "versions": library_versions()}
         return cls(**{**made, **measured})
-
-
-R = TypeVar("R")
 
 
 @dataclass

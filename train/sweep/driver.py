@@ -21,6 +21,7 @@ from typing import Any
 
 from lenet_deploy.data import DEFAULT_VAL_SIZE, Mnist, load_mnist
 from lenet_deploy.energy import EnergyMeter
+from lenet_deploy.artifacts import process_alive
 from lenet_deploy.errors import LenetError
 from lenet_deploy.manifests import SWEEP_MANIFEST, SweepManifest, read_record, write_record
 from lenet_deploy.train.config import cap_epochs, make_config
@@ -237,7 +238,7 @@ def fail_dead_local_trials(study) -> None:
         # claimed it (owner = its own number), its host and pid are not its own and prove nothing.
         if trial.user_attrs.get("owner") != trial.number:
             continue
-        if trial.user_attrs.get("host") != host or _alive(trial.user_attrs.get("pid")):
+        if trial.user_attrs.get("host") != host or process_alive(trial.user_attrs.get("pid")):
             continue
         try:
             study._storage.set_trial_user_attr(trial._trial_id, "reason", "worker died mid-trial; re-queued")
@@ -245,18 +246,6 @@ def fail_dead_local_trials(study) -> None:
         except optuna.exceptions.UpdateFinishedTrialError:  # another worker failed it first
             continue
         RetryHeartbeatStaleTrialCallback()(study, study._storage.get_trial(trial._trial_id))
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int):
-        return True  # not ours to judge: the heartbeat covers it
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _finished(study) -> int:
