@@ -55,13 +55,13 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def check_output_dir(out: Path, force: bool, holds: str = "a run") -> None:
+def check_output_dir(out: Path, force: bool) -> None:
     """Fail before any work if `out` cannot become a run directory (probes the parent for writing)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise LenetError(f"--out {out} is a file, not a directory")
     if out.exists() and any(out.iterdir()) and not force:
-        raise LenetError(f"--out {out} already holds {holds}; pass --force to replace it")
+        raise LenetError(f"--out {out} already holds a run; pass --force to replace it")
     check_writable_parent(out)
 
 
