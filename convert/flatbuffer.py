@@ -102,6 +102,6 @@ def read_graph(data: bytes, where: str = "model") -> Graph:
 def read_graph_file(path: Path) -> tuple[bytes, Graph]:
     path = Path(path)
     if not path.is_file():
-        raise LenetError(f"{path}: no such file")
+        raise LenetError(f"{path}: {'is a directory, not a .tflite file' if path.is_dir() else 'no such file'}")
     data = path.read_bytes()
     return data, read_graph(data, str(path))

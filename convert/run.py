@@ -34,6 +34,8 @@ def convert_model(model_path: Path, quantize: str = "int8", io_type: str = "int8
         raise LenetError(f"--tflm-samples must be >= 1 (TFLite Micro's arena is read after an invoke), "
                          f"got {tflm_samples}")
     check_c_identifier(name)
+    if val_size is not None and val_size < 1:
+        raise LenetError(f"--val-size must be >= 1 (the checks run on the validation images), got {val_size}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise LenetError(f"--out {out} is a file, not a directory")

@@ -26,6 +26,9 @@ def export_testset(out: Path, images: np.ndarray, labels: np.ndarray, source: st
 def load_testset(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(float images [N, 28, 28, 1] in [0, 1], labels) from an exported npz, checked for shape, dtype and NaN."""
     path = Path(path)
+    if path.is_dir():
+        raise LenetError(f"--data {path}: is a directory; lenet-bench reads the .npz that `lenet-bench export-data` "
+                         "writes")
     if not path.is_file():
         raise LenetError(f"--data {path}: no such file")
     try:

@@ -276,3 +276,22 @@ def _segfault() -> None:
 
     faulthandler.disable()  # pytest's handler would print a traceback from the child
     os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def test_convert_with_no_validation_images_is_refused_first(work, subset_npz):
+    result = CliRunner().invoke(convert, ["model.keras", "--val-size", "0", "--data", str(subset_npz), "--unverified"])
+    one_line_error(result, 2, "--val-size must be >= 1 (the checks run on the validation images), got 0")
+    assert snapshot(work) == {}
+
+
+@pytest.mark.parametrize("cli, args, fragment", [
+    (bench, ["run", "--tflite", "m.tflite", "--data", "d", "--out", "r"],
+     "--data d: is a directory; lenet-bench reads the .npz that `lenet-bench export-data` writes"),
+    (bench, ["mcu", "--model", "d", "--out", "r"], "--model d: is a directory"),
+    (convert, ["inspect", "d"], "d: is a directory, not a .tflite file"),
+])
+def test_a_directory_where_a_file_belongs(work, cli, args, fragment):
+    (work / "d").mkdir()
+    before = snapshot(work)
+    one_line_error(CliRunner().invoke(cli, args), 2, fragment)
+    assert snapshot(work) == before

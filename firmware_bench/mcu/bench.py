@@ -69,7 +69,7 @@ def run_mcu_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data
     qemu_board(options.board)
     model_path = Path(model_path)
     if not model_path.is_file():
-        raise LenetError(f"--model {model_path}: no such file")
+        raise LenetError(f"--model {model_path}: {'is a directory' if model_path.is_dir() else 'no such file'}")
     model = model_path.read_bytes()
     graph = read_graph(model, str(model_path))
     with staged_dir(out, force) as stage:
