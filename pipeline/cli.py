@@ -29,9 +29,9 @@ def main(name: str, budget: str, sweep_config: Path | None, count: int | None, e
              unverified: bool, quick_bench: bool) -> None:
     """Original LeNet-5 → sweep → best → convert → bench → reports/<name>/report.md. Rerun to continue."""
     quiet_tensorflow()
-    from lenet_deploy.pipeline.run import REPO_SWEEP, PipelineOptions, run_pipeline
+    from lenet_deploy.pipeline.run import DEFAULT_SWEEP, PipelineOptions, run_pipeline
 
-    options = PipelineOptions(name=name, budget=budget, sweep_config=sweep_config or REPO_SWEEP, count=count,
+    options = PipelineOptions(name=name, budget=budget, sweep_config=sweep_config or DEFAULT_SWEEP, count=count,
                               epochs_cap=epochs_cap, data=data, verify=not unverified, val_size=val_size,
                               samples=samples, wandb=wandb_mode, country=country, quick_bench=quick_bench)
     report = run_pipeline(options, say=click.echo)

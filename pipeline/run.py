@@ -16,7 +16,7 @@ from lenet_deploy.errors import LenetError
 from lenet_deploy.manifests import BENCH_REPORT, MANIFEST, MCU_REPORT, ConvertManifest, read_record
 from lenet_deploy.sweeps import sweep_config
 
-REPO_SWEEP = sweep_config("seed.yaml")
+DEFAULT_SWEEP = sweep_config("seed.yaml")
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ BUDGETS = {
 class PipelineOptions:
     name: str = "lenet"
     budget: str = "default"
-    sweep_config: Path = REPO_SWEEP
+    sweep_config: Path = DEFAULT_SWEEP
     count: int | None = None
     epochs_cap: int | None = None
     data: Path | None = None

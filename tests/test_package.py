@@ -70,9 +70,9 @@ def test_every_command_runs_from_the_wheel(fresh_install, tmp_path):
 def test_package_data_is_installed_and_used(fresh_install, tmp_path):
     env = _with_dependencies(fresh_install)
     probe = ("import lenet_deploy, importlib.resources as r\n"
-             "from lenet_deploy.pipeline.run import REPO_SWEEP\n"
+             "from lenet_deploy.pipeline.run import DEFAULT_SWEEP\n"
              "print(lenet_deploy.__file__)\n"
-             "print(REPO_SWEEP.is_file(), REPO_SWEEP)\n"
+             "print(DEFAULT_SWEEP.is_file(), DEFAULT_SWEEP)\n"
              "print(all(r.files('lenet_deploy.firmware_bench.mcu').joinpath(f).is_file() "
              "for f in ('startup.c', 'main.c', 'link.ld')))\n")
     done = subprocess.run([str(fresh_install / "bin" / "python"), "-c", probe], capture_output=True, text=True,
