@@ -25,8 +25,8 @@ from lenet_deploy.cli import handle_errors, quiet_tensorflow
 @click.option("--quick-bench", is_flag=True, help="Few latency invokes and no energy loop (smoke runs).")
 @handle_errors
 def main(name: str, budget: str, sweep_config: Path | None, count: int | None, epochs_cap: int | None,
-             samples: int | None, val_size: int | None, wandb_mode: str, country: str, data: Path | None,
-             unverified: bool, quick_bench: bool) -> None:
+         samples: int | None, val_size: int | None, wandb_mode: str, country: str, data: Path | None,
+         unverified: bool, quick_bench: bool) -> None:
     """Original LeNet-5 → sweep → best → convert → bench → reports/<name>/report.md. Rerun to continue."""
     quiet_tensorflow()
     from lenet_deploy.pipeline.run import DEFAULT_SWEEP, PipelineOptions, run_pipeline
