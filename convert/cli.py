@@ -34,7 +34,8 @@ def main() -> None:
 @click.option("--representative", default=500, show_default=True,
               help="Calibration images for int8, drawn stratified from the training split.")
 @click.option("--name", default="lenet", show_default=True, help="Artifact stem and C symbol prefix.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("build"), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("build"), show_default=True,
+              help="Directory for the .tflite files, C source and manifest.json (replaced in one rename).")
 @click.option("--max-drop", type=float, help="Fail (exit 1, artifacts kept) if accuracy drops more (pp).")
 @click.option("--tflm-samples", default=1000, show_default=True,
               help="Validation images run through TFLite Micro's reference kernels.")

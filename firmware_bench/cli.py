@@ -31,11 +31,12 @@ def main() -> None:
 @click.option("--threads", type=int, help="Interpreter threads [default: the runtime's].")
 @click.option("--samples", type=int, help="Use the first N test images [default: all].")
 @click.option("--invokes", default=1000, show_default=True, help="Timed batch-1 invokes per repeat.")
-@click.option("--warmup", default=50, show_default=True)
+@click.option("--warmup", default=50, show_default=True, help="Untimed invokes before each timed repeat.")
 @click.option("--repeats", default=3, show_default=True, help="Latency repeats (their p50 spread is reported).")
 @click.option("--batch", default=32, show_default=True, help="Batch size for the throughput figure.")
 @click.option("--energy-seconds", default=5.0, show_default=True, help="Seconds of inference under CodeCarbon.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("reports/bench"), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports/bench"), show_default=True,
+              help="Report directory: bench.json, bench.csv, report.md, plots.")
 @click.option("--force", is_flag=True, help="Replace an existing bench.json in --out.")
 @click.option("--mcu", "mcu_reports", multiple=True, type=click.Path(path_type=Path),
               help="mcu.json from `lenet-bench mcu`: its emulated-MCU row joins the report.")
@@ -127,7 +128,8 @@ def prepare_testset(data: Path | None, out: Path, samples: int | None) -> tuple[
                                                               "[default: the MNIST test set].")
 @click.option("--clock-mhz", default=168.0, show_default=True, help="Clock for the latency estimate.")
 @click.option("--cpi", default=1.25, show_default=True, help="Cycles per instruction for the latency estimate.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("reports/mcu"), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports/mcu"), show_default=True,
+              help="Report directory: mcu.json, report.md, the firmware builds.")
 @click.option("--force", is_flag=True, help="Replace an existing report in --out.")
 @handle_errors
 def mcu(model_path: Path, board: str, samples: int | None, compare_samples: int, data: Path | None,
@@ -176,9 +178,11 @@ def _test_images(data: Path | None):
 
 
 @main.command("export-data")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("testset.npz"), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("testset.npz"), show_default=True,
+              help="The .npz to write (copy it to the device).")
 @click.option("--data", type=click.Path(path_type=Path), help="MNIST location (see lenet-train data).")
-@click.option("--unverified", is_flag=True)
+@click.option("--unverified", is_flag=True,
+              help="Accept data that is not byte-identical to canonical MNIST (e.g. a subset).")
 @handle_errors
 def export_data(out: Path, data: Path | None, unverified: bool) -> None:
     """Write the MNIST test images to an npz for a device that has no MNIST (and no TensorFlow)."""

@@ -18,16 +18,27 @@ from lenet_deploy.cli import handle_errors, quiet_tensorflow
 @click.option("--epochs-cap", type=int, help="Override the budget's epoch cap.")
 @click.option("--samples", type=int, help="Benchmark on the first N test images [default: all 10,000].")
 @click.option("--val-size", type=int, help="Validation images [default: 6000].")
-@click.option("--wandb", "wandb_mode", default="auto", show_default=True)
-@click.option("--country", default="USA", show_default=True)
+@click.option("--wandb", "wandb_mode", default="auto", show_default=True, help="W&B mode: auto (online only with an API key) | online | offline | disabled.")
+@click.option("--country", default="USA", show_default=True, help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
 @click.option("--data", type=click.Path(path_type=Path), help="MNIST location (see lenet-train data).")
-@click.option("--unverified", is_flag=True)
+@click.option("--unverified", is_flag=True, help="Accept data that is not byte-identical to canonical MNIST (e.g. a subset).")
 @click.option("--quick-bench", is_flag=True, help="Few latency invokes and no energy loop (smoke runs).")
 @handle_errors
 def main(name: str, budget: str, sweep_config: Path | None, count: int | None, epochs_cap: int | None,
          samples: int | None, val_size: int | None, wandb_mode: str, country: str, data: Path | None,
          unverified: bool, quick_bench: bool) -> None:
-    """Original LeNet-5 → sweep → best → convert → bench → reports/<name>/report.md. Rerun to continue."""
+    """Original LeNet-5 → sweep → best → convert → bench → MCU → reports/<name>/report.md. Rerun to continue.
+
+    \b
+    1. original LeNet-5 (runs/<name>-original)
+    2. sweep (runs/<name>-sweep)
+    3. best trial retrained on all training images (runs/<name>-sweep/best)
+    4. convert to float32 + int8 TFLite and C source (build/<name>)
+    5. benchmark Keras vs TFLite vs int8 vs TFLite Micro (reports/<name>/bench)
+    6. the int8 C engine on an emulated Cortex-M4 (reports/<name>/mcu; skipped, saying why, without
+       arm-none-eabi-gcc and qemu-system-arm)
+    7. the report (reports/<name>/report.md)
+    """
     quiet_tensorflow()
     from lenet_deploy.pipeline.run import DEFAULT_SWEEP, PipelineOptions, run_pipeline
 

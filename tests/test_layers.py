@@ -75,3 +75,36 @@ def test_core_and_firmware_bench_import_no_heavy_library_at_module_level():
                          else [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
                 wrong += [f"{path.relative_to(REPO)} imports {n}" for n in names if n.split(".")[0] in heavy]
     assert wrong == []
+
+
+def test_every_option_of_every_command_has_help_text():
+    import click
+
+    from lenet_deploy.convert.cli import main as convert
+    from lenet_deploy.firmware_bench.cli import main as bench
+    from lenet_deploy.pipeline.cli import main as pipeline
+    from lenet_deploy.train.cli import main as train
+
+    def commands(command, name):
+        if isinstance(command, click.Group):
+            for sub_name, sub in command.commands.items():
+                yield from commands(sub, f"{name} {sub_name}")
+        else:
+            yield name, command
+
+    undocumented = [f"{name} {option.opts[-1]}"
+                    for root, root_name in ((train, "lenet-train"), (convert, "lenet-convert"), (bench, "lenet-bench"),
+                                            (pipeline, "lenet-pipeline"))
+                    for name, command in commands(root, root_name)
+                    for option in command.params if isinstance(option, click.Option) and not option.help]
+    assert undocumented == []
+
+
+def test_pipeline_help_lists_every_step():
+    from click.testing import CliRunner
+
+    from lenet_deploy.pipeline.cli import main as pipeline
+
+    shown = CliRunner().invoke(pipeline, ["--help"]).output
+    for step in ("original LeNet-5", "sweep", "best trial", "convert", "benchmark", "emulated Cortex-M4", "report"):
+        assert step in shown, step

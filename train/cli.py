@@ -44,7 +44,7 @@ def data(data: Path | None, unverified: bool) -> None:
 @click.option("--epochs", type=int, help="Override the number of epochs.")
 @click.option("--batch-size", type=int, help="Override the batch size.")
 @click.option("--learn-rate", type=float, help="Override the learning rate.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, the shuffling and the weights.")
 @click.option("--val-size", type=int, default=DEFAULT_VAL_SIZE, show_default=True,
               help="Validation images held out of the training set (stratified).")
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory [default: runs/<name>].")
@@ -52,7 +52,8 @@ def data(data: Path | None, unverified: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @click.option("--wandb", "wandb_mode", default="auto", show_default=True,
               help=f"W&B mode: {'|'.join(WANDB_MODES)} (auto = online only if an API key is configured).")
-@click.option("--country", default="USA", show_default=True, help="ISO code for CodeCarbon's carbon intensity.")
+@click.option("--country", default="USA", show_default=True,
+              help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
 @data_option
 @unverified_option
 @handle_errors
@@ -109,15 +110,17 @@ def _print_summary(out: Path, metrics: dict) -> None:
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes on this machine.")
 @click.option("--storage", help="SQLAlchemy URL of a shared study (e.g. postgresql://u@db/lenet) [default: SQLite "
                                 "in the sweep directory].")
-@click.option("--backend", type=click.Choice(["local", "wandb"]), default="local", show_default=True)
+@click.option("--backend", type=click.Choice(["local", "wandb"]), default="local", show_default=True,
+              help="local: the Optuna sweep driver (no account needed); wandb: W&B's server and agent.")
 @click.option("--epochs-cap", type=int, help="Cap every trial's epochs (smoke runs).")
 @click.option("--out", type=click.Path(path_type=Path), help="Sweep directory [default: runs/<sweep name>].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split and of each fit.")
-@click.option("--val-size", type=int, default=DEFAULT_VAL_SIZE, show_default=True)
+@click.option("--val-size", type=int, default=DEFAULT_VAL_SIZE, show_default=True,
+              help="Validation images held out of the training set (what trials are ranked on).")
 @click.option("--heartbeat", type=int, default=20, show_default=True,
               help="Seconds between trial heartbeats; a silent trial is failed and retried after 3 of them.")
-@click.option("--wandb", "wandb_mode", default="auto", show_default=True, help=f"{'|'.join(WANDB_MODES)}")
-@click.option("--country", default="USA", show_default=True)
+@click.option("--wandb", "wandb_mode", default="auto", show_default=True, help="W&B mode: auto (online only with an API key) | online | offline | disabled.")
+@click.option("--country", default="USA", show_default=True, help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
 @data_option
 @unverified_option
 @handle_errors
@@ -155,8 +158,8 @@ def sweep(config_path: Path, count: int, workers: int, storage: str | None, back
 @click.option("--retrain", is_flag=True, help="Refit the winner on all 60k training images before the test.")
 @click.option("--storage", help="The sweep's storage URL, if it holds a password.")
 @click.option("--force", is_flag=True, help="Replace an existing best/ directory.")
-@click.option("--wandb", "wandb_mode", default="auto", show_default=True)
-@click.option("--country", default="USA", show_default=True)
+@click.option("--wandb", "wandb_mode", default="auto", show_default=True, help="W&B mode: auto (online only with an API key) | online | offline | disabled.")
+@click.option("--country", default="USA", show_default=True, help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
 @data_option
 @unverified_option
 @handle_errors
