@@ -265,14 +265,14 @@ class _Objective:
         trial.set_user_attr("host", socket.gethostname())
         trial.set_user_attr("pid", os.getpid())
         trial.set_user_attr("owner", trial.number)  # last: host and pid above are now this trial's own
-        self._claim_slot(trial)
+        position = self._claim_slot(trial)
         values = cap_epochs({**self.spec.fixed, **self._suggest(trial)}, self.options.epochs_cap)
         try:
             config = make_config(values, f"trial {trial.number}")
             spatial_plan(config)
         except LenetError as exc:
             trial.set_user_attr("reason", str(exc))
-            self.progress.skipped(trial.number, self._done(), str(exc))
+            self.progress.skipped(trial.number, position, str(exc))
             raise optuna.TrialPruned(str(exc)) from None
         trial.set_user_attr("config", config.to_dict())
         last_logs: dict[str, float] = {}
@@ -281,7 +281,7 @@ class _Objective:
             last_logs.update(logs, epoch=epoch)
             value = float(logs[self.spec.metric])
             trial.report(value, epoch)
-            self.progress.epoch(trial.number, self._done(), trial.params, epoch, config.epochs, self.spec.metric,
+            self.progress.epoch(trial.number, position, trial.params, epoch, config.epochs, self.spec.metric,
                                 value)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"hyperband stopped it after epoch {epoch}")
@@ -308,14 +308,18 @@ class _Objective:
             self.progress.finished(trial.number, self._done() + 1, time.perf_counter() - started)
         return float(last_logs[self.spec.metric])
 
-    def _claim_slot(self, trial) -> None:
-        """Two workers can ask for the last slot at once: the lower trial number keeps it."""
+    def _claim_slot(self, trial) -> int:
+        """Two workers can ask for the last slot at once: the lower trial number keeps it.
+
+        Returns the trial's place in the count (finished + running before it + 1), fixed for its whole run.
+        """
         trials = self.study.get_trials(deepcopy=False)
         finished = sum(t.state.name in FINISHED for t in trials)
         ahead = sum(t.state.name == "RUNNING" and t.number < trial.number for t in trials)
         if finished + ahead >= self.options.count:
             trial.set_user_attr("reason", "surplus: the count was reached by other workers; not run")
             raise SurplusTrial()
+        return finished + ahead + 1
 
     def _suggest(self, trial) -> dict[str, Any]:
         from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution

@@ -15,10 +15,10 @@ class TrialProgress:
         self.durations: list[float] = []
         self.started = time.perf_counter()
 
-    def _eta(self, done: int) -> str:
+    def _eta(self, position: int) -> str:
         if not self.durations:
             return "ETA ?"
-        seconds = max(0, self.count - done) * sum(self.durations) / len(self.durations)
+        seconds = max(0, self.count - position + 1) * sum(self.durations) / len(self.durations)
         return f"ETA {seconds / 60:.0f} min"
 
     def _emit(self, text: str, final: bool) -> None:
@@ -29,14 +29,15 @@ class TrialProgress:
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
-    def epoch(self, number: int, done: int, params: dict[str, Any], epoch: int, epochs: int, metric: str,
+    def epoch(self, number: int, position: int, params: dict[str, Any], epoch: int, epochs: int, metric: str,
               value: float) -> None:
+        """`position`: the trial's place in the count, fixed when it started (not the trials finished since)."""
         shown = " ".join(f"{k}={v}" for k, v in params.items())
-        self._emit(f"trial {done + 1}/{self.count} (#{number}) {shown} | epoch {epoch}/{epochs} "
-                   f"{metric}={value:.4f} | {self._eta(done)}", final=False)
+        self._emit(f"trial {position}/{self.count} (#{number}) {shown} | epoch {epoch}/{epochs} "
+                   f"{metric}={value:.4f} | {self._eta(position)}", final=False)
 
-    def skipped(self, number: int, done: int, reason: str) -> None:
-        self._emit(f"trial {done + 1}/{self.count} (#{number}) pruned before training: {reason}", final=True)
+    def skipped(self, number: int, position: int, reason: str) -> None:
+        self._emit(f"trial {position}/{self.count} (#{number}) pruned before training: {reason}", final=True)
 
     def finished(self, number: int, done: int, seconds: float) -> None:
         self.durations.append(seconds)
