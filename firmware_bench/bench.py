@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lenet_deploy.errors import LenetError
+from lenet_deploy.errors import CheckFailed, LenetError
 from lenet_deploy.firmware_bench.platform_info import platform_info
 from lenet_deploy.manifests import BENCH_REPORT, BenchReport, McuReport, write_record
 
@@ -63,6 +63,18 @@ def run_variant(variant: Variant, data: Path, options: BenchOptions) -> dict[str
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return {"status": "failed", "reason": f"worker exited with {done.returncode}: {tail[:200]}"}
     return json.loads(lines[-1])
+
+
+def failed_variants(report: BenchReport) -> list[str]:
+    return [v["name"] for v in report.variants if v["status"] != "ok"]
+
+
+def check_variants(report: BenchReport, out: Path) -> None:
+    """A run in which any variant failed is a failed run: exit 1, its report kept."""
+    failed = failed_variants(report)
+    if failed:
+        raise CheckFailed(f"{len(failed)} of {len(report.variants)} variants failed ({', '.join(failed)}); "
+                          f"report kept in {out}")
 
 
 def run_bench(variants: list[Variant], data: Path, data_source: str, out: Path, options: BenchOptions,

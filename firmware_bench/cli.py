@@ -9,7 +9,7 @@ import click
 
 from lenet_deploy.artifacts import check_output_file
 from lenet_deploy.cli import console, handle_errors, quiet_tensorflow
-from lenet_deploy.errors import CheckFailed, LenetError
+from lenet_deploy.errors import LenetError
 from lenet_deploy.manifests import BENCH_REPORT, MAIN_BUILD, MCU_REPORT, BenchReport, McuReport, read_record
 
 
@@ -46,7 +46,7 @@ def run(more_tflite: tuple[Path, ...], keras: Path | None, tflite: tuple[Path, .
         repeats: int, batch: int, energy_seconds: float, out: Path, force: bool,
         mcu_reports: tuple[Path, ...]) -> None:
     """Benchmark every variant on the same test images; writes bench.json, bench.csv, report.md and plots."""
-    from lenet_deploy.firmware_bench.bench import BenchOptions, run_bench, variants_for
+    from lenet_deploy.firmware_bench.bench import BenchOptions, check_variants, run_bench, variants_for
     from lenet_deploy.firmware_bench.report.bench import print_table, write_report
     from lenet_deploy.tflite import interpreter_class
 
@@ -76,10 +76,7 @@ def run(more_tflite: tuple[Path, ...], keras: Path | None, tflite: tuple[Path, .
     write_report(report, out)
     print_table(report)
     click.echo(f"wrote {out / BENCH_REPORT}, {out / 'report.md'}")
-    failed = [v["name"] for v in report.variants if v["status"] != "ok"]
-    if failed:
-        raise CheckFailed(f"{len(failed)} of {len(report.variants)} variants failed ({', '.join(failed)}); "
-                          f"report kept in {out}")
+    check_variants(report, out)
 
 
 def _read_mcu_report(path: Path) -> McuReport:

@@ -18,10 +18,13 @@ from lenet_deploy.cli import handle_errors, quiet_tensorflow
 @click.option("--epochs-cap", type=int, help="Override the budget's epoch cap.")
 @click.option("--samples", type=int, help="Benchmark on the first N test images [default: all 10,000].")
 @click.option("--val-size", type=int, help="Validation images [default: 6000].")
-@click.option("--wandb", "wandb_mode", default="auto", show_default=True, help="W&B mode: auto (online only with an API key) | online | offline | disabled.")
-@click.option("--country", default="USA", show_default=True, help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
+@click.option("--wandb", "wandb_mode", default="auto", show_default=True,
+              help="W&B mode: auto (online only with an API key) | online | offline | disabled.")
+@click.option("--country", default="USA", show_default=True,
+              help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
 @click.option("--data", type=click.Path(path_type=Path), help="MNIST location (see lenet-train data).")
-@click.option("--unverified", is_flag=True, help="Accept data that is not byte-identical to canonical MNIST (e.g. a subset).")
+@click.option("--unverified", is_flag=True,
+              help="Accept data that is not byte-identical to canonical MNIST (e.g. a subset).")
 @click.option("--quick-bench", is_flag=True, help="Few latency invokes and no energy loop (smoke runs).")
 @handle_errors
 def main(name: str, budget: str, sweep_config: Path | None, count: int | None, epochs_cap: int | None,

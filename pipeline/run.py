@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lenet_deploy.errors import LenetError
-from lenet_deploy.manifests import BENCH_REPORT, MANIFEST, MCU_REPORT, ConvertManifest, read_record
+from lenet_deploy.manifests import BENCH_REPORT, MANIFEST, MCU_REPORT, BenchReport, ConvertManifest, read_record
 from lenet_deploy.sweeps import sweep_config
 
 DEFAULT_SWEEP = sweep_config("seed.yaml")
@@ -162,9 +162,11 @@ def _convert(options, where, val_size) -> str | None:
 
 
 def _bench(options, budget, where, mnist) -> str | None:
-    if _done(where["bench"], BENCH_REPORT):
+    from lenet_deploy.firmware_bench.bench import BenchOptions, check_variants, failed_variants, run_bench, variants_for
+
+    if _done(where["bench"], BENCH_REPORT) and not failed_variants(read_record(where["bench"] / BENCH_REPORT,
+                                                                                BenchReport)):
         return f"kept {where['bench']} from an earlier run"
-    from lenet_deploy.firmware_bench.bench import BenchOptions, run_bench, variants_for
     from lenet_deploy.firmware_bench.report.bench import write_report
     from lenet_deploy.firmware_bench.testdata import export_testset
     from lenet_deploy.tflite import interpreter_class
@@ -183,6 +185,7 @@ def _bench(options, budget, where, mnist) -> str | None:
                             [build / f"{options.name}_int8.tflite"], runtime)
     report = run_bench(variants, testset, f"MNIST test set, {len(labels)} images", where["bench"], bench_options)
     write_report(report, where["bench"])
+    check_variants(report, where["bench"])  # a failed variant stops the pipeline; a rerun benchmarks again
     return None
 
 

@@ -44,7 +44,8 @@ def data(data: Path | None, unverified: bool) -> None:
 @click.option("--epochs", type=int, help="Override the number of epochs.")
 @click.option("--batch-size", type=int, help="Override the batch size.")
 @click.option("--learn-rate", type=float, help="Override the learning rate.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, the shuffling and the weights.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the split, the shuffling and the weights.")
 @click.option("--val-size", type=int, default=DEFAULT_VAL_SIZE, show_default=True,
               help="Validation images held out of the training set (stratified).")
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory [default: runs/<name>].")
@@ -119,8 +120,10 @@ def _print_summary(out: Path, metrics: dict) -> None:
               help="Validation images held out of the training set (what trials are ranked on).")
 @click.option("--heartbeat", type=int, default=20, show_default=True,
               help="Seconds between trial heartbeats; a silent trial is failed and retried after 3 of them.")
-@click.option("--wandb", "wandb_mode", default="auto", show_default=True, help="W&B mode: auto (online only with an API key) | online | offline | disabled.")
-@click.option("--country", default="USA", show_default=True, help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
+@click.option("--wandb", "wandb_mode", default="auto", show_default=True,
+              help="W&B mode: auto (online only with an API key) | online | offline | disabled.")
+@click.option("--country", default="USA", show_default=True,
+              help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
 @data_option
 @unverified_option
 @handle_errors
@@ -158,8 +161,10 @@ def sweep(config_path: Path, count: int, workers: int, storage: str | None, back
 @click.option("--retrain", is_flag=True, help="Refit the winner on all 60k training images before the test.")
 @click.option("--storage", help="The sweep's storage URL, if it holds a password.")
 @click.option("--force", is_flag=True, help="Replace an existing best/ directory.")
-@click.option("--wandb", "wandb_mode", default="auto", show_default=True, help="W&B mode: auto (online only with an API key) | online | offline | disabled.")
-@click.option("--country", default="USA", show_default=True, help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
+@click.option("--wandb", "wandb_mode", default="auto", show_default=True,
+              help="W&B mode: auto (online only with an API key) | online | offline | disabled.")
+@click.option("--country", default="USA", show_default=True,
+              help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
 @data_option
 @unverified_option
 @handle_errors
