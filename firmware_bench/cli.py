@@ -89,6 +89,11 @@ def _read_mcu_report(path: Path) -> McuReport:
     return report
 
 
+def _check_samples(samples: int, available: int) -> None:
+    if samples > available:
+        raise LenetError(f"--samples {samples}: the test set has only {available} images")
+
+
 def prepare_testset(data: Path | None, out: Path, samples: int | None) -> tuple[Path, str]:
     """The npz every worker reads: the user's file, or the MNIST test set exported into --out."""
     from lenet_deploy.firmware_bench.testdata import export_testset, load_testset
@@ -106,8 +111,7 @@ def prepare_testset(data: Path | None, out: Path, samples: int | None) -> tuple[
         mnist = load_mnist()
         images, labels, source = mnist.x_test, mnist.y_test, f"MNIST test set ({mnist.source})"
     if samples is not None:
-        if samples > len(labels):
-            raise LenetError(f"--samples {samples}: the test set has only {len(labels)} images")
+        _check_samples(samples, len(labels))
         images, labels = images[:samples], labels[:samples]
     out.mkdir(parents=True, exist_ok=True)
     path = out / "testset.npz"
@@ -145,8 +149,7 @@ def mcu(model_path: Path, board: str, samples: int | None, compare_samples: int,
             raise LenetError(f"{name} must be > 0, got {value}")
     images, labels, source = _test_images(data)
     if samples is not None:
-        if samples > len(labels):
-            raise LenetError(f"--samples {samples}: the test set has only {len(labels)} images")
+        _check_samples(samples, len(labels))
         images, labels, source = images[:samples], labels[:samples], f"{source} (first {samples})"
     options = McuOptions(board=board, compare_samples=compare_samples, clock_mhz=clock_mhz, cpi=cpi)
     report = run_mcu_bench(model_path, images, labels, source, out, options, force, say=click.echo)

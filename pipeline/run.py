@@ -65,14 +65,13 @@ def check_options(options: PipelineOptions, budget: Budget):
     """Every option, before the first step writes anything; returns the parsed sweep spec."""
     from lenet_deploy.energy import check_country
     from lenet_deploy.train.sweep.spec import load_spec
-    from lenet_deploy.train.tracking import WANDB_MODES
+    from lenet_deploy.train.tracking import resolve_wandb_mode
 
     for flag, value, low in (("--count", budget.count, 1), ("--epochs-cap", budget.epochs_cap, 1),
                              ("--samples", options.samples, 1), ("--val-size", options.val_size, 0)):
         if value is not None and value < low:
             raise LenetError(f"{flag} must be >= {low}, got {value}")
-    if options.wandb not in WANDB_MODES:
-        raise LenetError(f"--wandb {options.wandb!r}: choose from {', '.join(WANDB_MODES)}")
+    resolve_wandb_mode(options.wandb)  # the same check as every fit's
     check_country(options.country)
     if not Path(options.sweep_config).is_file():
         raise LenetError(f"--sweep-config {options.sweep_config}: no such file")
