@@ -151,6 +151,26 @@ def test_two_local_workers_share_the_sqlite_study(tmp_path, subset_npz):
     assert all(t.state.name != "RUNNING" for t in trials)
 
 
+WIDE = {**SMALL, "parameters": {**SMALL["parameters"], "filters": {"values": [4, 6, 8, 12]},
+                                 "learn_rate": {"values": [0.02, 0.01, 0.005, 0.002, 0.001]}}}
+
+
+@pytest.mark.slow
+def test_one_and_two_workers_try_the_same_config_per_trial_number(tmp_path, subset_npz):
+    tables = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"sweep-{workers}"
+        done = subprocess.run(cli(*sweep_args(write_spec(tmp_path, WIDE), out, subset_npz, 4, "1",
+                                              "--workers", workers, "--seed", "11")),
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        rows = json.loads((out / "trials.json").read_text())
+        tables.append({r["number"]: (r["param_filters"], r["param_learn_rate"])
+                       for r in rows if r["state"] == "COMPLETE"})
+    assert len(tables[0]) == 4 and tables[0] == tables[1]
+    assert len(set(tables[0].values())) > 1
+
+
 @pytest.mark.slow
 def test_kill_9_mid_trial_then_rerun_resumes(tmp_path, subset_npz):
     """The interrupted trial is marked failed, its config retried, and --count counts finished trials."""

@@ -14,14 +14,13 @@ import re
 import socket
 import time
 import warnings
-import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from lenet_deploy.artifacts import process_alive
 from lenet_deploy.data import DEFAULT_VAL_SIZE, Mnist, load_mnist
 from lenet_deploy.energy import EnergyMeter
-from lenet_deploy.artifacts import process_alive
 from lenet_deploy.errors import LenetError
 from lenet_deploy.manifests import SWEEP_MANIFEST, SweepManifest, read_record, write_record
 from lenet_deploy.train.config import cap_epochs, make_config
@@ -29,6 +28,7 @@ from lenet_deploy.train.fit import FitOptions, fit
 from lenet_deploy.train.model import spatial_plan
 from lenet_deploy.train.sweep.progress import TrialProgress
 from lenet_deploy.train.sweep.results import write_results
+from lenet_deploy.train.sweep.sampling import make_sampler
 from lenet_deploy.train.sweep.spec import SweepSpec, grid_size, grid_space, optuna_distributions
 
 FINISHED = ("COMPLETE", "PRUNED")
@@ -81,7 +81,7 @@ def redact(url: str) -> str:
         return re.sub(r"//[^@/]*@", "//***@", url)
 
 
-def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int):
+def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int, seed: int = 0):
     """Create or join the study `name` in `url`, with the sampler and pruner the spec asks for."""
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
@@ -105,18 +105,9 @@ def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int):
     pruner = (optuna.pruners.HyperbandPruner(min_resource=spec.hyperband.min_iter, max_resource="auto",
                                              reduction_factor=spec.hyperband.eta)
               if spec.hyperband else optuna.pruners.NopPruner())
-    return optuna.create_study(study_name=name, storage=storage, sampler=make_sampler(spec, None),
-                               pruner=pruner, direction=spec.goal, load_if_exists=True)
-
-
-def make_sampler(spec: SweepSpec, seed: int | None):
-    import optuna
-
-    if spec.method == "grid":
-        return optuna.samplers.GridSampler(grid_space(spec), seed=seed)
-    if spec.method == "bayes":
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
-    return optuna.samplers.RandomSampler(seed=seed)
+    sampler = make_sampler(spec.method, grid_space(spec) if spec.method == "grid" else None, seed)
+    return optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
+                               direction=spec.goal, load_if_exists=True)
 
 
 def prepare_sweep_dir(spec: SweepSpec, name: str, out: Path, options: SweepOptions) -> None:
@@ -159,7 +150,7 @@ def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions) -> d
     if options.storage:  # a server's URL is checked (and the study joined) before the directory is claimed
         open_study(spec, name, options.storage, options.heartbeat)
     prepare_sweep_dir(spec, name, out, options)
-    study = open_study(spec, name, storage_url(out, options), options.heartbeat)
+    study = open_study(spec, name, storage_url(out, options), options.heartbeat, options.seed)
     before = _finished(study)
     started = time.perf_counter()
     try:
@@ -201,10 +192,7 @@ def run_worker(spec: SweepSpec, name: str, out: str, options: SweepOptions, inde
 
     if mnist is None:
         mnist = load_mnist(Path(options.data) if options.data else None, verify=options.verify)
-    study = open_study(spec, name, storage_url(Path(out), options), options.heartbeat)
-    # Seeded per host, worker and study size: reproducible on one machine, distinct across workers and resumes.
-    seed = zlib.crc32(f"{options.seed}:{socket.gethostname()}:{index}:{len(study.trials)}".encode())
-    study.sampler = make_sampler(spec, seed)
+    study = open_study(spec, name, storage_url(Path(out), options), options.heartbeat, options.seed)
     progress = TrialProgress(options.count, prefix=f"[w{index}] " if options.workers > 1 else "")
     while True:
         fail_dead_local_trials(study)

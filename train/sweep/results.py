@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -103,24 +104,61 @@ def parameter_importance(rows: list[dict[str, Any]], spec: SweepSpec) -> dict[st
     return dict(sorted(result.items(), key=lambda kv: -kv[1]["importance"]))
 
 
+def _axis(param, values: list[Any]) -> tuple[np.ndarray, list[float], list[str]]:
+    """One axis of the plot: each trial's position in [0, 1], the tick positions and their labels.
+
+    Categorical parameters sit at evenly spaced named positions (in the spec's order); numbers on a linear
+    scale, or a log scale for log-distributed ones, with every sampled value labelled when there are few.
+    """
+    if param is not None and param.distribution == "categorical":
+        choices = list(param.values)
+        if all(isinstance(c, (int, float)) for c in choices):
+            choices = sorted(choices)
+        keys = [json.dumps(c) for c in choices]
+        index = np.array([keys.index(json.dumps(v)) for v in values], dtype=float)
+        span = max(len(choices) - 1, 1)
+        return index / span, [i / span for i in range(len(choices))], [_short(c) for c in choices]
+    log = param is not None and param.distribution == "log_uniform_values"
+    numbers = np.asarray(values, dtype=float)
+    scaled = np.log10(numbers) if log else numbers
+    low, high = float(scaled.min()), float(scaled.max())
+    span = high - low or 1.0
+    unique = np.unique(numbers)
+    ticks = unique if len(unique) <= 6 else (10 ** np.linspace(low, high, 5) if log else np.linspace(low, high, 5))
+    where = (np.log10(ticks) if log else ticks) - low
+    return (scaled - low) / span, list(where / span), [f"{t:.4g}" for t in ticks]
+
+
+def _short(value: Any) -> str:
+    return "/".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def parallel_coordinates_png(rows: list[dict[str, Any]], spec: SweepSpec, path: Path) -> None:
     """One line per completed trial across the swept parameters, coloured by the validation metric."""
+    import matplotlib as mpl
+
     plt = pyplot()
-    columns = _encoded(rows, spec)
-    names = list(columns) + [spec.metric]
-    data = np.column_stack([*columns.values(), [r[spec.metric] for r in rows]])
-    low, span = data.min(axis=0), np.ptp(data, axis=0)
-    scaled = (data - low) / np.where(span > 0, span, 1)
-    fig, ax = plt.subplots(figsize=(1.6 * len(names) + 2, 4.5))
+    params = [p for p in spec.params if all(f"param_{p.name}" in r for r in rows)]
+    axes = [(p.name, _axis(p, [r.get(f"param_{p.name}") for r in rows])) for p in params]
+    metric = np.asarray([r[spec.metric] for r in rows], dtype=float)
+    axes.append((f"{spec.metric}\n(validation)", _axis(None, list(metric))))
+    fig, ax = plt.subplots(figsize=(1.7 * len(axes) + 2.5, 4.8))
+    norm = mpl.colors.Normalize(metric.min(), metric.max() if np.ptp(metric) else metric.min() + 1e-9)
     cmap = plt.get_cmap("viridis")
-    for row in scaled:
-        ax.plot(range(len(names)), row, color=cmap(row[-1]), alpha=0.8)
-    ax.set_xticks(range(len(names)), names, rotation=20)
-    for i in range(len(names)):
-        ax.axvline(i, color="grey", lw=0.5)
-        ax.annotate(f"{data[:, i].min():.4g}", (i, -0.06), ha="center", fontsize=7)
-        ax.annotate(f"{data[:, i].max():.4g}", (i, 1.03), ha="center", fontsize=7)
-    ax.set_yticks([])
+    positions = np.column_stack([position for _, (position, _, _) in axes])
+    for row, value in sorted(zip(positions, metric), key=lambda pair: pair[1]):  # best drawn last, on top
+        ax.plot(range(len(axes)), row, color=cmap(norm(value)), alpha=0.85, lw=1.6)
+    for i, (_, (_, ticks, labels)) in enumerate(axes):
+        ax.axvline(i, color="grey", lw=0.8)
+        for tick, text in zip(ticks, labels):
+            ax.plot([i - 0.03, i], [tick, tick], color="grey", lw=0.8)
+            ax.text(i - 0.05, tick, text, ha="right", va="center", fontsize=8,
+                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.5})
+    ax.set_xticks(range(len(axes)), [name for name, _ in axes], fontsize=9)
+    ax.set(yticks=[], xlim=(-0.6, len(axes) - 0.8), ylim=(-0.05, 1.05))
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02, label=f"{spec.metric} (validation)")
     ax.set_title(f"sweep: hyperparameters vs {spec.metric} ({len(rows)} completed trials)")
     save_png(fig, path)
 
