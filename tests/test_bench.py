@@ -52,7 +52,7 @@ def test_every_variant_measured_on_the_same_images(full_report):
     assert int8["input_dtype"] == "int8" and f32["input_dtype"] == "float32"
     assert int8["file_bytes"] < f32["file_bytes"]
     assert report["platform"]["cores"] >= 1 and "litert" in report["platform"]["runtimes"]
-    assert "p50 latency ratio" in output
+    assert "lenet_f32.tflite · LiteRT" in output and "faster than Keras at p50" in output
 
 
 def test_accuracy_matches_a_direct_computation(full_report, testset):
@@ -65,7 +65,9 @@ def test_accuracy_matches_a_direct_computation(full_report, testset):
 def test_report_files(full_report):
     out, _, _ = full_report
     text = (out / "report.md").read_text()
-    assert "| lenet_int8:tflm |" in text and "How measured:" in text and "estimated" in text
+    assert "| lenet_int8.tflite · TFLite Micro" in text and "How measured:" in text and "estimated" in text
+    main_header = next(line for line in text.splitlines() if line.startswith("| model · runtime"))
+    assert main_header.count("|") - 1 <= 10 and "throughput_ips" not in text.split("Detail")[0]
     for name in ("latency.png", "accuracy_vs_size.png", "confusion_lenet_int8_litert.png"):
         assert (out / name).exists() and f"({name})" in text, name
     assert len((out / "bench.csv").read_text().splitlines()) == 5

@@ -15,18 +15,40 @@ from lenet_deploy.manifests import BenchReport
 
 COLUMNS = ("variant", "runtime", "status", "size_kb", "load_ms", "accuracy", "precision_w", "recall_w", "f1_w",
            "agree_keras", "p50_ms", "p90_ms", "p99_ms", "min_ms", "p50_e2e_ms", "p50_spread", "throughput_ips",
-           "peak_rss_mb", "wh_per_1000", "energy_mode")
+           "peak_rss_mb", "wh_per_1000", "energy_mode")  # bench.csv: every measurement, raw keys
+HEADINGS = {"variant": "model · runtime", "size_kb": "size, KB", "load_ms": "load, ms", "accuracy": "test accuracy",
+            "precision_w": "precision (w)", "recall_w": "recall (w)", "f1_w": "F1 (w)",
+            "agree_keras": "top-1 agreement with Keras", "p50_ms": "p50, ms", "p90_ms": "p90, ms",
+            "p99_ms": "p99, ms", "min_ms": "min, ms", "p50_e2e_ms": "p50 incl. (de)quantize, ms",
+            "p50_spread": "p50 spread over repeats", "throughput_ips": "images/s (batched)",
+            "peak_rss_mb": "peak RSS, MB", "wh_per_1000": "Wh per 1000 images", "energy_mode": "energy: how"}
+MAIN = ("variant", "size_kb", "accuracy", "agree_keras", "p50_ms", "p99_ms", "throughput_ips", "peak_rss_mb",
+        "wh_per_1000")  # what a person reads first
+DETAIL = ("variant", "load_ms", "precision_w", "recall_w", "f1_w", "p90_ms", "min_ms", "p50_e2e_ms", "p50_spread",
+          "energy_mode")
+RUNTIME_NAMES = {"keras": "Keras", "tflite": "TFLite", "litert": "LiteRT", "tflite-runtime": "tflite-runtime",
+                 "tf.lite": "tf.lite",
+                 "tflm": "TFLite Micro"}
+
+
+def label(variant: dict[str, Any]) -> str:
+    """'lenet_int8.tflite · LiteRT 2.3.0': the file a user passed and what ran it."""
+    runtime = variant.get("runtime") or variant["kind"]
+    version = variant.get("runtime_version") or ""
+    return f"{Path(variant['path']).name} · {RUNTIME_NAMES.get(runtime, runtime)} {version}".strip()
 
 
 def rows(report: BenchReport) -> list[dict[str, Any]]:
     table = []
     for v in report.variants:
         if v["status"] != "ok":
-            table.append({"variant": v["name"], "runtime": v["kind"], "status": f"failed: {v['reason']}"})
+            table.append({"variant": v["name"], "label": label(v), "runtime": v["kind"],
+                          "status": f"failed: {v['reason']}"})
             continue
         m, lat, energy = v["metrics"], v["latency_ms"], v["energy"]
         table.append({
-            "variant": v["name"], "runtime": f"{v['runtime']} {v.get('runtime_version') or ''}".strip(),
+            "variant": v["name"], "label": label(v),
+            "runtime": f"{v['runtime']} {v.get('runtime_version') or ''}".strip(),
             "status": "ok", "size_kb": v["file_bytes"] / 1024, "load_ms": v["load_seconds"] * 1000,
             "accuracy": m["accuracy"], "precision_w": m["precision_weighted"], "recall_w": m["recall_weighted"],
             "f1_w": m["f1_weighted"], "agree_keras": v.get("agreement_with_keras"),
@@ -54,20 +76,35 @@ def _fmt(value: Any, key: str) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
 
 
+def _cell(row: dict[str, Any], key: str) -> str:
+    return row["label"] if key == "variant" else _fmt(row.get(key), key)
+
+
+def times(ratio: float) -> str:
+    """A speed ratio as people say it: '19.5x faster', '2.0x slower', 'as fast as'."""
+    if 0.95 <= ratio <= 1.05:
+        return "about as fast as"
+    factor = ratio if ratio > 1 else 1 / ratio
+    digits = 0 if factor >= 100 else 1
+    return f"{factor:.{digits}f}x {'faster' if ratio > 1 else 'slower'} than"
+
+
 def ratios(report: BenchReport) -> list[str]:
-    """Keras vs each TFLite variant: p50 latency ratio (> 1: TFLite is faster) and accuracy change."""
+    """Each variant against Keras, in words: speed at p50, accuracy change, size."""
     ok = [v for v in report.variants if v["status"] == "ok"]
     keras = next((v for v in ok if v["kind"] == "keras"), None)
     if keras is None:
         return []
     lines = []
+    base = keras["latency_ms"]["invoke"]["p50"]
     for v in ok:
         if v is keras:
             continue
-        speedup = keras["latency_ms"]["invoke"]["p50"] / v["latency_ms"]["invoke"]["p50"]
+        p50 = v["latency_ms"]["invoke"]["p50"]
         change = (v["metrics"]["accuracy"] - keras["metrics"]["accuracy"]) * 100
-        lines.append(f"Keras/{v['name']} p50 latency ratio {speedup:.1f}x; accuracy {change:+.2f} pp; "
-                     f"size {v['file_bytes'] / 1024:.0f} KB")
+        lines.append(f"{label(v)} is {times(base / p50)} Keras at p50 ({p50:.3f} vs {base:.3f} ms); "
+                     f"test accuracy {change:+.2f} pp; {v['file_bytes'] / 1024:,.0f} KB vs "
+                     f"{keras['file_bytes'] / 1024:,.0f} KB")
     return lines
 
 
@@ -90,18 +127,16 @@ def print_table(report: BenchReport) -> None:
 
     from lenet_deploy.cli import console
 
-    shown = ("variant", "runtime", "size_kb", "accuracy", "agree_keras", "p50_ms", "p99_ms", "p50_e2e_ms",
-             "p50_spread", "throughput_ips", "peak_rss_mb", "wh_per_1000")
     table = Table(title="lenet-bench", caption=how_measured(report))
-    for key in shown:
-        table.add_column(key, justify="right")
+    for key in MAIN:
+        table.add_column(HEADINGS[key], justify="left" if key == "variant" else "right")
     failed = []
     for row in rows(report):
         if row["status"] != "ok":
-            table.add_row(row["variant"], "FAILED", *["-"] * (len(shown) - 2))
-            failed.append(f"{row['variant']}: {row['status']}")
+            table.add_row(row["label"], "FAILED", *["-"] * (len(MAIN) - 2))
+            failed.append(f"{row['label']}: {row['status']}")
             continue
-        table.add_row(*(_fmt(row.get(k), k) for k in shown))
+        table.add_row(*(_cell(row, k) for k in MAIN))
     out = console()
     out.print(table)
     for line in failed:
@@ -122,13 +157,13 @@ def write_csv(report: BenchReport, path: Path) -> None:
     write_text_atomic(path, buffer.getvalue())
 
 
-def markdown_table(report: BenchReport, keys: tuple[str, ...] = COLUMNS[:2] + COLUMNS[3:]) -> str:
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+def markdown_table(report: BenchReport, keys: tuple[str, ...] = MAIN) -> str:
+    lines = ["| " + " | ".join(HEADINGS[k] for k in keys) + " |", "|" + "---|" * len(keys)]
     for row in rows(report):
         if row["status"] != "ok":
-            lines.append(f"| {row['variant']} | {row['status']} |" + " |" * (len(keys) - 2))
+            lines.append(f"| {row['label']} | {row['status']} |" + " |" * (len(keys) - 2))
         else:
-            lines.append("| " + " | ".join(_fmt(row.get(k), k) for k in keys) + " |")
+            lines.append("| " + " | ".join(_cell(row, k) for k in keys) + " |")
     return "\n".join(lines)
 
 
@@ -145,15 +180,10 @@ def write_plots(report: BenchReport, out: Path) -> list[str]:
         return []
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(ok) + 1.5))
     ax.boxplot([v["latency_samples_ms"] for v in ok], orientation="horizontal", showfliers=False)
-    ax.set_yticks(range(1, len(ok) + 1), [v["name"] for v in ok])
+    ax.set_yticks(range(1, len(ok) + 1), [label(v) for v in ok])
     ax.set(xscale="log", xlabel="batch-1 latency, ms (log)", title="latency distribution (invoke only)")
     save_png(fig, out / "latency.png")
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for v in ok:
-        ax.scatter(v["file_bytes"] / 1024, v["metrics"]["accuracy"] * 100)
-        ax.annotate(v["name"], (v["file_bytes"] / 1024, v["metrics"]["accuracy"] * 100), fontsize=7)
-    ax.set(xscale="log", xlabel="model file, KB (log)", ylabel="test accuracy, %", title="accuracy vs size")
-    save_png(fig, out / "accuracy_vs_size.png")
+    accuracy_vs_size_png(ok, out / "accuracy_vs_size.png")
     names = ["latency.png", "accuracy_vs_size.png"]
     for v in ok:
         name = f"confusion_{v['name'].replace(':', '_')}.png"
@@ -163,12 +193,42 @@ def write_plots(report: BenchReport, out: Path) -> list[str]:
     return names
 
 
+def accuracy_vs_size_png(ok: list[dict[str, Any]], path: Path) -> None:
+    """Each variant at its file size and test accuracy; the y range spans at least 1 pp so that a 0.05 pp
+    difference does not look like a cliff, and every point carries its own number."""
+    from lenet_deploy.plots import pyplot, save_png
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    sizes = [v["file_bytes"] / 1024 for v in ok]
+    accuracy = [v["metrics"]["accuracy"] * 100 for v in ok]
+    points: dict[tuple[float, float], list[str]] = {}  # variants of one file with one accuracy share a label
+    for v, x, y in zip(ok, sizes, accuracy):
+        points.setdefault((x, y), []).append(label(v))
+    for (x, y), names in points.items():
+        ax.scatter(x, y, s=40)
+        ax.annotate("\n".join(names) + f"\n{y:.2f} %", (x, y), textcoords="offset points", xytext=(6, 4),
+                    fontsize=8)
+    middle = (max(accuracy) + min(accuracy)) / 2
+    half = max(0.5, (max(accuracy) - min(accuracy)) / 2 + 0.1)
+    ax.set_ylim(middle - half, middle + half + half * 0.3)  # headroom for the labels
+    ax.set_xscale("log")
+    ticks = sorted(set(round(x) for x in sizes))
+    ax.set_xticks(ticks, [f"{t:,} KB" for t in ticks])
+    ax.minorticks_off()
+    ax.set_xlim(min(sizes) / 1.6, max(sizes) * 3)
+    ax.set(xlabel="model file (log scale)", ylabel="test accuracy, %", title="accuracy vs size")
+    ax.grid(alpha=0.3)
+    save_png(fig, path)
+
+
 def write_report(report: BenchReport, out: Path) -> Path:
     """report.md + CSV + plots next to bench.json."""
     write_csv(report, out / "bench.csv")
     plots = write_plots(report, out)
     parts = ["# lenet-bench report", "", f"How measured: {how_measured(report)}", "", markdown_table(report), ""]
     parts += [f"- {line}" for line in ratios(report)] + [""]
+    parts += ["Detail (every column, raw keys, in bench.csv):", "", markdown_table(report, DETAIL), ""]
     parts += mcu_markdown(report.mcu_reports())
     parts += [f"![{name}]({name})" for name in plots]
     write_text_atomic(out / "report.md", "\n".join(parts) + "\n")
