@@ -7,11 +7,12 @@ from pathlib import Path
 
 import click
 
-from lenet_deploy.cli import console, handle_errors, quiet_tensorflow
+from lenet_deploy.cli import Group, console, data_option, handle_errors, unverified_option
+from lenet_deploy.convert.converter import IO_TYPES, MODES
 from lenet_deploy.errors import LenetError
 
 
-class _DefaultToConvert(click.Group):
+class _DefaultToConvert(Group):
     """`lenet-convert MODEL ...` means `lenet-convert model MODEL ...`: the command users know."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -23,14 +24,14 @@ class _DefaultToConvert(click.Group):
 @click.group(cls=_DefaultToConvert)
 def main() -> None:
     """Convert a Keras LeNet to TFLite (float32/float16/dynamic/int8) and C source for firmware."""
-    quiet_tensorflow()
 
 
 @main.command("model")
 @click.argument("model_path", type=click.Path(path_type=Path))
-@click.option("--quantize", default="int8", show_default=True, help="none | float16 | dynamic | int8.")
-@click.option("--io", "io_type", default="int8", show_default=True,
-              help="int8 model input/output type: int8 | uint8 | float32 (int8 inside either way).")
+@click.option("--quantize", type=click.Choice(list(MODES)), default="int8", show_default=True,
+              help="Weights and activations of the converted model.")
+@click.option("--io", "io_type", type=click.Choice(IO_TYPES), default="int8", show_default=True,
+              help="int8 model input/output type (int8 inside either way).")
 @click.option("--representative", default=500, show_default=True,
               help="Calibration images for int8, drawn stratified from the training split.")
 @click.option("--name", default="lenet", show_default=True, help="Artifact stem and C symbol prefix.")
@@ -42,8 +43,8 @@ def main() -> None:
 @click.option("--val-size", type=int, help="Validation images for the checks [default: the run's own split, "
                                          "from its manifest, else 6000].")
 @click.option("--seed", type=int, help="Split seed [default: the run's, else 0].")
-@click.option("--data", type=click.Path(path_type=Path), help="MNIST location (see lenet-train data).")
-@click.option("--unverified", is_flag=True, help="Accept non-canonical MNIST (e.g. a subset).")
+@data_option
+@unverified_option
 @click.option("--engine", type=click.Choice(["c"]),
               help="Also generate the int8 C engine (no interpreter): <stem>_engine.{c,h}. MODEL may then be "
                    "an int8 .tflite, which is only turned into C.")

@@ -8,15 +8,16 @@ from pathlib import Path
 import click
 
 from lenet_deploy.artifacts import check_output_file
-from lenet_deploy.cli import console, handle_errors, quiet_tensorflow
+from lenet_deploy.cli import Group, console, data_option, handle_errors, unverified_option
 from lenet_deploy.errors import LenetError
+from lenet_deploy.firmware_bench.mcu.build import QEMU_BOARDS
 from lenet_deploy.manifests import BENCH_REPORT, MAIN_BUILD, MCU_REPORT, BenchReport, McuReport, read_record
+from lenet_deploy.tflite import RUNTIMES
 
 
-@click.group()
+@click.group(cls=Group)
 def main() -> None:
     """Compare Keras, TFLite and int8 variants: accuracy, latency, size, memory, energy."""
-    quiet_tensorflow()
 
 
 @main.command()
@@ -25,9 +26,10 @@ def main() -> None:
 @click.option("--tflite", multiple=True, type=click.Path(path_type=Path), help=".tflite models (or list them after).")
 @click.option("--tflm", multiple=True, type=click.Path(path_type=Path),
               help=".tflite models to also run on TFLite Micro's reference kernels (what an MCU computes).")
-@click.option("--data", type=click.Path(path_type=Path),
-              help="Test images from `lenet-bench export-data` [default: the MNIST test set, host only].")
-@click.option("--runtime", default="auto", show_default=True, help="auto | litert | tflite-runtime | tf.lite")
+@data_option
+@unverified_option
+@click.option("--runtime", type=click.Choice(["auto", *RUNTIMES]), default="auto", show_default=True,
+              help="TFLite interpreter (auto: the first installed).")
 @click.option("--threads", type=int, help="Interpreter threads [default: the runtime's].")
 @click.option("--samples", type=int, help="Use the first N test images [default: all].")
 @click.option("--invokes", default=1000, show_default=True, help="Timed batch-1 invokes per repeat.")
@@ -42,7 +44,8 @@ def main() -> None:
               help="mcu.json from `lenet-bench mcu`: its emulated-MCU row joins the report.")
 @handle_errors
 def run(more_tflite: tuple[Path, ...], keras: Path | None, tflite: tuple[Path, ...], tflm: tuple[Path, ...],
-        data: Path | None, runtime: str, threads: int | None, samples: int | None, invokes: int, warmup: int,
+        data: Path | None, unverified: bool, runtime: str, threads: int | None, samples: int | None, invokes: int,
+        warmup: int,
         repeats: int, batch: int, energy_seconds: float, out: Path, force: bool,
         mcu_reports: tuple[Path, ...]) -> None:
     """Benchmark every variant on the same test images; writes bench.json, bench.csv, report.md and plots."""
@@ -67,7 +70,7 @@ def run(more_tflite: tuple[Path, ...], keras: Path | None, tflite: tuple[Path, .
     resolved = interpreter_class(runtime)[1] if tflite_paths else runtime
     if runtime == "auto" and tflite_paths:
         click.echo(f"--runtime auto: using {resolved}")
-    testset, source = prepare_testset(data, out, samples)
+    testset, source = prepare_testset(data, out, samples, not unverified)
     options = BenchOptions(runtime=resolved, threads=threads, invokes=invokes, warmup=warmup, batch=batch,
                            repeats=repeats, energy_seconds=energy_seconds)
     variants = variants_for(keras, tflite_paths, list(tflm), resolved)
@@ -94,25 +97,16 @@ def _check_samples(samples: int, available: int) -> None:
         raise LenetError(f"--samples {samples}: the test set has only {available} images")
 
 
-def prepare_testset(data: Path | None, out: Path, samples: int | None) -> tuple[Path, str]:
-    """The npz every worker reads: the user's file, or the MNIST test set exported into --out."""
-    from lenet_deploy.firmware_bench.testdata import export_testset, load_testset
+def prepare_testset(data: Path | None, out: Path, samples: int | None, verify: bool) -> tuple[Path, str]:
+    """The npz every worker reads: the user's export-data file as it is, else the test images exported into --out."""
+    from lenet_deploy.firmware_bench.testdata import export_testset, is_export_npz
 
-    if data is not None and samples is None:
-        load_testset(data)  # fail here, once, with the data error (not once per variant)
-        return data, str(data)
-    if data is not None:
-        images, labels = load_testset(data)
-        images = (images[..., 0] * 255).round().astype("uint8")
-        source = f"{data} (first {samples})"
-    else:
-        from lenet_deploy.data import load_mnist
-
-        mnist = load_mnist()
-        images, labels, source = mnist.x_test, mnist.y_test, f"MNIST test set ({mnist.source})"
+    images, labels, source = _test_images(data, verify)  # fails here, once, with the data error
+    if data is not None and samples is None and is_export_npz(data):
+        return data, source
     if samples is not None:
         _check_samples(samples, len(labels))
-        images, labels = images[:samples], labels[:samples]
+        images, labels, source = images[:samples], labels[:samples], f"{source} (first {samples})"
     out.mkdir(parents=True, exist_ok=True)
     path = out / "testset.npz"
     export_testset(path, images, labels, source)
@@ -121,12 +115,13 @@ def prepare_testset(data: Path | None, out: Path, samples: int | None) -> tuple[
 
 @main.command()
 @click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="An int8 .tflite model.")
-@click.option("--board", default="mps2-an386", show_default=True, help="mps2-an386 (Cortex-M4F) | mps2-an500 (M7) | mps2-an505 (M33).")
+@click.option("--board", type=click.Choice(list(QEMU_BOARDS)), default="mps2-an386", show_default=True,
+              help="QEMU board: " + ", ".join(f"{name} ({board.cpu})" for name, board in QEMU_BOARDS.items()) + ".")
 @click.option("--samples", type=int, help="Use the first N test images [default: all].")
 @click.option("--compare-samples", default=1000, show_default=True,
               help="Images for the extra builds (-Os, portable C, with the flatbuffer linked in).")
-@click.option("--data", type=click.Path(path_type=Path), help="Test images from `lenet-bench export-data` "
-                                                              "[default: the MNIST test set].")
+@data_option
+@unverified_option
 @click.option("--clock-mhz", default=168.0, show_default=True, help="Clock for the latency estimate.")
 @click.option("--cpi", default=1.25, show_default=True, help="Cycles per instruction for the latency estimate.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("reports/mcu"), show_default=True,
@@ -134,7 +129,7 @@ def prepare_testset(data: Path | None, out: Path, samples: int | None) -> tuple[
 @click.option("--force", is_flag=True, help="Replace an existing report in --out.")
 @handle_errors
 def mcu(model_path: Path, board: str, samples: int | None, compare_samples: int, data: Path | None,
-        clock_mhz: float, cpi: float, out: Path, force: bool) -> None:
+        unverified: bool, clock_mhz: float, cpi: float, out: Path, force: bool) -> None:
     """The int8 C engine in QEMU on a Cortex-M: accuracy, bit-exactness vs TFLite Micro, flash, RAM, instructions.
 
     Exit status 1 (report kept) if any output byte differs from TFLite Micro's.
@@ -147,7 +142,7 @@ def mcu(model_path: Path, board: str, samples: int | None, compare_samples: int,
                         ("--cpi", cpi)):
         if value is not None and value <= 0:
             raise LenetError(f"{name} must be > 0, got {value}")
-    images, labels, source = _test_images(data)
+    images, labels, source = _test_images(data, not unverified)
     if samples is not None:
         _check_samples(samples, len(labels))
         images, labels, source = images[:samples], labels[:samples], f"{source} (first {samples})"
@@ -164,35 +159,29 @@ def mcu(model_path: Path, board: str, samples: int | None, compare_samples: int,
     click.echo(f"wrote {out / MCU_REPORT}, {out / 'report.md'}")
 
 
-def _test_images(data: Path | None):
-    """(float images in [0, 1], labels, description): an exported npz, else the MNIST test set."""
-    from lenet_deploy.firmware_bench.testdata import load_testset
+def _test_images(data: Path | None, verify: bool):
+    """(float images in [0, 1], labels, description) from any --data form; says which form it read."""
+    from lenet_deploy.firmware_bench.testdata import read_test_data
 
-    if data is not None:
-        images, labels = load_testset(data)
-        return images, labels, str(data)
-    from lenet_deploy.data import load_mnist, to_model_input
-
-    mnist = load_mnist()
-    return to_model_input(mnist.x_test), mnist.y_test, f"MNIST test set ({mnist.source})"
+    images, labels, source = read_test_data(data, verify)
+    click.echo(f"data: {source}")
+    return images, labels, source
 
 
 @main.command("export-data")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("testset.npz"), show_default=True,
               help="The .npz to write (copy it to the device).")
-@click.option("--data", type=click.Path(path_type=Path), help="MNIST location (see lenet-train data).")
-@click.option("--unverified", is_flag=True,
-              help="Accept data that is not byte-identical to canonical MNIST (e.g. a subset).")
+@data_option
+@unverified_option
 @handle_errors
 def export_data(out: Path, data: Path | None, unverified: bool) -> None:
     """Write the MNIST test images to an npz for a device that has no MNIST (and no TensorFlow)."""
-    from lenet_deploy.data import load_mnist
     from lenet_deploy.firmware_bench.testdata import export_testset
 
     check_output_file(out)
-    mnist = load_mnist(data, verify=not unverified)
-    digest = export_testset(out, mnist.x_test, mnist.y_test, f"MNIST test set ({mnist.source})")
-    click.echo(f"wrote {out}: {len(mnist.y_test)} images, sha256 {digest}")
+    images, labels, source = _test_images(data, not unverified)
+    digest = export_testset(out, images, labels, source)
+    click.echo(f"wrote {out}: {len(labels):,} images, sha256 {digest}")
 
 
 @main.command()

@@ -12,15 +12,42 @@ from lenet_deploy.errors import LenetError
 
 
 def export_testset(out: Path, images: np.ndarray, labels: np.ndarray, source: str) -> str:
-    """Write x_test (uint8 [N, 28, 28]) and y_test to an npz; returns its SHA-256."""
+    """Write x_test (uint8 [N, 28, 28]; model-input floats [N, 28, 28, 1] are scaled back) and y_test to an npz;
+    returns its SHA-256."""
     import io
 
+    if images.dtype != np.uint8:
+        images = (images.reshape(len(images), 28, 28) * 255).round()
     buffer = io.BytesIO()
     np.savez_compressed(buffer, x_test=images.astype(np.uint8), y_test=labels.astype(np.uint8),
                         source=np.array(source))
     data = buffer.getvalue()
     write_bytes_atomic(Path(out), data)
     return hashlib.sha256(data).hexdigest()
+
+
+def is_export_npz(path: Path) -> bool:
+    """An npz from `lenet-bench export-data` (test images only), as opposed to Keras' mnist.npz."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return "x_test" in npz.files and "x_train" not in npz.files
+    except (OSError, ValueError):
+        return False  # not an npz at all: the MNIST loader names what is wrong with it
+
+
+def read_test_data(data: Path | None, verify: bool = True) -> tuple[np.ndarray, np.ndarray, str]:
+    """(float images [N, 28, 28, 1] in [0, 1], labels, what they are) from any form `--data` takes in every
+    command: an IDX directory (raw or .gz), Keras' mnist.npz, or an export-data .npz; None: the MNIST cache,
+    else the download."""
+    if data is not None and Path(data).is_file() and is_export_npz(Path(data)):
+        images, labels = load_testset(Path(data))
+        return images, labels, f"export-data .npz {data}, {len(labels):,} images"
+    from lenet_deploy.data import load_mnist, to_model_input
+
+    mnist = load_mnist(data, verify=verify)
+    check = "SHA-256 verified" if mnist.verified else "not verified"
+    return (to_model_input(mnist.x_test), mnist.y_test.astype(np.int64),
+            f"MNIST test set from {mnist.source} ({check}), {len(mnist.y_test):,} images")
 
 
 def load_testset(path: Path) -> tuple[np.ndarray, np.ndarray]:

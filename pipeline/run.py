@@ -13,7 +13,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lenet_deploy.errors import LenetError
-from lenet_deploy.manifests import BENCH_REPORT, MANIFEST, MCU_REPORT, BenchReport, ConvertManifest, read_record
+from lenet_deploy.manifests import (
+    BENCH_REPORT,
+    MANIFEST,
+    MCU_REPORT,
+    BenchReport,
+    ConvertManifest,
+    McuReport,
+    RunManifest,
+    read_record,
+)
 from lenet_deploy.sweeps import sweep_config
 
 DEFAULT_SWEEP = sweep_config("seed.yaml")
@@ -48,6 +57,8 @@ class PipelineOptions:
     wandb: str = "auto"
     country: str = "USA"
     quick_bench: bool = False  # tests: few invokes, no energy loop
+    seed: int = 0  # of every split, fit and the sweep's draws: the same seed picks the same winner
+    workers: int | None = None  # sweep workers [default: the budget's]
 
 
 def _budget(options: PipelineOptions) -> Budget:
@@ -58,6 +69,8 @@ def _budget(options: PipelineOptions) -> Budget:
         budget = replace(budget, count=options.count)
     if options.epochs_cap is not None:
         budget = replace(budget, epochs_cap=options.epochs_cap)
+    if options.workers is not None:
+        budget = replace(budget, workers=options.workers)
     return budget
 
 
@@ -68,6 +81,7 @@ def check_options(options: PipelineOptions, budget: Budget):
     from lenet_deploy.train.tracking import resolve_wandb_mode
 
     for flag, value, low in (("--count", budget.count, 1), ("--epochs-cap", budget.epochs_cap, 1),
+                             ("--workers", budget.workers, 1),
                              ("--samples", options.samples, 1), ("--val-size", options.val_size, 0)):
         if value is not None and value < low:
             raise LenetError(f"{flag} must be >= {low}, got {value}")
@@ -93,7 +107,9 @@ def run_pipeline(options: PipelineOptions, say=print) -> Path:
     spec = check_options(options, budget)
     where = paths(options.name)
     val_size = options.val_size if options.val_size is not None else DEFAULT_VAL_SIZE
+    started = time.time()
     mnist = load_mnist(options.data, verify=options.verify)
+    say(mnist.summary())
     steps = [("original LeNet-5 (the reference architecture)", lambda: _original(options, budget, where, mnist,
                                                                                val_size)),
              (f"sweep ({budget.count} trials, {budget.workers} workers)",
@@ -104,20 +120,29 @@ def run_pipeline(options: PipelineOptions, say=print) -> Path:
              ("int8 C engine on an emulated Cortex-M4 (QEMU)", lambda: _mcu(options, where, mnist)),
              ("report", lambda: _report(options.name, where))]
     for i, (title, step) in enumerate(steps, 1):
-        started = time.perf_counter()
+        step_started = time.perf_counter()
         say(f"[{i}/{len(steps)}] {title} …")
-        note = step()
-        say(f"[{i}/{len(steps)}] {note or 'done'} ({time.perf_counter() - started:.0f} s)")
+        figure = step()
+        say(f"[{i}/{len(steps)}] {figure} ({time.perf_counter() - step_started:.0f} s)")
+    from lenet_deploy.train.tracking import offline_runs_note
+
+    note = offline_runs_note(started)
+    if note:
+        say(note)
     return where["report"] / "report.md"
+
+
+def _kept(directory: Path, figure: str) -> str:
+    return f"{figure} (kept {directory} from an earlier run)"
 
 
 def _done(directory: Path, marker: str = MANIFEST) -> bool:
     return (directory / marker).is_file()
 
 
-def _original(options, budget, where, mnist, val_size) -> str | None:
+def _original(options, budget, where, mnist, val_size) -> str:
     if _done(where["original"]):
-        return f"kept {where['original']} from an earlier run"
+        return _kept(where["original"], _fit_figure(where["original"]))
     from lenet_deploy.train.config import make_config, preset
     from lenet_deploy.train.fit import FitOptions, fit
 
@@ -125,39 +150,70 @@ def _original(options, budget, where, mnist, val_size) -> str | None:
     if budget.epochs_cap:
         values["epochs"] = min(values["epochs"], budget.epochs_cap)
     fit(make_config(values, "preset original"), mnist, where["original"], f"{options.name}-original",
-        FitOptions(val_size=val_size, wandb=options.wandb, country=options.country), force=True)
-    return None
+        FitOptions(seed=options.seed, val_size=val_size, wandb=options.wandb, country=options.country), force=True)
+    return _fit_figure(where["original"])
+
+
+def _fit_figure(run: Path) -> str:
+    manifest = read_record(run / MANIFEST, RunManifest)
+    epochs = f"{manifest.epochs_run} epoch{'s' if manifest.epochs_run != 1 else ''}"
+    return (f"test accuracy {manifest.metrics['test_accuracy']:.4f} after {epochs} "
+            f"on {manifest.split['train']:,} images")
 
 
 def _sweep(spec, options, budget, where, val_size) -> str:
     from lenet_deploy.train.sweep.driver import SweepOptions, run_sweep
+    from lenet_deploy.train.sweep.results import ranked
 
     name = f"{options.name}-sweep"
     sweep_options = SweepOptions(count=budget.count, workers=budget.workers, epochs_cap=budget.epochs_cap,
-                                 val_size=val_size, wandb=options.wandb, country=options.country,
+                                 seed=options.seed, val_size=val_size, wandb=options.wandb, country=options.country,
                                  data=str(options.data) if options.data else None, verify=options.verify)
     stats = run_sweep(spec, name, where["sweep"], sweep_options)
-    return f"{stats['finished']} trials finished, {stats['trials_per_hour']:.0f} trials/hour this run"
+    rows = stats["rows"]
+    states = {state: sum(r["state"] == state for r in rows) for state in ("COMPLETE", "PRUNED")}
+    best = ranked(rows, spec)
+    top = best[0] if best else None
+    capped = f" (epochs capped at {budget.epochs_cap})" if top and budget.epochs_cap and \
+        isinstance(top.get("param_epochs"), int) and top["param_epochs"] > budget.epochs_cap else ""
+    winner = (f"; best: trial #{top['number']}, {spec.metric} {top[spec.metric]:.4f} (validation) with "
+              + " ".join(f"{p.name}={top.get('param_' + p.name)}" for p in spec.params) + capped) if top else ""
+    pace = f"{stats['trials_per_hour']:.0f} trials/hour" if stats["this_run"] else "all kept from an earlier run"
+    return (f"{stats['finished']} trials finished ({states['COMPLETE']} complete, {states['PRUNED']} pruned), "
+            f"{pace}{winner}")
 
 
-def _best(options, where, mnist) -> str | None:
+def _best(options, where, mnist) -> str:
     if _done(where["best"]):
-        return f"kept {where['best']} from an earlier run"
+        return _kept(where["best"], _best_figure(where["best"]))
     from lenet_deploy.train.sweep.best import write_best
 
     write_best(where["sweep"], mnist, retrain=True, force=True, wandb=options.wandb, country=options.country)
-    return None
+    return _best_figure(where["best"])
 
 
-def _convert(options, where, val_size) -> str | None:
+def _best_figure(best: Path) -> str:
+    manifest = read_record(best / MANIFEST, RunManifest)
+    return f"trial #{manifest.picked['trial']}: {_fit_figure(best)}"
+
+
+def _convert(options, where, val_size) -> str:
     manifest = where["build"] / MANIFEST
     if manifest.is_file() and f"{options.name}_int8" in read_record(manifest, ConvertManifest).artifacts:
-        return f"kept {where['build']} from an earlier run"
+        return _kept(where["build"], _convert_figure(manifest, options.name))
     from lenet_deploy.convert.run import convert_model
 
     convert_model(where["best"] / "model.keras", "int8", name=options.name, out=where["build"], data=options.data,
-                  verify=options.verify, val_size=val_size)
-    return None
+                  verify=options.verify, val_size=val_size, seed=options.seed)
+    return _convert_figure(manifest, options.name)
+
+
+def _convert_figure(manifest: Path, name: str) -> str:
+    int8 = read_record(manifest, ConvertManifest).artifacts[f"{name}_int8"]
+    check = int8["check"]
+    return (f"int8 model {int8['bytes']:,} B ({int8['size_vs_f32']:.0%} of float32), validation accuracy "
+            f"{check['tflite_accuracy']:.4f} ({-check['drop_pp']:+.2f} pp vs Keras), top-1 agreement "
+            f"{check['top1_agreement']:.4f}")
 
 
 def _bench(options, budget, where, mnist) -> str | None:
@@ -165,7 +221,10 @@ def _bench(options, budget, where, mnist) -> str | None:
 
     if _done(where["bench"], BENCH_REPORT) and not failed_variants(read_record(where["bench"] / BENCH_REPORT,
                                                                                 BenchReport)):
-        return f"kept {where['bench']} from an earlier run"
+        from lenet_deploy.firmware_bench.report.bench import write_report
+
+        write_report(read_record(where["bench"] / BENCH_REPORT, BenchReport), where["bench"])  # cheap; always whole
+        return _kept(where["bench"], _bench_figure(where["bench"]))
     from lenet_deploy.firmware_bench.report.bench import write_report
     from lenet_deploy.firmware_bench.testdata import export_testset
     from lenet_deploy.tflite import interpreter_class
@@ -185,13 +244,21 @@ def _bench(options, budget, where, mnist) -> str | None:
     report = run_bench(variants, testset, f"MNIST test set, {len(labels)} images", where["bench"], bench_options)
     write_report(report, where["bench"])
     check_variants(report, where["bench"])  # a failed variant stops the pipeline; a rerun benchmarks again
-    return None
+    return _bench_figure(where["bench"])
 
 
-def _mcu(options, where, mnist) -> str | None:
+def _bench_figure(bench: Path) -> str:
+    from lenet_deploy.firmware_bench.report.bench import label
+
+    report = read_record(bench / BENCH_REPORT, BenchReport)
+    return "p50 latency: " + ", ".join(f"{label(v)} {v['latency_ms']['invoke']['p50']:.3f} ms (test accuracy "
+                                       f"{v['metrics']['accuracy']:.4f})" for v in report.variants)
+
+
+def _mcu(options, where, mnist) -> str:
     """The MCU step needs arm-none-eabi-gcc and qemu-system-arm; without them it is skipped, saying why."""
     if _done(where["mcu"], MCU_REPORT):
-        return f"kept {where['mcu']} from an earlier run"
+        return _kept(where["mcu"], _mcu_figure(read_record(where["mcu"] / MCU_REPORT, McuReport)))
     missing = [tool for tool in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(tool) is None]
     if missing:
         return f"skipped: {', '.join(missing)} not installed (Debian: gcc-arm-none-eabi libnewlib-arm-none-eabi " \
@@ -204,9 +271,14 @@ def _mcu(options, where, mnist) -> str | None:
     report = run_mcu_bench(where["build"] / f"{options.name}_int8.tflite", images, labels,
                            f"MNIST test set, {len(labels)} images", where["mcu"], mcu_options, force=True,
                            say=lambda _: None)
+    return _mcu_figure(report)
+
+
+def _mcu_figure(report) -> str:
     build = report.main_build
-    return (f"accuracy {build['accuracy']:.4f}, bit-exact with TFLite Micro on {build['bit_exact_vs_tflm']:,} of "
-            f"{build['images']:,}, {build['instructions_per_inference']:,.0f} instructions per inference")
+    return (f"test accuracy {build['accuracy']:.4f} on {report.cpu}, bit-exact with TFLite Micro on "
+            f"{build['bit_exact_vs_tflm']:,} of {build['images']:,} images, "
+            f"{build['instructions_per_inference']:,.0f} instructions per inference")
 
 
 def _report(name: str, where: dict[str, Path]) -> str:

@@ -69,7 +69,9 @@ def test_missing_files_named(tmp_path):
 def test_cache_is_used_before_any_download(tmp_path, subset_arrays, monkeypatch):
     write_idx_dir(tmp_path / "mnist-cache", subset_arrays)
     mnist = load_mnist(verify=False)
-    assert mnist.source == str(tmp_path / "mnist-cache")
+    assert mnist.source == f"the cache {tmp_path / 'mnist-cache'}"
+    assert mnist.summary() == (f"MNIST: 4,000 training + 1,000 test images from the cache {tmp_path / 'mnist-cache'} "
+                               "(not verified (--unverified))")
 
 
 def test_no_source_error_names_every_option(tmp_path, monkeypatch):

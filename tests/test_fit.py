@@ -114,3 +114,22 @@ def test_online_without_a_reachable_server_falls_back_to_offline(subset_npz, tmp
     assert "warning: W&B online failed" in result.stderr and "logging offline instead" in result.stderr
     info = json.loads((tmp_path / "run" / "manifest.json").read_text())["wandb"]
     assert info["mode"] == "offline" and Path(info["dir"]).is_dir()
+
+
+@pytest.mark.slow
+def test_the_console_of_a_fit_in_a_log_file_is_short_and_quiet(subset_npz, tmp_path):
+    """Not a terminal: a line per epoch (no progress bar), no library warnings, where data and W&B runs are."""
+    import re
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "lenet_deploy.train.cli", "fit", "--preset", "seed-best", *TINY,
+                           "--data", str(subset_npz), "--out", "run", "--wandb", "offline"],
+                          capture_output=True, text=True, timeout=600)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log
+    lines = log.splitlines()
+    assert len(lines) <= 200, len(lines)
+    assert not [line for line in lines if re.search(r"warning|absl|oneDNN|retracing", line, re.IGNORECASE)], log
+    assert lines[0].startswith(f"MNIST: 4,000 training + 1,000 test images from {subset_npz}")
+    assert re.search(r"^W&B offline: .*offline-run-.*; upload with `wandb sync .*offline-run-", log, re.MULTILINE)

@@ -286,7 +286,7 @@ def test_convert_with_no_validation_images_is_refused_first(work, subset_npz):
 
 @pytest.mark.parametrize("cli, args, fragment", [
     (bench, ["run", "--tflite", "m.tflite", "--data", "d", "--out", "r"],
-     "--data d: is a directory; lenet-bench reads the .npz that `lenet-bench export-data` writes"),
+     "--data d: missing MNIST files (need train-images-idx3-ubyte"),
     (bench, ["mcu", "--model", "d", "--out", "r"], "--model d: is a directory"),
     (convert, ["inspect", "d"], "d: is a directory, not a .tflite file"),
 ])

@@ -19,7 +19,8 @@ def assert_one_line_error(result, fragment, code=2):
 
 
 def test_unknown_preset():
-    assert_one_line_error(invoke("fit", "--preset", "lenet-9"), "unknown preset 'lenet-9'")
+    assert_one_line_error(invoke("fit", "--preset", "lenet-9"),
+                          "Invalid value for '--preset': 'lenet-9' is not one of 'original', 'seed-best', 'lenet-plus'")
 
 
 def test_malformed_yaml(tmp_path):
@@ -88,7 +89,7 @@ def test_preset_and_config_together(tmp_path):
 
 def test_unknown_wandb_mode(subset_npz):
     assert_one_line_error(invoke("fit", "--preset", "original", "--wandb", "cloud", "--data", str(subset_npz),
-                                 "--unverified"), "--wandb must be one of")
+                                 "--unverified"), "Invalid value for '--wandb': 'cloud' is not one of 'auto'")
 
 
 def test_data_command_reports_source(subset_npz):

@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
 
-from lenet_deploy.cli import console, handle_errors, quiet_tensorflow
+from lenet_deploy.cli import Group, console, data_option, handle_errors, unverified_option
 from lenet_deploy.data import DEFAULT_VAL_SIZE, cache_dir, load_mnist
 from lenet_deploy.energy import check_country
 from lenet_deploy.errors import LenetError
 from lenet_deploy.train.config import PRESETS, load_yaml, make_config, preset
 from lenet_deploy.train.fit import FitOptions, fit
-from lenet_deploy.train.tracking import WANDB_MODES
-
-data_option = click.option("--data", type=click.Path(path_type=Path),
-                           help="MNIST IDX directory (raw or .gz) or mnist.npz; default: cache, then download.")
-unverified_option = click.option("--unverified", is_flag=True,
-                                 help="Accept data that is not byte-identical to canonical MNIST (e.g. a subset).")
+from lenet_deploy.train.tracking import WANDB_MODES, offline_runs_note
 
 
-@click.group()
+@click.group(cls=Group)
 def main() -> None:
     """Train LeNet-5 variants on MNIST, tracked in W&B and CodeCarbon."""
-    quiet_tensorflow()
 
 
 @main.command()
@@ -39,7 +34,7 @@ def data(data: Path | None, unverified: bool) -> None:
 
 
 @main.command("fit")
-@click.option("--preset", "preset_name", help=f"Start from a preset: {', '.join(PRESETS)}.")
+@click.option("--preset", "preset_name", type=click.Choice(list(PRESETS)), help="Start from a preset.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML file of settings.")
 @click.option("--epochs", type=int, help="Override the number of epochs.")
 @click.option("--batch-size", type=int, help="Override the batch size.")
@@ -51,8 +46,8 @@ def data(data: Path | None, unverified: bool) -> None:
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory [default: runs/<name>].")
 @click.option("--name", help="Run name [default: the preset or config file name].")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
-@click.option("--wandb", "wandb_mode", default="auto", show_default=True,
-              help=f"W&B mode: {'|'.join(WANDB_MODES)} (auto = online only if an API key is configured).")
+@click.option("--wandb", "wandb_mode", type=click.Choice(WANDB_MODES), default="auto", show_default=True,
+              help="W&B mode (auto = online only if an API key is configured).")
 @click.option("--country", default="USA", show_default=True,
               help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
 @data_option
@@ -74,10 +69,19 @@ def fit_command(preset_name: str | None, config_path: Path | None, epochs: int |
         raise LenetError(f"--val-size must be >= 0, got {val_size}")
     name = name or preset_name or (config_path.stem if config_path else "lenet")
     out = out or Path("runs") / name
+    started = time.time()
     mnist = load_mnist(data, verify=not unverified)
+    click.echo(mnist.summary())
     metrics = fit(config, mnist, out, name, FitOptions(seed=seed, val_size=val_size, wandb=wandb_mode,
                                                        country=country), force=force)
     _print_summary(out, metrics)
+    _say_offline_runs(started)
+
+
+def _say_offline_runs(since: float) -> None:
+    note = offline_runs_note(since)
+    if note:
+        click.echo(note)
 
 
 def _print_summary(out: Path, metrics: dict) -> None:
@@ -120,8 +124,8 @@ def _print_summary(out: Path, metrics: dict) -> None:
               help="Validation images held out of the training set (what trials are ranked on).")
 @click.option("--heartbeat", type=int, default=20, show_default=True,
               help="Seconds between trial heartbeats; a silent trial is failed and retried after 3 of them.")
-@click.option("--wandb", "wandb_mode", default="auto", show_default=True,
-              help="W&B mode: auto (online only with an API key) | online | offline | disabled.")
+@click.option("--wandb", "wandb_mode", type=click.Choice(WANDB_MODES), default="auto", show_default=True,
+              help="W&B mode (auto = online only if an API key is configured).")
 @click.option("--country", default="USA", show_default=True,
               help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
 @data_option
@@ -150,10 +154,13 @@ def sweep(config_path: Path, count: int, workers: int, storage: str | None, back
     options = SweepOptions(count=count, workers=workers, storage=storage, epochs_cap=epochs_cap, seed=seed,
                            val_size=val_size, wandb=wandb_mode, country=country, heartbeat=heartbeat,
                            data=str(data) if data else None, verify=not unverified)
-    stats = run_sweep(spec, name, out, options)
+    started = time.time()
+    stats = run_sweep(spec, name, out, options, say=click.echo)
     _print_ranking(stats["rows"], spec, out)
-    click.echo(f"{stats['finished']} trials finished ({stats['this_run']} in this run, {stats['seconds'] / 60:.1f} min, "
-               f"{stats['trials_per_hour']:.1f} trials/hour). Results: {out}/trials.csv")
+    click.echo(f"{stats['finished']} trials finished ({stats['this_run']} in this run, "
+               f"{stats['seconds'] / 60:.1f} min, {stats['trials_per_hour']:.1f} trials/hour). "
+               f"Results: {out}/trials.csv")
+    _say_offline_runs(started)
 
 
 @main.command()
@@ -161,8 +168,8 @@ def sweep(config_path: Path, count: int, workers: int, storage: str | None, back
 @click.option("--retrain", is_flag=True, help="Refit the winner on all 60k training images before the test.")
 @click.option("--storage", help="The sweep's storage URL, if it holds a password.")
 @click.option("--force", is_flag=True, help="Replace an existing best/ directory.")
-@click.option("--wandb", "wandb_mode", default="auto", show_default=True,
-              help="W&B mode: auto (online only with an API key) | online | offline | disabled.")
+@click.option("--wandb", "wandb_mode", type=click.Choice(WANDB_MODES), default="auto", show_default=True,
+              help="W&B mode (auto = online only if an API key is configured).")
 @click.option("--country", default="USA", show_default=True,
               help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
 @data_option
@@ -177,9 +184,12 @@ def best(sweep_dir: Path, retrain: bool, storage: str | None, force: bool, wandb
     check_country(country)
     spec, study = load_sweep(sweep_dir, storage)
     _print_ranking(trial_rows(study, spec), spec, sweep_dir, limit=5)
-    metrics = write_best(sweep_dir, load_mnist(data, verify=not unverified), retrain, force, storage,
-                         wandb_mode, country)
+    started = time.time()
+    mnist = load_mnist(data, verify=not unverified)
+    click.echo(mnist.summary())
+    metrics = write_best(sweep_dir, mnist, retrain, force, storage, wandb_mode, country)
     _print_summary(sweep_dir / "best", metrics)
+    _say_offline_runs(started)
 
 
 def _print_ranking(rows: list[dict], spec, out: Path, limit: int = 20) -> None:

@@ -11,6 +11,7 @@ import netrc
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from lenet_deploy.errors import LenetError
@@ -80,3 +81,14 @@ def wandb_info(run: Any, mode: str) -> dict[str, Any]:
         return {"mode": mode}
     return {"mode": mode, "id": run.id, "project": run.project, "dir": os.path.dirname(run.dir),
             "url": run.url if mode == "online" else None}
+
+
+def offline_runs_note(since: float) -> str | None:
+    """Where the offline W&B runs written since `since` (a time.time()) are, and the command that uploads them."""
+    root = Path(os.environ.get("WANDB_DIR") or ".") / "wandb"
+    runs = sorted(p for p in root.glob("offline-run-*") if p.stat().st_mtime >= since)
+    if not runs:
+        return None
+    what = f"{runs[0]}" if len(runs) == 1 else f"{len(runs)} runs in {root}"
+    paths = runs[0] if len(runs) == 1 else root / "offline-run-*"
+    return f"W&B offline: {what}; upload with `wandb sync {paths}`"

@@ -151,7 +151,7 @@ def print_table(report: BenchReport) -> None:
 
 def write_csv(report: BenchReport, path: Path) -> None:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows(report))
     write_text_atomic(path, buffer.getvalue())

@@ -42,7 +42,13 @@ def load_sweep(sweep_dir: Path, storage: str | None = None):
     url = storage or recorded_storage_url(sweep_dir, manifest.storage)
     if "***" in url:
         raise LenetError(f"{sweep_dir}: its storage needs a password; pass --storage with the full URL")
-    return spec, open_study(spec, manifest.study, url, heartbeat=manifest.options["heartbeat"])
+    return spec, open_study(spec, manifest.study, url, heartbeat=manifest.options["heartbeat"],
+                            seed=sweep_seed(manifest))
+
+
+def sweep_seed(manifest: SweepManifest) -> int:
+    """The sweep's --seed (0 for sweep.json files written before it was recorded)."""
+    return int(manifest.options.get("seed", 0))
 
 
 def pick_best(spec, study) -> dict[str, Any]:
@@ -56,6 +62,7 @@ def write_best(sweep_dir: Path, mnist: Mnist, retrain: bool, force: bool, storag
                wandb: str = "auto", country: str = "USA") -> dict[str, Any]:
     """Write `sweep_dir/best`; returns its metrics.json."""
     spec, study = load_sweep(sweep_dir, storage)
+    seed = sweep_seed(read_record(Path(sweep_dir) / SWEEP_MANIFEST, SweepManifest))
     winner = pick_best(spec, study)
     trial = study.trials[winner["number"]]
     config = make_config(trial.user_attrs["config"], f"trial {trial.number}")
@@ -64,7 +71,8 @@ def write_best(sweep_dir: Path, mnist: Mnist, retrain: bool, force: bool, storag
               "ranked_on": "validation split", "retrained_on_all_training_images": retrain}
     if retrain:
         metrics = fit(config, mnist, out, f"{study.study_name}-best",
-                      FitOptions(val_size=0, wandb=wandb, country=country, wandb_group=study.study_name),
+                      FitOptions(seed=seed, val_size=0, wandb=wandb, country=country,
+                                 wandb_group=study.study_name),
                       force=force)
         manifest = read_record(out / MANIFEST, RunManifest)
         write_record(out / MANIFEST, replace(manifest, picked=picked))

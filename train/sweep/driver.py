@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lenet_deploy.artifacts import process_alive
+from lenet_deploy.cli import quiet_tensorflow
 from lenet_deploy.data import DEFAULT_VAL_SIZE, Mnist, load_mnist
 from lenet_deploy.energy import EnergyMeter
 from lenet_deploy.errors import LenetError
@@ -131,7 +132,7 @@ def prepare_sweep_dir(spec: SweepSpec, name: str, out: Path, options: SweepOptio
         options={k: v for k, v in asdict(options).items() if k != "storage"}))
 
 
-def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions) -> dict[str, Any]:
+def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions, say=lambda line: None) -> dict[str, Any]:
     """Run workers until `count` trials have finished, then write the results (trials table, plots).
 
     Returns {'finished', 'this_run', 'seconds', 'trials_per_hour', 'rows'} (rows: one per trial).
@@ -147,6 +148,7 @@ def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions) -> d
     if options.heartbeat < 1:
         raise LenetError(f"--heartbeat must be >= 1 second, got {options.heartbeat}")
     mnist = load_mnist(Path(options.data) if options.data else None, verify=options.verify)  # fail fast
+    say(mnist.summary())
     if options.storage:  # a server's URL is checked (and the study joined) before the directory is claimed
         open_study(spec, name, options.storage, options.heartbeat)
     prepare_sweep_dir(spec, name, out, options)
@@ -189,6 +191,8 @@ def run_worker(spec: SweepSpec, name: str, out: str, options: SweepOptions, inde
                mnist: Mnist | None = None) -> None:
     """One worker: run trials of the shared study until `count` of them have finished."""
     import optuna
+
+    quiet_tensorflow()  # a spawned worker starts a fresh interpreter
 
     if mnist is None:
         mnist = load_mnist(Path(options.data) if options.data else None, verify=options.verify)
@@ -263,14 +267,16 @@ class _Objective:
             self.progress.skipped(trial.number, position, str(exc))
             raise optuna.TrialPruned(str(exc)) from None
         trial.set_user_attr("config", config.to_dict())
+        shown = dict(trial.params)
+        if shown.get("epochs", config.epochs) != config.epochs:
+            shown["epochs"] = f"{shown['epochs']}→{config.epochs} (capped)"
         last_logs: dict[str, float] = {}
 
         def after_epoch(epoch: int, logs: dict) -> None:
             last_logs.update(logs, epoch=epoch)
             value = float(logs[self.spec.metric])
             trial.report(value, epoch)
-            self.progress.epoch(trial.number, position, trial.params, epoch, config.epochs, self.spec.metric,
-                                value)
+            self.progress.epoch(trial.number, position, shown, epoch, config.epochs, self.spec.metric, value)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"hyperband stopped it after epoch {epoch}")
 
