@@ -76,6 +76,21 @@ def _write_engine(tflite: Path, out: Path, name: str) -> None:
     click.echo(f"C engine: {paths[1]} + {paths[0]}: {name}_invoke(), ops {', '.join(engine.ops)}; "
                f"arena {engine.arena_bytes:,} B (static), constants {engine.weight_bytes:,} B, "
                f"{engine.macs:,} MACs per inference")
+    _print_layers(engine)
+
+
+def _print_layers(engine) -> None:
+    """Per layer, before anything runs: what STM32Cube.AI's `analyze` shows (instructions: `lenet-bench mcu`)."""
+    from rich.table import Table
+
+    table = Table(title="per layer (instructions per layer: lenet-bench mcu)")
+    for column in ("op", "layer", "output", "MACs", "MAC share", "constants B", "activation B", "arena offset"):
+        table.add_column(column, justify="left" if column in ("layer", "output") else "right")
+    for layer in engine.layers:
+        table.add_row(str(layer.op), layer.name, "x".join(map(str, layer.output_shape)), f"{layer.macs:,}",
+                      f"{layer.macs / engine.macs:.1%}", f"{layer.constant_bytes:,}", f"{layer.activation_bytes:,}",
+                      "caller's buffer" if layer.arena_offset is None else f"{layer.arena_offset:,}")
+    console().print(table)
 
 
 @main.command("inspect")

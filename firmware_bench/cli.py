@@ -156,7 +156,24 @@ def mcu(model_path: Path, board: str, samples: int | None, compare_samples: int,
                f"{targets['portable_instructions_per_mac']:.2f}/MAC); "
                f"engine flash {main_build['engine_flash_bytes']:,} B, "
                f"RAM {targets['engine_ram_bytes']:,} B (TFLM arena {report.tflm['arena_bytes']:,} B)")
+    _print_layers(report)
     click.echo(f"wrote {out / MCU_REPORT}, {out / 'report.md'}")
+
+
+def _print_layers(report: McuReport) -> None:
+    """Where the instructions go, op by op (TFLM's MicroProfiler shows the same for an interpreter)."""
+    from rich.table import Table
+
+    if not report.profile:
+        return
+    table = Table(title=f"per layer on {report.board} ({report.profile['images']:,} images, profile build)")
+    for column in ("op", "layer", "output", "MACs", "instructions", "instr/MAC", "share"):
+        table.add_column(column, justify="left" if column in ("layer", "output") else "right")
+    for row in report.profile["layers"]:
+        per_mac = f"{row['instructions_per_mac']:.2f}" if row["instructions_per_mac"] is not None else "-"
+        table.add_row(str(row["op"]), row["name"], "x".join(map(str, row["output_shape"])), f"{row['macs']:,}",
+                      f"{row['instructions']:,.0f}", per_mac, f"{row['share']:.1%}")
+    console().print(table)
 
 
 def _test_images(data: Path | None, verify: bool):

@@ -141,6 +141,7 @@ class McuReport:
     variants: dict[str, dict[str, Any]]
     targets: dict[str, Any]
     method: dict[str, str]
+    profile: dict[str, Any] | None = None  # the per-layer profile build: images, bit-exactness, one row per op
 
     @property
     def main_build(self) -> dict[str, Any]:

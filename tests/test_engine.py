@@ -132,6 +132,7 @@ def test_cli_generates_the_engine(converted_build, tmp_path):
                           cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "lenet_invoke()" in result.stdout
+    assert "per layer" in result.stdout and "CONV_2D" in result.stdout and "arena offset" in result.stdout
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["lenet_int8_engine.c", "lenet_int8_engine.h"]
 
 

@@ -46,12 +46,23 @@ def test_100_images_on_the_emulated_cortex_m4_equal_tflite_micro(converted_build
     model_bytes = (converted_build / "lenet_int8.tflite").stat().st_size
     assert report["variants"]["O2+flatbuffer"]["flatbuffer_flash_bytes"] >= model_bytes
     assert "bit-exact" in (out / "report.md").read_text()
+    # Per layer: the profile build is bit-exact too, its ops account for the invoke, and the ops with MACs
+    # (convolutions, fully connected) take most of it.
+    profile = report["profile"]
+    assert profile["images"] == 100 and profile["bit_exact_vs_tflm"] == 100
+    assert {row["name"] for row in profile["layers"]} == set(report["ops"])
+    assert abs(profile["ops_instructions"] - main["instructions_per_inference"]) < 0.02 * \
+        main["instructions_per_inference"]
+    assert sum(row["share"] for row in profile["layers"] if row["macs"]) > 0.8
+    assert sum(row["macs"] for row in profile["layers"]) == report["macs"]
+    assert "| op | layer | output | MACs | instructions | instr / MAC | share |" in (out / "report.md").read_text()
 
     # The MCU row joins a host benchmark's report.
     bench = subprocess.run([sys.executable, "-m", "lenet_deploy.firmware_bench.cli", "run", "--tflite",
                             converted_build / "lenet_int8.tflite", "--data", testset, "--samples", "100", "--invokes",
                             "20", "--warmup", "2", "--repeats", "1", "--batch", "8", "--energy-seconds", "0", "--mcu",
-                            out / "mcu.json", "--out", tmp_path / "bench"], capture_output=True, text=True, cwd=tmp_path)
+                            out / "mcu.json", "--out", tmp_path / "bench"],
+                           capture_output=True, text=True, cwd=tmp_path)
     assert bench.returncode == 0, bench.stderr
     joined = (tmp_path / "bench" / "report.md").read_text()
     assert "On an emulated microcontroller" in joined and "QEMU mps2-an386 (Cortex-M4F)" in joined

@@ -26,7 +26,8 @@ MISSING = [tool for tool in ("arm-none-eabi-g++", "qemu-system-arm", "make") if 
 @pytest.mark.skipif(bool(MISSING), reason=f"not installed: {', '.join(MISSING)}")
 def test_the_example_agrees_with_the_python_interpreter_for_every_header(trained_run, subset_npz, tmp_path):
     out = tmp_path / "verify"
-    done = subprocess.run([sys.executable, str(REPO / "examples" / "tflm" / "verify.py"), str(trained_run / "model.keras"),
+    done = subprocess.run([sys.executable, str(REPO / "examples" / "tflm" / "verify.py"),
+                           str(trained_run / "model.keras"),
                            "--data", str(subset_npz), "--unverified", "--samples", "100", "--out", str(out)],
                           capture_output=True, text=True, timeout=3600, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -24,6 +24,19 @@ VALUES_PER_LINE = 16
 
 
 @dataclass(frozen=True)
+class LayerCost:
+    """What one op costs before it runs anywhere: the per-layer table of `lenet-convert --engine c`."""
+
+    op: int  # index in the .tflite graph (what LE_TRACE and the MCU profile report)
+    name: str  # TFLite op name
+    output_shape: list[int]
+    macs: int
+    constant_bytes: int  # its weights, biases, multipliers, shifts, tables
+    activation_bytes: int  # its output tensor
+    arena_offset: int | None  # where the output lives in the arena (None: the caller's input/output buffer)
+
+
+@dataclass(frozen=True)
 class Engine:
     header: str
     source: str
@@ -31,6 +44,7 @@ class Engine:
     weight_bytes: int  # int8 weights + int32 biases + requantization constants + tables, as emitted
     macs: int
     ops: list[str]
+    layers: list[LayerCost]
 
 
 def _array(c_type: str, name: str, values) -> str:
@@ -101,11 +115,14 @@ def build_engine(model: bytes, name: str = "lenet", source: str = "model",
     sizes = {t.index: int(np.prod(t.shape)) for t in graph.tensors if not t.data}
     plan = plan_memory(layers, sizes, graph.inputs[0], graph.outputs[0])
     prefix, upper = f"{name}_", name.upper()
-    arrays, body = [], []
+    arrays, body, costs = [], [], []
     for layer in layers:
         layer_arrays, code = _layer_code(layer, plan, prefix)
         op_name = graph.ops[layer.index].name
         size = int(np.prod(graph.tensors[layer.output].shape))
+        where, offset = plan.location[layer.output]
+        costs.append(LayerCost(layer.index, op_name, list(graph.tensors[layer.output].shape), layer.macs,
+                               _constant_bytes(layer_arrays), size, offset if where == "arena" else None))
         body.append(f"  /* op {layer.index}: {op_name} */\n{code}"
                     f"  LE_TRACE({layer.index}, {_pointer(plan, layer.output)}, {size});\n")
         arrays.extend(layer_arrays)
@@ -113,7 +130,7 @@ def build_engine(model: bytes, name: str = "lenet", source: str = "model",
         where, offset = plan.copy_output_from
         body.append(f"  memcpy(output, {'input' if where == 'in' else f'arena + {offset}'}, "
                     f"{upper}_OUTPUT_SIZE);\n")
-    weight_bytes = sum(_C_BYTES[c_type] * int(np.asarray(values).size) for c_type, _, values in arrays)
+    weight_bytes = _constant_bytes(arrays)
     macs = sum(layer.macs for layer in layers)
     sha = hashlib.sha256(model).hexdigest()
     header = _header(name, graph, plan.arena_bytes, weight_bytes, macs, sha, source)
@@ -133,7 +150,11 @@ def build_engine(model: bytes, name: str = "lenet", source: str = "model",
         f"void {name}_invoke(const int8_t *input, int8_t *output) {{\n"
         f"  int8_t *const arena = (int8_t *){prefix}arena_words;\n"
         f"  (void)arena;\n" + "".join(body) + "}\n")
-    return Engine(header, c_source, plan.arena_bytes, weight_bytes, macs, graph.op_names)
+    return Engine(header, c_source, plan.arena_bytes, weight_bytes, macs, graph.op_names, costs)
+
+
+def _constant_bytes(arrays: list[tuple[str, str, object]]) -> int:
+    return sum(_C_BYTES[c_type] * int(np.asarray(values).size) for c_type, _, values in arrays)
 
 
 def _header(name: str, graph: Graph, arena: int, weight_bytes: int, macs: int, sha: str, source: str) -> str:

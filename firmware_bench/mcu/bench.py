@@ -25,6 +25,7 @@ from lenet_deploy.manifests import MAIN_BUILD, MANIFEST, MCU_REPORT, McuManifest
 
 FLASH_SLACK_BYTES = 8 * 1024  # the issue's budget: engine + weights <= 1.2 x int8 weights + 8 KB
 MAX_INSTRUCTIONS_PER_MAC = 3.0
+PROFILE_SAMPLES = 100  # images through the per-layer profile build (its counts vary little per image)
 
 
 @dataclass(frozen=True)
@@ -89,14 +90,18 @@ def run_mcu_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data
                                              ("Os", "-Os", True, False), ("O2+flatbuffer", "-O2", True, True)):
             builds[key] = build_firmware(engine_c, stage / "firmware", options.board, optimization, dsp,
                                          flatbuffer_c if blob else None)
+        profiler = build_firmware(engine_c, stage / "firmware", options.board, "-O2", True, profile=True)
         say(f"QEMU {options.board}: {len(images):,} images through the -O2 firmware …")
         runs = {MAIN_BUILD: run_firmware(builds[MAIN_BUILD], quantized, reference.shape[1])}
         few = min(len(images), options.compare_samples)
         for key in ("O2-portable", "Os", "O2+flatbuffer"):
             say(f"QEMU {options.board}: {few:,} images through the {key} firmware …")
             runs[key] = run_firmware(builds[key], quantized[:few], reference.shape[1])
+        profiled = min(len(images), PROFILE_SAMPLES)
+        say(f"QEMU {options.board}: {profiled:,} images through the per-layer profile build …")
+        profile = _profile(engine, run_firmware(profiler, quantized[:profiled], reference.shape[1]), reference)
         report = _report(model_path, graph, engine, tflm_arena, labels, reference, host, builds, runs, options,
-                         data_source)
+                         data_source, profile)
         write_record(stage / MCU_REPORT, report)
         write_text_atomic(stage / "report.md", mcu_report_markdown(report))
         write_record(stage / MANIFEST, McuManifest.new(model=str(model_path), model_sha256=sha256_file(model_path),
@@ -113,11 +118,29 @@ def exactness_failures(report: McuReport) -> list[str]:
     host, samples = report.host_engine["bit_exact_vs_tflm"], report.samples
     if host < samples:
         failures.append(f"the host-compiled engine differs from TFLite Micro on {samples - host} of {samples} images")
-    for key, build in report.variants.items():
+    builds = {**report.variants, **({"per-layer profile": report.profile} if report.profile else {})}
+    for key, build in builds.items():
         if build["bit_exact_vs_tflm"] < build["images"]:
             failures.append(f"the {key} firmware differs from TFLite Micro on "
                             f"{build['images'] - build['bit_exact_vs_tflm']} of {build['images']} images")
     return failures
+
+
+def _profile(engine, run, reference: np.ndarray) -> dict[str, Any]:
+    """One row per op: the generator's costs beside the instructions the profile build counted for it."""
+    n = len(run.outputs)
+    counted = run.op_instructions or []
+    total = sum(counted) or 1.0
+    layers = []
+    for layer in engine.layers:
+        instructions = counted[layer.op] if layer.op < len(counted) else 0.0
+        layers.append({"op": layer.op, "name": layer.name, "output_shape": layer.output_shape, "macs": layer.macs,
+                       "constant_bytes": layer.constant_bytes, "instructions": instructions,
+                       "instructions_per_mac": instructions / layer.macs if layer.macs else None,
+                       "share": instructions / total})
+    return {"images": n, "bit_exact_vs_tflm": int((run.outputs == reference[:n]).all(axis=1).sum()),
+            "instructions_per_inference": run.instructions_per_inference, "ops_instructions": sum(counted),
+            "layers": layers}
 
 
 def _accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
@@ -125,7 +148,7 @@ def _accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
 
 
 def _report(model_path: Path, graph, engine, tflm_arena: int, labels, reference, host, builds, runs,
-            options: McuOptions, data_source: str) -> McuReport:
+            options: McuOptions, data_source: str, profile: dict[str, Any]) -> McuReport:
     weights = graph.weight_bytes
     flash_budget = int(1.2 * weights + FLASH_SLACK_BYTES)
     variants = {}
@@ -175,5 +198,9 @@ def _report(model_path: Path, graph, engine, tflm_arena: int, labels, reference,
                        "model cycles)",
             "flash_ram": "per-object sizes from the GNU ld map (engine object: code, rodata, data, bss); "
                          "arm-none-eabi-size for the whole image; stack high-water by painting the stack",
+            "per_layer": "a separate -O2 build with -DLENET_TRACE -DLENET_PROFILE: the engine calls back after each op "
+                         "and the firmware adds the SysTick ticks since the previous op to that op (the callback's own "
+                         "instructions mostly left out; resolution one tick, averaged over the images)",
         },
+        profile=profile,
     )

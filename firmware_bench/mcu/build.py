@@ -50,6 +50,7 @@ class Firmware:
     dsp: bool
     with_flatbuffer: bool
     sizes: dict  # from the map: flash/RAM of the engine object and of the whole image
+    profile: bool = False  # times every op (the engine's trace callback)
 
 
 def qemu_board(name: str) -> QemuBoard:
@@ -78,19 +79,25 @@ def write_firmware_sources(out: Path, target: QemuBoard) -> None:
 
 
 def build_firmware(engine_c: Path, out: Path, board_name: str, optimization: str = "-O2", dsp: bool = True,
-                   flatbuffer_c: Path | None = None) -> Firmware:
-    """Compile startup + benchmark main + the engine (and optionally the .tflite C array) into out/<stem>.elf."""
+                   flatbuffer_c: Path | None = None, profile: bool = False) -> Firmware:
+    """Compile startup + benchmark main + the engine (and optionally the .tflite C array) into out/<stem>.elf.
+
+    `profile`: the engine calls back after every op and the firmware times each op (a separate build:
+    the production one has no callback)."""
     target = qemu_board(board_name)
     if optimization not in OPTIMIZATIONS:
         raise LenetError(f"optimization {optimization!r}: choose from {', '.join(OPTIMIZATIONS)}")
     gcc = tool("arm-none-eabi-gcc", "gcc-arm-none-eabi")
     out.mkdir(parents=True, exist_ok=True)
     write_firmware_sources(out, target)
-    stem = f"{board_name}{optimization}{'' if dsp else '-nodsp'}{'-flatbuffer' if flatbuffer_c else ''}"
+    stem = (f"{board_name}{optimization}{'' if dsp else '-nodsp'}{'-flatbuffer' if flatbuffer_c else ''}"
+            f"{'-profile' if profile else ''}")
     flags = [*target.flags, *CFLAGS, optimization, f"-I{Path(engine_c).parent}",
              f'-DENGINE_HEADER="{Path(engine_c).with_suffix(".h").name}"']
     if not dsp:
         flags.append("-DLENET_NO_DSP")
+    if profile:
+        flags += ["-DLENET_TRACE", "-DLENET_PROFILE"]
     objects = []
     units = [(Path(engine_c), "engine"), (out / "startup.c", "startup"), (out / "main.c", "main")]
     if flatbuffer_c is not None:
@@ -109,7 +116,7 @@ def build_firmware(engine_c: Path, out: Path, board_name: str, optimization: str
          "linking the firmware")
     sizes = map_sizes(map_file.read_text(), engine=f"{stem}.engine.o", flatbuffer=f"{stem}.flatbuffer.o")
     sizes["elf"] = elf_sizes(elf)
-    return Firmware(elf, map_file, board_name, optimization, dsp, flatbuffer_c is not None, sizes)
+    return Firmware(elf, map_file, board_name, optimization, dsp, flatbuffer_c is not None, sizes, profile)
 
 
 def _run(command: list[str], what: str) -> None:

@@ -6,7 +6,11 @@
 
    Timing: SysTick on the processor clock, read around each lenet_invoke. Under QEMU -icount the
    virtual clock advances a fixed time per instruction, so ticks count instructions; a loop of a
-   known instruction count, timed the same way, gives the instructions per tick. */
+   known instruction count, timed the same way, gives the instructions per tick.
+
+   -DLENET_PROFILE (with the engine's -DLENET_TRACE): the engine calls back after every op and the
+   firmware adds the ticks since the previous op to that op's total, printed as one line
+   "LENET_MCU_PROFILE {json}". The production build has neither flag and no callback. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +33,32 @@ extern uint32_t _estack;
 
 static int8_t image[LENET_INPUT_SIZE];
 static int8_t scores[LENET_OUTPUT_SIZE];
+
+#ifdef LENET_PROFILE
+#define MAX_OPS 64
+extern void (*lenet_trace)(int op, const int8_t *data, int size);
+static unsigned long long op_ticks[MAX_OPS];
+static uint32_t op_mark;
+static int ops_seen;
+
+static void after_op(int op, const int8_t *data, int size) {
+  uint32_t now = SYST_CVR;
+  (void)data;
+  (void)size;
+  if (op >= 0 && op < MAX_OPS) {
+    op_ticks[op] += TICKS(op_mark, now);
+    if (op + 1 > ops_seen) ops_seen = op + 1;
+  }
+  op_mark = SYST_CVR; /* the callback's own time is left out (all but a few instructions of it) */
+}
+
+static void print_profile(void) {
+  int op;
+  printf("LENET_MCU_PROFILE {\"op_ticks\": [");
+  for (op = 0; op < ops_seen; ++op) printf("%s%llu", op ? ", " : "", op_ticks[op]);
+  printf("]}\n");
+}
+#endif
 
 static uint32_t *paint_stack(void) {
   uint32_t *sp = (uint32_t *)__builtin_frame_address(0) - 16, *p = sp - PAINT_BYTES / 4;
@@ -70,6 +100,9 @@ int main(void) {
   SYST_RVR = 0xFFFFFFu;
   SYST_CVR = 0;
   SYST_CSR = 5u; /* enable, processor clock, no interrupt */
+#ifdef LENET_PROFILE
+  lenet_trace = after_op;
+#endif
   start = SYST_CVR;
   known_loop(CALIBRATION_LOOPS);
   calibration = TICKS(start, SYST_CVR);
@@ -84,6 +117,9 @@ int main(void) {
       bottom = paint_stack();
     }
     start = SYST_CVR;
+#ifdef LENET_PROFILE
+    op_mark = start;
+#endif
     lenet_invoke(image, scores);
     ticks = TICKS(start, SYST_CVR);
     if (i == 0) invoke_stack = call_sp - lowest_touched(bottom);
@@ -105,6 +141,9 @@ int main(void) {
   }
 #endif
   if (lowest_touched(bottom) < deepest) deepest = lowest_touched(bottom);
+#ifdef LENET_PROFILE
+  print_profile();
+#endif
   printf("LENET_MCU {\"images\": %lu, \"ticks_total\": %llu, \"ticks_min\": %lu, \"ticks_max\": %lu, "
          "\"calibration_instructions\": %lu, \"calibration_ticks\": %lu, \"invoke_stack_bytes\": %lu, "
          "\"stack_bytes\": %lu}\n",

@@ -32,6 +32,7 @@ class McuRun:
     invoke_stack_bytes: int
     stack_bytes: int
     seconds: float
+    op_instructions: list[float] | None = None  # a profile build: instructions per inference of each graph op
 
 
 def qemu_command(firmware: Firmware) -> list[str]:
@@ -69,7 +70,12 @@ def run_firmware(firmware: Firmware, images: np.ndarray, output_size: int) -> Mc
         raise LenetError(f"{firmware.elf.name}: wrote {outputs.size} output bytes, "
                          f"expected {len(images) * output_size}")
     per_tick = report["calibration_instructions"] / report["calibration_ticks"]
+    profile = next((json.loads(line.split(" ", 1)[1]) for line in lines if line.startswith("LENET_MCU_PROFILE {")),
+                   None)
+    if firmware.profile and profile is None:
+        raise LenetError(f"{firmware.elf.name}: the profile build printed no LENET_MCU_PROFILE line")
+    per_op = [t * per_tick / max(1, report["images"]) for t in profile["op_ticks"]] if profile else None
     return McuRun(outputs.reshape(len(images), output_size),
                   report["ticks_total"] * per_tick / max(1, report["images"]),
                   round(report["ticks_min"] * per_tick), round(report["ticks_max"] * per_tick), per_tick,
-                  report["invoke_stack_bytes"], report["stack_bytes"], seconds)
+                  report["invoke_stack_bytes"], report["stack_bytes"], seconds, per_op)

@@ -41,7 +41,26 @@ def mcu_report_markdown(report: McuReport) -> str:
         "How measured: " + "; ".join(f"{k}: {m}" for k, m in report.method.items()) + ".",
         "Firmware flash/RAM include newlib's stdio and semihosting, which a product would not carry.", "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines + layer_table(report))
+
+
+def layer_table(report: McuReport) -> list[str]:
+    """Where the instructions go, op by op (the per-layer profile build)."""
+    profile = report.profile
+    if not profile:
+        return []
+    lines = [f"## Per layer ({profile['images']:,} images through the profile build, bit-exact with TFLM on "
+             f"{profile['bit_exact_vs_tflm']:,})", "",
+             "| op | layer | output | MACs | instructions | instr / MAC | share |", "|---|---|---|---|---|---|---|"]
+    for row in profile["layers"]:
+        per_mac = f"{row['instructions_per_mac']:.2f}" if row["instructions_per_mac"] is not None else "-"
+        lines.append(f"| {row['op']} | {row['name']} | {'x'.join(map(str, row['output_shape']))} | {row['macs']:,} | "
+                     f"{row['instructions']:,.0f} | {per_mac} | {row['share']:.1%} |")
+    outside = profile["instructions_per_inference"] - profile["ops_instructions"]
+    lines += ["", f"Sum over ops {profile['ops_instructions']:,.0f} instructions; the profile build's whole invoke "
+                  f"{profile['instructions_per_inference']:,.0f} (the {outside:,.0f} outside the ops are the "
+                  "callbacks and the output copy).", ""]
+    return lines
 
 
 def mcu_rows(reports: list[McuReport]) -> list[dict[str, Any]]:
