@@ -116,20 +116,24 @@ def prepare_testset(data: Path | None, out: Path, samples: int | None, verify: b
 @main.command()
 @click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="An int8 .tflite model.")
 @click.option("--board", type=click.Choice(list(QEMU_BOARDS)), default="mps2-an386", show_default=True,
-              help="QEMU board: " + ", ".join(f"{name} ({board.cpu})" for name, board in QEMU_BOARDS.items()) + ".")
+              help="QEMU board: " + ", ".join(f"{name} ({board.cpu}; estimates for {board.power_part.split(' (')[0]} at "
+                                              f"{board.clock_mhz:g} MHz)" for name, board in QEMU_BOARDS.items()) + ".")
 @click.option("--samples", type=int, help="Use the first N test images [default: all].")
 @click.option("--compare-samples", default=1000, show_default=True,
               help="Images for the extra builds (-Os, portable C, with the flatbuffer linked in).")
 @data_option
 @unverified_option
-@click.option("--clock-mhz", default=168.0, show_default=True, help="Clock for the latency estimate.")
+@click.option("--clock-mhz", type=float, help="Clock for the latency estimate [default: the board's named part's].")
 @click.option("--cpi", default=1.25, show_default=True, help="Cycles per instruction for the latency estimate.")
+@click.option("--uw-per-mhz", type=float,
+              help="Active power per MHz for the energy estimate [default: the board's named part, see --board].")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("reports/mcu"), show_default=True,
               help="Report directory: mcu.json, report.md, the firmware builds.")
 @click.option("--force", is_flag=True, help="Replace an existing report in --out.")
 @handle_errors
 def mcu(model_path: Path, board: str, samples: int | None, compare_samples: int, data: Path | None,
-        unverified: bool, clock_mhz: float, cpi: float, out: Path, force: bool) -> None:
+        unverified: bool, clock_mhz: float | None, cpi: float, uw_per_mhz: float | None, out: Path,
+        force: bool) -> None:
     """The int8 C engine in QEMU on a Cortex-M: accuracy, bit-exactness vs TFLite Micro, flash, RAM, instructions.
 
     Exit status 1 (report kept) if any output byte differs from TFLite Micro's.
@@ -139,14 +143,15 @@ def mcu(model_path: Path, board: str, samples: int | None, compare_samples: int,
 
     qemu_board(board)
     for name, value in (("--samples", samples), ("--compare-samples", compare_samples), ("--clock-mhz", clock_mhz),
-                        ("--cpi", cpi)):
+                        ("--cpi", cpi), ("--uw-per-mhz", uw_per_mhz)):
         if value is not None and value <= 0:
             raise LenetError(f"{name} must be > 0, got {value}")
     images, labels, source = _test_images(data, not unverified)
     if samples is not None:
         _check_samples(samples, len(labels))
         images, labels, source = images[:samples], labels[:samples], f"{source} (first {samples})"
-    options = McuOptions(board=board, compare_samples=compare_samples, clock_mhz=clock_mhz, cpi=cpi)
+    options = McuOptions(board=board, compare_samples=compare_samples, clock_mhz=clock_mhz, cpi=cpi,
+                         uw_per_mhz=uw_per_mhz)
     report = run_mcu_bench(model_path, images, labels, source, out, options, force, say=click.echo)
     main_build, targets = report.main_build, report.targets
     click.echo(f"{report.board}: accuracy {main_build['accuracy']:.4f} on {main_build['images']:,} images, "

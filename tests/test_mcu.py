@@ -80,6 +80,30 @@ def test_the_cortex_m33_board_boots_from_the_secure_aliases(converted_build, tes
 
 
 @needs_qemu
+@pytest.mark.parametrize("board, cpu, flash_origin, ram_limit", [
+    ("microbit", "Cortex-M0", 0x0, 16 << 10),  # ARMv6-M: no DSP, no SSAT; 16 KB RAM for everything
+    ("mps2-an385", "Cortex-M3", 0x0, 4 << 20),
+    ("mps2-an500", "Cortex-M7", 0x0, 4 << 20),
+    ("netduinoplus2", "Cortex-M4F", 0x08000000, 128 << 10),  # an STM32F405's memory map
+])
+def test_every_cortex_m_class_is_bit_exact_with_tflm(converted_build, testset, tmp_path, board, cpu, flash_origin,
+                                                     ram_limit):
+    out = tmp_path / board
+    result = _bench("--model", converted_build / "lenet_int8.tflite", "--data", testset, "--board", board,
+                    "--samples", 100, "--compare-samples", 10, "--out", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "mcu.json").read_text())
+    main = report["variants"]["O2"]
+    assert report["cpu"] == cpu and main["images"] == 100 and main["bit_exact_vs_tflm"] == 100
+    assert report["profile"]["bit_exact_vs_tflm"] == 100
+    assert main["dsp"] == (cpu not in ("Cortex-M0", "Cortex-M3"))
+    assert main["firmware_heap_bytes"] > 0 and main["firmware_ram_bytes"] <= ram_limit
+    entry = next(line for line in (out / "firmware" / f"{board}-O2.map").read_text().splitlines()
+                 if "Reset_Handler" in line and "0x" in line)
+    assert int(entry.split()[0], 16) >> 24 == flash_origin >> 24  # linked where the part's flash is
+
+
+@needs_qemu
 def test_an_existing_report_is_kept_without_force(converted_build, testset, tmp_path):
     (tmp_path / "mcu").mkdir()
     (tmp_path / "mcu" / "mcu.json").write_text("{}")

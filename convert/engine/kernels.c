@@ -77,8 +77,14 @@ LE_INLINE uint32_t le_load32(const int8_t *p) {
   memcpy(&v, p, 4); /* an unaligned LDR, which ARMv7E-M allows */
   return v;
 }
-#define LE_ROR8(v) (((v) >> 8) | ((v) << 24))
-#define LE_SMLAD_BYTES(xa, xb, wv, acc) acc = __smlad(xb, __sxtb16(LE_ROR8(wv)), __smlad(xa, __sxtb16(wv), acc))
+/* SXTB16 with its ROR #8 folded in: one instruction (GCC 12 emits a separate MOV ... ROR for the
+   intrinsic on a rotated operand; measured: 5 of the 28 instructions of a 4-filter step). */
+LE_INLINE int32_t le_sxtb16_ror8(uint32_t v) {
+  int32_t r;
+  __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+  return r;
+}
+#define LE_SMLAD_BYTES(xa, xb, wv, acc) acc = __smlad(xb, le_sxtb16_ror8(wv), __smlad(xa, __sxtb16(wv), acc))
 #endif
 
 /* The dot products of n contiguous input bytes with the same run of 4 filters (filter j at w + j * stride):
@@ -91,7 +97,7 @@ LE_INLINE void le_mac4(const int8_t *x, const int8_t *w, int n, int stride, int3
 #ifdef LE_DSP
   for (; i + 4 <= n; i += 4) {
     const uint32_t xv = le_load32(x + i);
-    const int32_t xa = (int32_t)__sxtb16(xv), xb = (int32_t)__sxtb16(LE_ROR8(xv));
+    const int32_t xa = (int32_t)__sxtb16(xv), xb = le_sxtb16_ror8(xv);
     LE_SMLAD_BYTES(xa, xb, le_load32(w + i), a0);
     LE_SMLAD_BYTES(xa, xb, le_load32(w + i + stride), a1);
     LE_SMLAD_BYTES(xa, xb, le_load32(w + i + 2 * stride), a2);
@@ -115,7 +121,7 @@ LE_INLINE void le_mac2(const int8_t *x, const int8_t *w, int n, int stride, int3
 #ifdef LE_DSP
   for (; i + 4 <= n; i += 4) {
     const uint32_t xv = le_load32(x + i);
-    const int32_t xa = (int32_t)__sxtb16(xv), xb = (int32_t)__sxtb16(LE_ROR8(xv));
+    const int32_t xa = (int32_t)__sxtb16(xv), xb = le_sxtb16_ror8(xv);
     LE_SMLAD_BYTES(xa, xb, le_load32(w + i), a0);
     LE_SMLAD_BYTES(xa, xb, le_load32(w + i + stride), a1);
   }
@@ -134,7 +140,7 @@ LE_INLINE int32_t le_mac1(const int8_t *x, const int8_t *w, int n, int32_t acc) 
 #ifdef LE_DSP
   for (; i + 4 <= n; i += 4) {
     const uint32_t xv = le_load32(x + i);
-    const int32_t xa = (int32_t)__sxtb16(xv), xb = (int32_t)__sxtb16(LE_ROR8(xv));
+    const int32_t xa = (int32_t)__sxtb16(xv), xb = le_sxtb16_ror8(xv);
     LE_SMLAD_BYTES(xa, xb, le_load32(w + i), acc);
   }
 #endif

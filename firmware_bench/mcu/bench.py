@@ -8,7 +8,7 @@ model's flatbuffer array linked in; report accuracy, bit-exactness, flash, RAM, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,8 +32,14 @@ PROFILE_SAMPLES = 100  # images through the per-layer profile build (its counts 
 class McuOptions:
     board: str = "mps2-an386"
     compare_samples: int = 1000  # images for the extra builds (-Os, no DSP, with the flatbuffer)
-    clock_mhz: float = 168.0
+    clock_mhz: float | None = None  # None: the board's named part's clock
     cpi: float = 1.25
+    uw_per_mhz: float | None = None  # None: the named part's run-mode power per MHz
+
+    def resolved(self) -> McuOptions:
+        """The options with the board's stated assumptions filled in where the user gave none."""
+        board = qemu_board(self.board)
+        return replace(self, clock_mhz=self.clock_mhz or board.clock_mhz, uw_per_mhz=self.uw_per_mhz or board.uw_per_mhz)
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,7 @@ def _host_outputs(engine_c: Path, images: np.ndarray, output_size: int) -> np.nd
 
 def run_mcu_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data_source: str, out: Path,
                   options: McuOptions, force: bool = False, say: Callable[[str], None] = print) -> McuReport:
-    qemu_board(options.board)
+    options = options.resolved()
     model_path = Path(model_path)
     if not model_path.is_file():
         raise LenetError(f"--model {model_path}: {'is a directory' if model_path.is_dir() else 'no such file'}")
@@ -126,6 +132,19 @@ def exactness_failures(report: McuReport) -> list[str]:
     return failures
 
 
+def energy_uj(instructions: float, options: McuOptions) -> float:
+    """Energy per inference: time (instructions x CPI / clock) x active power (µW/MHz x clock), in µJ."""
+    seconds = instructions * options.cpi / (options.clock_mhz * 1e6)
+    return seconds * options.uw_per_mhz * options.clock_mhz
+
+
+def _power_source(options: McuOptions) -> str:
+    board = qemu_board(options.board)
+    if options.uw_per_mhz == board.uw_per_mhz:
+        return f"assumed: {board.power_part}, its datasheet's headline run-mode figure"
+    return "given with --uw-per-mhz"
+
+
 def _profile(engine, run, reference: np.ndarray) -> dict[str, Any]:
     """One row per op: the generator's costs beside the instructions the profile build counted for it."""
     n = len(run.outputs)
@@ -165,12 +184,14 @@ def _report(model_path: Path, graph, engine, tflm_arena: int, labels, reference,
             "instructions_min": run.instructions_min, "instructions_max": run.instructions_max,
             "instructions_per_mac": run.instructions_per_inference / engine.macs,
             "estimated_latency_ms": run.instructions_per_inference * options.cpi / (options.clock_mhz * 1e3),
+            "estimated_energy_uj": energy_uj(run.instructions_per_inference, options),
             "engine_flash_bytes": engine_sizes["flash"], "engine_code_bytes": engine_sizes["code"],
             "engine_rodata_bytes": engine_sizes["rodata"], "engine_ram_bytes": engine_sizes["ram"],
             "invoke_stack_bytes": run.invoke_stack_bytes,
             "flatbuffer_flash_bytes": firmware.sizes["flatbuffer"]["flash"] if firmware.with_flatbuffer else 0,
             "firmware": firmware.sizes["elf"], "firmware_stack_bytes": run.stack_bytes,
-            "firmware_ram_bytes": firmware.sizes["elf"]["static_ram"] + run.stack_bytes,
+            "firmware_heap_bytes": run.heap_bytes,
+            "firmware_ram_bytes": firmware.sizes["elf"]["static_ram"] + run.heap_bytes + run.stack_bytes,
             "qemu_seconds": run.seconds, "instructions_per_tick": run.instructions_per_tick,
         }
     main = variants[MAIN_BUILD]
@@ -196,6 +217,8 @@ def _report(model_path: Path, graph, engine, tflm_arena: int, labels, reference,
                             "timed loop of 2,000,000 known instructions",
             "latency": f"instructions x CPI {options.cpi} / {options.clock_mhz:g} MHz (an estimate: QEMU does not "
                        "model cycles)",
+            "energy": f"estimated: latency x {options.uw_per_mhz:g} µW/MHz x {options.clock_mhz:g} MHz "
+                      f"({_power_source(options)}; QEMU models no power)",
             "flash_ram": "per-object sizes from the GNU ld map (engine object: code, rodata, data, bss); "
                          "arm-none-eabi-size for the whole image; stack high-water by painting the stack",
             "per_layer": "a separate -O2 build with -DLENET_TRACE -DLENET_PROFILE: the engine calls back after each op "

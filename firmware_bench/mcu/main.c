@@ -11,6 +11,7 @@
    -DLENET_PROFILE (with the engine's -DLENET_TRACE): the engine calls back after every op and the
    firmware adds the ticks since the previous op to that op's total, printed as one line
    "LENET_MCU_PROFILE {json}". The production build has neither flag and no callback. */
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,9 +28,10 @@
 #define TICKS(start, end) (((start) - (end)) & 0xFFFFFFu) /* a 24-bit down-counter */
 #define PAINT 0xA5A5A5A5u
 #define PAINT_BYTES (32u * 1024u)
+#define HEAP_RESERVE 4096u /* newlib's stdio buffers live on the heap, just above `end` */
 #define CALIBRATION_LOOPS 1000000u
 
-extern uint32_t _estack;
+extern uint32_t _estack, end;
 
 static int8_t image[LENET_INPUT_SIZE];
 static int8_t scores[LENET_OUTPUT_SIZE];
@@ -60,10 +62,12 @@ static void print_profile(void) {
 }
 #endif
 
-static uint32_t *paint_stack(void) {
-  uint32_t *sp = (uint32_t *)__builtin_frame_address(0) - 16, *p = sp - PAINT_BYTES / 4;
-  while (p < sp) *p++ = PAINT;
-  return sp - PAINT_BYTES / 4;
+static uint32_t *paint_stack(void) { /* 32 KB below the stack pointer, or down to the heap on small parts */
+  uint32_t *sp = (uint32_t *)__builtin_frame_address(0) - 16, *low = sp - PAINT_BYTES / 4, *p;
+  uint32_t *heap_top = (uint32_t *)((uint32_t)&end + HEAP_RESERVE);
+  if ((uint32_t)low < (uint32_t)heap_top) low = heap_top;
+  for (p = low; p < sp; ++p) *p = PAINT;
+  return low;
 }
 
 static uint32_t lowest_touched(const uint32_t *bottom) {
@@ -72,7 +76,8 @@ static uint32_t lowest_touched(const uint32_t *bottom) {
 }
 
 __attribute__((noinline)) static void known_loop(uint32_t n) {
-  __asm volatile("1: subs %0, %0, #1\n bne 1b" : "+r"(n)); /* 2 instructions per iteration */
+  /* 2 instructions per iteration; unified syntax and a low register, so that ARMv6-M assembles it too */
+  __asm volatile(".syntax unified\n1: subs %0, %0, #1\n bne 1b" : "+l"(n));
 }
 
 static uint32_t read_u32(FILE *f, int *ok) {
@@ -146,9 +151,9 @@ int main(void) {
 #endif
   printf("LENET_MCU {\"images\": %lu, \"ticks_total\": %llu, \"ticks_min\": %lu, \"ticks_max\": %lu, "
          "\"calibration_instructions\": %lu, \"calibration_ticks\": %lu, \"invoke_stack_bytes\": %lu, "
-         "\"stack_bytes\": %lu}\n",
+         "\"stack_bytes\": %lu, \"heap_bytes\": %lu}\n",
          (unsigned long)count, total, (unsigned long)least, (unsigned long)most,
          (unsigned long)(2u * CALIBRATION_LOOPS), (unsigned long)calibration, (unsigned long)invoke_stack,
-         (unsigned long)((uint32_t)&_estack - deepest));
+         (unsigned long)((uint32_t)&_estack - deepest), (unsigned long)mallinfo().arena);
   return 0;
 }

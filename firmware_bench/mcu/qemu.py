@@ -32,6 +32,7 @@ class McuRun:
     invoke_stack_bytes: int
     stack_bytes: int
     seconds: float
+    heap_bytes: int = 0  # newlib's heap (the stdio buffers of the benchmark's file I/O)
     op_instructions: list[float] | None = None  # a profile build: instructions per inference of each graph op
 
 
@@ -78,4 +79,4 @@ def run_firmware(firmware: Firmware, images: np.ndarray, output_size: int) -> Mc
     return McuRun(outputs.reshape(len(images), output_size),
                   report["ticks_total"] * per_tick / max(1, report["images"]),
                   round(report["ticks_min"] * per_tick), round(report["ticks_max"] * per_tick), per_tick,
-                  report["invoke_stack_bytes"], report["stack_bytes"], seconds, per_op)
+                  report["invoke_stack_bytes"], report["stack_bytes"], seconds, report["heap_bytes"], per_op)

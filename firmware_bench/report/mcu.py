@@ -19,14 +19,16 @@ def mcu_report_markdown(report: McuReport) -> str:
         f"- C engine on the host: accuracy {report.host_engine['accuracy']:.4f}, bit-exact with TFLite Micro on "
         f"{report.host_engine['bit_exact_vs_tflm']:,} of {report.samples:,} images", "",
         "| build | images | accuracy | bit-exact vs TFLM | instructions / inference | instr / MAC | est. latency ms "
-        "| engine flash B | engine RAM B (arena) | invoke stack B | flatbuffer B | firmware flash B | firmware RAM B |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| est. energy µJ | engine flash B | engine RAM B (arena) | invoke stack B | flatbuffer B | firmware flash B "
+        "| firmware RAM B (static + heap + stack) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, row in v.items():
         lines.append(
             f"| {key}{' (DSP)' if row['dsp'] else ' (portable C)'} | {row['images']:,} | {row['accuracy']:.4f} | "
             f"{row['bit_exact_vs_tflm']:,} | {row['instructions_per_inference']:,.0f} | "
-            f"{row['instructions_per_mac']:.2f} | {row['estimated_latency_ms']:.2f} | {row['engine_flash_bytes']:,} | "
+            f"{row['instructions_per_mac']:.2f} | {row['estimated_latency_ms']:.2f} | "
+            f"{row.get('estimated_energy_uj', float('nan')):,.1f} | {row['engine_flash_bytes']:,} | "
             f"{row['engine_ram_bytes']:,} | {row['invoke_stack_bytes']:,} | {row['flatbuffer_flash_bytes']:,} | "
             f"{row['firmware']['flash']:,} | {row['firmware_ram_bytes']:,} |")
     ok = {True: "met", False: "NOT met"}
@@ -35,7 +37,9 @@ def mcu_report_markdown(report: McuReport) -> str:
         f"- flash, engine + weights (-O2): {v[MAIN_BUILD]['engine_flash_bytes']:,} B ≤ 1.2 × "
         f"{report.int8_weight_bytes:,} + 8 KiB = {t['flash_budget_bytes']:,} B: {ok[t['flash_ok']]}",
         f"- RAM, engine arena + invoke stack: {t['engine_ram_bytes']:,} B ≤ TFLM arena "
-        f"{report.tflm['arena_bytes']:,} B: {ok[t['ram_ok']]}",
+        f"{report.tflm['arena_bytes']:,} B: {ok[t['ram_ok']]} (the TFLM arena as the tflite-micro interpreter "
+        "measures it on this 64-bit host; a 32-bit target needs less, e.g. 11,172 B on the Cortex-M4 against "
+        "12,576 B on the host for seed-best, measured by examples/tflm/verify.py)",
         f"- portable C at -O2: {t['portable_instructions_per_mac']:.2f} instructions per MAC ≤ 3: "
         f"{ok[t['instructions_ok']]}; the DSP path runs {t['dsp_speedup']:.2f}x fewer instructions", "",
         "How measured: " + "; ".join(f"{k}: {m}" for k, m in report.method.items()) + ".",
@@ -75,6 +79,7 @@ def mcu_rows(reports: list[McuReport]) -> list[dict[str, Any]]:
             "flash_kb": build["engine_flash_bytes"] / 1024,
             "ram_kb": (build["engine_ram_bytes"] + build["invoke_stack_bytes"]) / 1024,
             "latency_method": mcu.method["latency"],
+            "energy_uj": build.get("estimated_energy_uj"), "energy_method": mcu.method.get("energy", "not estimated"),
         })
     return table
 
@@ -85,10 +90,12 @@ def mcu_markdown(reports: list[McuReport]) -> list[str]:
         return []
     lines = ["## On an emulated microcontroller (`lenet-bench mcu`)", "",
              "| variant | runtime | images | accuracy | bit-exact vs TFLM | instructions / inference | est. latency ms "
-             "| engine flash KB | engine RAM KB |", "|---|---|---|---|---|---|---|---|---|"]
+             "| est. energy µJ / inference | engine flash KB | engine RAM KB |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
+        energy = f"{r['energy_uj']:,.1f}" if r["energy_uj"] is not None else "-"
         lines.append(f"| {r['variant']} | {r['runtime']} | {r['images']:,} | {r['accuracy']:.4f} | "
-                     f"{r['bit_exact_vs_tflm']:,} | {r['instructions']:,.0f} | {r['est_latency_ms']:.2f} | "
+                     f"{r['bit_exact_vs_tflm']:,} | {r['instructions']:,.0f} | {r['est_latency_ms']:.2f} | {energy} | "
                      f"{r['flash_kb']:.1f} | {r['ram_kb']:.1f} |")
-    lines += ["", f"Latency: {table[0]['latency_method']}; instructions counted under QEMU -icount.", ""]
+    lines += ["", f"Latency: {table[0]['latency_method']}; instructions counted under QEMU -icount.",
+              f"Energy: {table[0]['energy_method']}.", ""]
     return lines
