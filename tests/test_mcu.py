@@ -85,6 +85,7 @@ def test_the_cortex_m33_board_boots_from_the_secure_aliases(converted_build, tes
     ("mps2-an385", "Cortex-M3", 0x0, 4 << 20),
     ("mps2-an500", "Cortex-M7", 0x0, 4 << 20),
     ("netduinoplus2", "Cortex-M4F", 0x08000000, 128 << 10),  # an STM32F405's memory map
+    ("mps3-an547", "Cortex-M55", 0x10000000, 512 << 10),  # Helium core; the DSP path (no MVE kernel yet)
 ])
 def test_every_cortex_m_class_is_bit_exact_with_tflm(converted_build, testset, tmp_path, board, cpu, flash_origin,
                                                      ram_limit):

@@ -54,6 +54,13 @@ QEMU_BOARDS = {
     "mps2-an505": QemuBoard("mps2-an505", "Cortex-M33", ("-mcpu=cortex-m33", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"),
                         flash_origin=0x10000000, ram_origin=0x38000000, ram_length=2 << 20, clock_mhz=110.0,
                         uw_per_mhz=350.0, power_part="STM32L552 (106 µA/MHz in Run mode, 3.3 V)"),
+    # Cortex-M55 (Helium): Secure aliases of the ITCM (code) and DTCM (data), 512 KB each. The engine runs its
+    # DSP path here; there is no MVE kernel yet.
+    "mps3-an547": QemuBoard("mps3-an547", "Cortex-M55", ("-mcpu=cortex-m55", "-mfloat-abi=hard"),
+                            flash_origin=0x10000000, flash_length=512 << 10, ram_origin=0x30000000,
+                            ram_length=512 << 10, clock_mhz=160.0, uw_per_mhz=350.0,
+                            power_part="a placeholder: the STM32L552's 106 µA/MHz at 3.3 V (no Cortex-M55 part's "
+                                       "figure is known here; pass --uw-per-mhz)"),
     # A real part's memory map: STM32F405RG, 1 MB flash at 0x08000000, 128 KB SRAM (SRAM1 + SRAM2).
     "netduinoplus2": QemuBoard("netduinoplus2", "Cortex-M4F", M4F, flash_origin=0x08000000, ram_length=128 << 10,
                                flash_length=1 << 20, part="STM32F405RG"),
