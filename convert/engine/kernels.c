@@ -70,7 +70,16 @@ LE_INLINE int8_t le_output(int32_t acc, int32_t multiplier, int shift, int right
    w + j * stride): each input byte is loaded once for four multiply-accumulates. With the DSP
    extension (Cortex-M4/M7/M33), SXTB16 unpacks 4 bytes into two pairs of int16 and SMLAD does two
    multiply-accumulates at once; the sums are the same int32 sums, so the result is the same. */
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && !defined(LENET_NO_DSP)
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && !defined(LENET_NO_DSP)
+/* Helium (Cortex-M55/M85): 16 input bytes per load; VMLADAVA multiplies 16 int8 pairs and adds them to a
+   scalar int32 sum, exactly; a tail predicate (VCTP) loads zeros past the end of a run and touches no
+   memory there. */
+#include <arm_mve.h>
+#define LE_MVE 1
+#define LE_MVE_STEP(n, i, p, xv) const mve_pred16_t p = vctp8q((uint32_t)((n) - (i))); \
+  const int8x16_t xv = vldrbq_z_s8(x + (i), p)
+#define LE_MVE_MAC(acc, xv, w, p) acc = vmladavaq_s8(acc, xv, vldrbq_z_s8(w, p))
+#elif defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && !defined(LENET_NO_DSP)
 #define LE_DSP 1
 LE_INLINE uint32_t le_load32(const int8_t *p) {
   uint32_t v;
@@ -94,6 +103,15 @@ LE_INLINE int32_t le_sxtb16_ror8(uint32_t v) {
 LE_INLINE void le_mac4(const int8_t *x, const int8_t *w, int n, int stride, int32_t *acc) {
   int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
   int i = 0;
+#ifdef LE_MVE
+  for (; i < n; i += 16) {
+    LE_MVE_STEP(n, i, p, xv);
+    LE_MVE_MAC(a0, xv, w + i, p);
+    LE_MVE_MAC(a1, xv, w + i + stride, p);
+    LE_MVE_MAC(a2, xv, w + i + 2 * stride, p);
+    LE_MVE_MAC(a3, xv, w + i + 3 * stride, p);
+  }
+#endif
 #ifdef LE_DSP
   for (; i + 4 <= n; i += 4) {
     const uint32_t xv = le_load32(x + i);
@@ -118,6 +136,13 @@ LE_INLINE void le_mac4(const int8_t *x, const int8_t *w, int n, int stride, int3
 LE_INLINE void le_mac2(const int8_t *x, const int8_t *w, int n, int stride, int32_t *acc) {
   int32_t a0 = acc[0], a1 = acc[1];
   int i = 0;
+#ifdef LE_MVE
+  for (; i < n; i += 16) {
+    LE_MVE_STEP(n, i, p, xv);
+    LE_MVE_MAC(a0, xv, w + i, p);
+    LE_MVE_MAC(a1, xv, w + i + stride, p);
+  }
+#endif
 #ifdef LE_DSP
   for (; i + 4 <= n; i += 4) {
     const uint32_t xv = le_load32(x + i);
@@ -137,6 +162,12 @@ LE_INLINE void le_mac2(const int8_t *x, const int8_t *w, int n, int stride, int3
 
 LE_INLINE int32_t le_mac1(const int8_t *x, const int8_t *w, int n, int32_t acc) {
   int i = 0;
+#ifdef LE_MVE
+  for (; i < n; i += 16) {
+    LE_MVE_STEP(n, i, p, xv);
+    LE_MVE_MAC(acc, xv, w + i, p);
+  }
+#endif
 #ifdef LE_DSP
   for (; i + 4 <= n; i += 4) {
     const uint32_t xv = le_load32(x + i);
