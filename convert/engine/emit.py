@@ -78,7 +78,7 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
         code += (f"  le_conv2d({src}, {p['padded_w']}, {p['in_c']}, {name}_filters, {name}_bias, {name}_multiplier, "
                  f"{name}_shift, {int(p['right_only'])}, {p['k_h']}, {p['k_w']}, {p['stride_h']}, {p['stride_w']}, "
                  f"{p['out_h']}, {p['out_w']}, {p['out_c']}, {p['output_offset']}, {p['act_min']}, {p['act_max']}, "
-                 f"{dst});\n")
+                 f"{int(gathers(p))}, {dst});\n")
         return arrays, code
     if layer.kind == "fully_connected":
         arrays = [("int8_t", f"{name}_filters", p["filters"]), ("int32_t", f"{name}_bias", p["bias"]),
@@ -97,6 +97,15 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
         return ([("int32_t", f"{name}_exp", p["exp_table"])],
                 f"  le_softmax({src}, {p['rows']}, {p['depth']}, {name}_exp, {p['diff_min']}, {dst});\n")
     return [], ""  # reshape: an alias, nothing to run
+
+
+GATHER_MAX = 256  # LE_GATHER_MAX in kernels.c: the window buffer on the stack
+
+
+def gathers(p: dict) -> bool:
+    """Gather each window into one run when its rows are short (a 5x5 filter on one channel: 5 bytes)."""
+    row = p["k_w"] * p["in_c"]
+    return p["k_h"] > 1 and row < 16 and p["k_h"] * row <= GATHER_MAX
 
 
 def _float_literal(value: float) -> str:
