@@ -88,7 +88,8 @@ def _print_layers(engine) -> None:
         table.add_column(column, justify="left" if column in ("layer", "output") else "right")
     for layer in engine.layers:
         table.add_row(str(layer.op), layer.name, "x".join(map(str, layer.output_shape)), f"{layer.macs:,}",
-                      f"{layer.macs / engine.macs:.1%}", f"{layer.constant_bytes:,}", f"{layer.activation_bytes:,}",
+                      f"{layer.macs / engine.macs:.1%}" if engine.macs else "-", f"{layer.constant_bytes:,}",
+                      f"{layer.activation_bytes:,}",
                       "caller's buffer" if layer.arena_offset is None else f"{layer.arena_offset:,}")
     console().print(table)
 

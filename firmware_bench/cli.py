@@ -116,8 +116,8 @@ def prepare_testset(data: Path | None, out: Path, samples: int | None, verify: b
 @main.command()
 @click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="An int8 .tflite model.")
 @click.option("--board", type=click.Choice(list(QEMU_BOARDS)), default="mps2-an386", show_default=True,
-              help="QEMU board: " + ", ".join(f"{name} ({board.cpu}; estimates for {board.power_part.split(' (')[0]} at "
-                                              f"{board.clock_mhz:g} MHz)" for name, board in QEMU_BOARDS.items()) + ".")
+              help="QEMU board: " + ", ".join(f"{name} ({board.cpu})" for name, board in QEMU_BOARDS.items())
+              + ". Latency and energy are estimated for a named part per board (mcu.json says which).")
 @click.option("--samples", type=int, help="Use the first N test images [default: all].")
 @click.option("--compare-samples", default=1000, show_default=True,
               help="Images for the extra builds (-Os, portable C, with the flatbuffer linked in).")

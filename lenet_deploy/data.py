@@ -162,7 +162,8 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
             missing = [k for k in FILES if k not in npz.files]
             if missing == ["x_train", "y_train"]:
                 raise LenetError(f"{path}: an export-data .npz (test images only): enough to benchmark, but "
-                                 "training needs the training images too (an IDX directory or Keras' mnist.npz)")
+                                 "training and conversion need the training images too (an IDX directory or "
+                                 "Keras' mnist.npz)")
             if missing:
                 raise LenetError(f"{path}: npz lacks {', '.join(missing)} (expected Keras' mnist.npz layout)")
             arrays = {k: npz[k] for k in FILES}

@@ -163,24 +163,33 @@ def _fit_figure(run: Path) -> str:
 
 def _sweep(spec, options, budget, where, val_size) -> str:
     from lenet_deploy.train.sweep.driver import SweepOptions, run_sweep
-    from lenet_deploy.train.sweep.results import ranked
 
     name = f"{options.name}-sweep"
     sweep_options = SweepOptions(count=budget.count, workers=budget.workers, epochs_cap=budget.epochs_cap,
                                  seed=options.seed, val_size=val_size, wandb=options.wandb, country=options.country,
                                  data=str(options.data) if options.data else None, verify=options.verify)
-    stats = run_sweep(spec, name, where["sweep"], sweep_options)
+    return _sweep_figure(run_sweep(spec, name, where["sweep"], sweep_options), spec, budget)
+
+
+def _sweep_figure(stats: dict, spec, budget: Budget) -> str:
+    """How many trials ended how, the pace, and the leader with its configuration (and whether it was capped)."""
+    from lenet_deploy.train.sweep.results import ranked
+
     rows = stats["rows"]
     states = {state: sum(r["state"] == state for r in rows) for state in ("COMPLETE", "PRUNED")}
-    best = ranked(rows, spec)
-    top = best[0] if best else None
-    capped = f" (epochs capped at {budget.epochs_cap})" if top and budget.epochs_cap and \
-        isinstance(top.get("param_epochs"), int) and top["param_epochs"] > budget.epochs_cap else ""
-    winner = (f"; best: trial #{top['number']}, {spec.metric} {top[spec.metric]:.4f} (validation) with "
-              + " ".join(f"{p.name}={top.get('param_' + p.name)}" for p in spec.params) + capped) if top else ""
     pace = f"{stats['trials_per_hour']:.0f} trials/hour" if stats["this_run"] else "all kept from an earlier run"
-    return (f"{stats['finished']} trials finished ({states['COMPLETE']} complete, {states['PRUNED']} pruned), "
-            f"{pace}{winner}")
+    figure = (f"{stats['finished']} trials finished ({states['COMPLETE']} complete, {states['PRUNED']} pruned), "
+              f"{pace}")
+    leaders = ranked(rows, spec)
+    if not leaders:
+        return figure
+    top = leaders[0]
+    config = " ".join(f"{p.name}={top.get('param_' + p.name)}" for p in spec.params)
+    sampled = top.get("param_epochs")
+    capped = (f" (epochs capped at {budget.epochs_cap})" if budget.epochs_cap and isinstance(sampled, int)
+              and sampled > budget.epochs_cap else "")
+    return (f"{figure}; best: trial #{top['number']}, {spec.metric} {top[spec.metric]:.4f} (validation) with "
+            f"{config}{capped}")
 
 
 def _best(options, where, mnist) -> str:

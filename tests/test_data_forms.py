@@ -67,8 +67,8 @@ def test_training_names_the_export_form_and_refuses_it_in_one_line(forms, comman
     result = CliRunner().invoke(train, [*command, "--data", str(forms["export"]), "--unverified", *tracking])
     assert result.exit_code == 2, result.output
     assert result.stderr.strip() == (f"error: {forms['export']}: an export-data .npz (test images only): enough to "
-                                     "benchmark, but training needs the training images too (an IDX directory "
-                                     "or Keras' mnist.npz)")
+                                     "benchmark, but training and conversion need the training images too (an IDX "
+                                     "directory or Keras' mnist.npz)")
     assert not (tmp_path / "run").exists() and not (tmp_path / "sw").exists()
 
 

@@ -39,7 +39,8 @@ class McuOptions:
     def resolved(self) -> McuOptions:
         """The options with the board's stated assumptions filled in where the user gave none."""
         board = qemu_board(self.board)
-        return replace(self, clock_mhz=self.clock_mhz or board.clock_mhz, uw_per_mhz=self.uw_per_mhz or board.uw_per_mhz)
+        return replace(self, clock_mhz=self.clock_mhz or board.clock_mhz,
+                       uw_per_mhz=self.uw_per_mhz or board.uw_per_mhz)
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,8 @@ def mcu_markdown(reports: list[McuReport]) -> list[str]:
         return []
     lines = ["## On an emulated microcontroller (`lenet-bench mcu`)", "",
              "| variant | runtime | images | accuracy | bit-exact vs TFLM | instructions / inference | est. latency ms "
-             "| est. energy µJ / inference | engine flash KB | engine RAM KB |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| est. energy µJ / inference | engine flash KB | engine RAM KB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
         energy = f"{r['energy_uj']:,.1f}" if r["energy_uj"] is not None else "-"
         lines.append(f"| {r['variant']} | {r['runtime']} | {r['images']:,} | {r['accuracy']:.4f} | "
