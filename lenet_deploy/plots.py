@@ -43,6 +43,8 @@ def confusion_matrix_png(matrix: list[list[int]], path: Path, title: str) -> Non
 
 def training_curves_png(history: dict[str, list[float]], path: Path, title: str) -> None:
     """Loss and accuracy per epoch, training beside validation."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     epochs = range(1, len(history["loss"]) + 1)
@@ -51,6 +53,7 @@ def training_curves_png(history: dict[str, list[float]], path: Path, title: str)
         if f"val_{metric}" in history:
             ax.plot(epochs, history[f"val_{metric}"], marker="o", label="validation")
         ax.set(xlabel="epoch", ylabel=metric, title=f"{title}: {metric}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.grid(alpha=0.3)
         ax.legend()
     save_png(fig, path)

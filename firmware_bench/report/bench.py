@@ -172,6 +172,8 @@ def write_plots(report: BenchReport, out: Path) -> list[str]:
     try:
         from lenet_deploy.plots import confusion_matrix_png, pyplot, save_png
 
+        from matplotlib.ticker import FuncFormatter
+
         plt = pyplot()
     except ImportError:
         return []
@@ -181,7 +183,8 @@ def write_plots(report: BenchReport, out: Path) -> list[str]:
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(ok) + 1.5))
     ax.boxplot([v["latency_samples_ms"] for v in ok], orientation="horizontal", showfliers=False)
     ax.set_yticks(range(1, len(ok) + 1), [label(v) for v in ok])
-    ax.set(xscale="log", xlabel="batch-1 latency, ms (log)", title="latency distribution (invoke only)")
+    ax.set(xscale="log", xlabel="batch-1 latency, ms (log scale)", title="latency distribution (invoke only)")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # 0.01, 0.1, 1 rather than 10^-2
     save_png(fig, out / "latency.png")
     accuracy_vs_size_png(ok, out / "accuracy_vs_size.png")
     names = ["latency.png", "accuracy_vs_size.png"]

@@ -171,6 +171,6 @@ def importance_png(importance: dict[str, dict[str, float]], spec: SweepSpec, pat
     left.set(title=f"importance for {spec.metric} (random forest)", xlabel="importance")
     correlations = [importance[n]["correlation"] for n in names]
     right.barh(names, correlations, color=["tab:green" if c >= 0 else "tab:red" for c in correlations])
-    right.set(title="linear correlation", xlabel="Pearson r", xlim=(-1, 1))
+    right.set(title="linear correlation", xlabel="Pearson r", xlim=(-1, 1), xticks=[-1, -0.5, 0, 0.5, 1])
     left.invert_yaxis()
     save_png(fig, path)
