@@ -31,6 +31,13 @@ def test_two_interleaved_workers_draw_what_one_worker_draws(tmp_path, method):
     assert sorted(drawn, key=lambda d: d[0]) == sequential
 
 
+def test_hyperband_brackets_do_not_hide_earlier_draws():
+    """Optuna shows a sampler only the trials of the trial's Hyperband bracket; the draws must not repeat."""
+    pruner = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=9, reduction_factor=3)
+    study = optuna.create_study(sampler=make_sampler("random", None, 4), pruner=pruner)
+    assert [ask(study, SPACE) for _ in range(8)] == one_worker("random", 4, 8)
+
+
 def test_another_seed_draws_other_configs():
     assert one_worker("random", 1, 5) != one_worker("random", 2, 5)
     assert len({tuple(p.items()) for _, p in one_worker("random", 1, 5)}) > 1

@@ -25,8 +25,12 @@ def _seed(*parts: Any) -> int:
 
 
 def draw_number(study, trial) -> int:
-    """Trials before this one that drew their own parameters (not a retry, not surplus)."""
-    earlier = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number]
+    """Trials before this one that drew their own parameters (not a retry, not surplus).
+
+    Read from the storage: with a Hyperband pruner the study a sampler is given shows only the trials of
+    the trial's own bracket."""
+    every = study._storage.get_all_trials(study._study_id, deepcopy=False)
+    earlier = [t for t in every if t.number < trial.number]
     surplus = [str(t.user_attrs.get("reason", "")).startswith("surplus") for t in earlier]
     return sum(1 for t, spare in zip(earlier, surplus) if "failed_trial" not in t.system_attrs and not spare)
 
