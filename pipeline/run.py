@@ -112,7 +112,7 @@ def run_pipeline(options: PipelineOptions, say=print) -> Path:
     say(mnist.summary())
     steps = [("original LeNet-5 (the reference architecture)", lambda: _original(options, budget, where, mnist,
                                                                                val_size)),
-             (f"sweep ({budget.count} trials, {budget.workers} workers)",
+             (f"sweep ({budget.count} trials, {budget.workers} worker{'s' if budget.workers != 1 else ''})",
               lambda: _sweep(spec, options, budget, where, val_size)),
              ("best trial, retrained on all training images", lambda: _best(options, where, mnist)),
              ("convert to float32 + int8 TFLite and C source", lambda: _convert(options, where, val_size)),

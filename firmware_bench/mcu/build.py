@@ -37,6 +37,11 @@ class QemuBoard:
     uw_per_mhz: float = 785.0
     power_part: str = "STM32F405 (238 µA/MHz in Run mode, 3.3 V)"
 
+    @property
+    def fast_path(self) -> str:
+        """Which kernels the main build runs: Helium, the DSP extension, or the portable C."""
+        return "MVE" if "-mcpu=cortex-m55" in self.flags else "DSP" if self.dsp else "portable C"
+
 
 M4F = ("-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16")
 QEMU_BOARDS = {

@@ -170,9 +170,9 @@ def markdown_table(report: BenchReport, keys: tuple[str, ...] = MAIN) -> str:
 def write_plots(report: BenchReport, out: Path) -> list[str]:
     """Latency distributions, accuracy vs size, confusion matrices. Skipped where matplotlib is missing."""
     try:
-        from lenet_deploy.plots import confusion_matrix_png, pyplot, save_png
-
         from matplotlib.ticker import FuncFormatter
+
+        from lenet_deploy.plots import confusion_matrix_png, pyplot, save_png
 
         plt = pyplot()
     except ImportError:
