@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from lenet_deploy.artifacts import sha256_file
 from lenet_deploy.errors import CheckFailed, LenetError
 from lenet_deploy.firmware_bench.platform_info import platform_info
 from lenet_deploy.manifests import BENCH_REPORT, BenchReport, McuReport, write_record
@@ -85,6 +86,7 @@ def run_bench(variants: list[Variant], data: Path, data_source: str, out: Path, 
         if progress:
             progress(variant)
         result = {"name": variant.name, "kind": variant.kind, "path": variant.path,
+                  "model_sha256": sha256_file(variant.path) if Path(variant.path).is_file() else None,
                   **run_variant(variant, data, options)}
         results.append(result)
     reference = next((r for r in results if r["kind"] == "keras" and r["status"] == "ok"), None)
@@ -93,7 +95,7 @@ def run_bench(variants: list[Variant], data: Path, data_source: str, out: Path, 
             agree = [a == b for a, b in zip(result["predictions"], reference["predictions"])]
             result["agreement_with_keras"] = sum(agree) / len(agree)
     report = BenchReport.new(platform=platform_info(), data=data_source, options=asdict(options),
-                             variants=results, mcu=[asdict(m) for m in mcu or []])
+                             variants=results, mcu=[asdict(m) for m in mcu or []], data_sha256=sha256_file(data))
     out.mkdir(parents=True, exist_ok=True)
     write_record(out / BENCH_REPORT, report)
     return report

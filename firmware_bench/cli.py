@@ -209,28 +209,39 @@ def export_data(out: Path, data: Path | None, unverified: bool) -> None:
 @main.command()
 @click.argument("report_a", type=click.Path(path_type=Path))
 @click.argument("report_b", type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Exit 1 when the test sets differ or a model's answers disagree.")
 @handle_errors
-def compare(report_a: Path, report_b: Path) -> None:
-    """Two devices side by side: B relative to A for each variant both ran."""
+def compare(report_a: Path, report_b: Path, strict: bool) -> None:
+    """Two devices side by side: B relative to A for each model both ran (matched by its SHA-256).
+
+    Says so when the test sets differ or a model's predictions or accuracy disagree; --strict exits 1 then."""
     from rich.table import Table
 
-    from lenet_deploy.firmware_bench.report.bench import check_comparable
+    from lenet_deploy.errors import CheckFailed
+    from lenet_deploy.firmware_bench.report.bench import check_comparable, times
     from lenet_deploy.firmware_bench.report.bench import compare as compare_reports
 
     reports = [read_record(path, BenchReport) for path in (report_a, report_b)]
     for report, path in zip(reports, (report_a, report_b)):
         check_comparable(report, str(path))
-    rows = compare_reports(*reports)
+    rows, warnings = compare_reports(*reports)
     if not rows:
-        raise LenetError("the two reports share no variant (same model file and kind) to compare")
+        raise LenetError("the two reports share no model (same SHA-256 on the same kind of runtime) to compare")
     a, b = (r.platform for r in reports)
     table = Table(title=f"A = {a['cpu']} ({a['node']})  vs  B = {b['cpu']} ({b['node']})")
-    for column in ("variant", "p50 A ms", "p50 B ms", "B/A latency", "B/A throughput", "acc A", "acc B"):
-        table.add_column(column, justify="right")
+    for column in ("model", "runtime A", "runtime B", "p50 A, ms", "p50 B, ms", "B at p50", "accuracy A",
+                   "accuracy B", "top-1 agreement"):
+        table.add_column(column, justify="left" if column.startswith(("model", "runtime", "B at")) else "right")
     for r in rows:
-        table.add_row(r["variant"], f"{r['p50_a_ms']:.3f}", f"{r['p50_b_ms']:.3f}", f"{r['p50_ratio_b_over_a']:.2f}x",
-                      f"{r['throughput_ratio_b_over_a']:.2f}x", f"{r['accuracy_a']:.4f}", f"{r['accuracy_b']:.4f}")
+        agreement = f"{r['agreement']:.2%}" if r["agreement"] is not None else "-"
+        table.add_row(r["variant"], r["runtime_a"], r["runtime_b"], f"{r['p50_a_ms']:.3f}", f"{r['p50_b_ms']:.3f}",
+                      f"{times(1 / r['p50_ratio_b_over_a'])} A", f"{r['accuracy_a']:.4f}", f"{r['accuracy_b']:.4f}",
+                      agreement)
     console().print(table)
+    for line in warnings:
+        click.echo(f"warning: {line}", err=True)
+    if warnings and strict:
+        raise CheckFailed(f"{len(warnings)} warning(s) with --strict")
 
 
 if __name__ == "__main__":

@@ -105,6 +105,7 @@ class BenchReport(Record):
     options: dict[str, Any]
     variants: list[dict[str, Any]]
     mcu: list[dict[str, Any]]  # mcu.json records joined by `lenet-bench run --mcu`
+    data_sha256: str | None = None  # of the test set file every variant read (None: written before it was kept)
 
     def mcu_reports(self) -> list[McuReport]:
         return [parse_record(row, McuReport, f"{BENCH_REPORT}: mcu row") for row in self.mcu]

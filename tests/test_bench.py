@@ -126,7 +126,8 @@ def test_compare(full_report, tmp_path):
     (tmp_path / "pi.json").write_text(json.dumps(slower))
     result = CliRunner().invoke(main, ["compare", str(out / "bench.json"), str(tmp_path / "pi.json")])
     assert result.exit_code == 0, result.output
-    assert "4.00x" in result.output and "Raspberry Pi 4" in result.output
+    assert "4.0x slower than A" in result.output and "Raspberry Pi 4" in result.output
+    assert "warning" not in result.output  # same models, same test set, same answers
     bad = CliRunner().invoke(main, ["compare", str(out / "bench.json"), str(out / "report.md")])
     assert bad.exit_code == 2 and "not a bench.json" in bad.stderr
 

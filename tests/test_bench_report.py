@@ -1,13 +1,19 @@
 """The benchmark report as a person reads it: human headings, ≤ 10 columns, ratios in words (hand-made report)."""
 
-import pytest
+import copy
+from dataclasses import replace
 
+import pytest
+from click.testing import CliRunner
+
+from lenet_deploy.firmware_bench.cli import main as bench
 from lenet_deploy.firmware_bench.report.bench import MAIN, markdown_table, ratios, times
-from lenet_deploy.manifests import BenchReport
+from lenet_deploy.manifests import BenchReport, write_record
 
 
 def variant(name, kind, runtime, path, p50, accuracy, size):
     return {"name": name, "kind": kind, "path": path, "status": "ok", "runtime": runtime, "runtime_version": "1.0",
+            "model_sha256": f"sha-of-{path}", "predictions": [3, 1, 4, 1, 5] * 20,
             "file_bytes": size, "load_seconds": 0.01, "agreement_with_keras": 1.0, "peak_rss_mb": 50.0,
             "metrics": {"accuracy": accuracy, "precision_weighted": accuracy, "recall_weighted": accuracy,
                         "f1_weighted": accuracy},
@@ -17,7 +23,8 @@ def variant(name, kind, runtime, path, p50, accuracy, size):
                                                                     "tracking_mode": "estimated"}}
 
 
-REPORT = BenchReport(stage="bench", command="", platform={}, versions={}, data="test set", options={}, mcu=[],
+REPORT = BenchReport(stage="bench", command="", platform={"cpu": "host CPU", "node": "laptop"}, versions={},
+                     data="test set", options={}, mcu=[], data_sha256="ab" * 32,
                      variants=[variant("keras:model", "keras", "keras", "runs/x/model.keras", 1.95, 0.99, 500_000),
                                variant("lenet_int8:litert", "tflite", "litert", "build/lenet_int8.tflite", 0.1,
                                        0.9895, 40_000),
@@ -47,3 +54,45 @@ def test_ratios_are_spelled_out():
                                           (0.25, "4.0x slower than")])
 def test_times(ratio, words):
     assert times(ratio) == words
+
+
+def device_report(tmp_path, change=lambda variants: None, **fields):
+    """REPORT as a Raspberry Pi would write it: other file paths, 156x slower; `change` edits its variants."""
+    variants = copy.deepcopy([v for v in REPORT.variants if v["status"] == "ok"])
+    for v in variants:
+        v["path"] = "/home/pi/" + v["path"].rsplit("/", 1)[-1]  # same model bytes, another place
+        v["latency_ms"]["invoke"]["p50"] *= 156.2
+        if v["kind"] == "tflite":
+            v["runtime"], v["runtime_version"] = "tflite-runtime", "2.14"
+    change(variants)
+    pi = replace(REPORT, platform={"cpu": "Raspberry Pi 4 Model B", "node": "pi"}, variants=variants, **fields)
+    write_record(tmp_path / "host.json", REPORT)
+    write_record(tmp_path / "pi.json", pi)
+    return [str(tmp_path / "host.json"), str(tmp_path / "pi.json")]
+
+
+def test_compare_matches_models_by_sha256_and_says_how_much_slower(tmp_path):
+    result = CliRunner().invoke(bench, ["compare", *device_report(tmp_path), "--strict"])
+    assert result.exit_code == 0, result.output
+    assert "156x slower than A" in result.output and "tflite-runtime 2.14" in result.output
+    assert "100.00%" in result.output and "warning" not in result.output
+
+
+def test_compare_warns_when_a_runtime_gives_wrong_answers(tmp_path):
+    def every_image_an_eight(variants):
+        int8 = next(v for v in variants if v["kind"] == "tflite")
+        int8["predictions"], int8["metrics"]["accuracy"] = [8] * 100, 0.0984
+
+    files = device_report(tmp_path, every_image_an_eight)
+    result = CliRunner().invoke(bench, ["compare", *files])
+    assert result.exit_code == 0, result.output
+    assert "warning: lenet_int8.tflite (LiteRT 1.0 vs tflite-runtime 2.14): top-1 agreement 0.00%, accuracy " \
+           "0.9895 vs 0.0984" in result.stderr
+    strict = CliRunner().invoke(bench, ["compare", *files, "--strict"])
+    assert strict.exit_code == 1 and "1 warning(s) with --strict" in strict.stderr
+
+
+def test_compare_says_when_the_test_sets_differ(tmp_path):
+    result = CliRunner().invoke(bench, ["compare", *device_report(tmp_path, data_sha256="cd" * 32), "--strict"])
+    assert result.exit_code == 1
+    assert "warning: the test sets differ (sha256 abababababab… vs cdcdcdcdcdcd…)" in result.stderr

@@ -258,18 +258,50 @@ def check_comparable(report: BenchReport, where: str) -> None:
                                  "positive number")
 
 
-def compare(a: BenchReport, b: BenchReport) -> list[dict[str, Any]]:
-    """Variants present in both reports (matched by model file name), B relative to A."""
-    def by_model(report):
-        return {Path(v["path"]).name + ":" + v["kind"]: v for v in report.variants if v["status"] == "ok"}
+MIN_AGREEMENT = 0.99  # top-1 agreement between two runs of one model below this is a warning
+MAX_ACCURACY_GAP_PP = 0.5
 
-    left, right = by_model(a), by_model(b)
-    out = []
-    for key in left.keys() & right.keys():
+
+def _match_key(variant: dict[str, Any]) -> tuple[str, str]:
+    """One model on one kind of runtime: by the model's SHA-256 (by file name in reports that lack it)."""
+    return (variant.get("model_sha256") or Path(variant["path"]).name, variant["kind"])
+
+
+def compare(a: BenchReport, b: BenchReport) -> tuple[list[dict[str, Any]], list[str]]:
+    """Variants of the same model in both reports, B relative to A, and the warnings a reader must see:
+    another test set, predictions or accuracies that disagree (a runtime giving wrong answers)."""
+    left = {_match_key(v): v for v in a.variants if v["status"] == "ok"}
+    right = {_match_key(v): v for v in b.variants if v["status"] == "ok"}
+    warnings = []
+    if a.data_sha256 and b.data_sha256 and a.data_sha256 != b.data_sha256:
+        warnings.append(f"the test sets differ (sha256 {a.data_sha256[:12]}… vs {b.data_sha256[:12]}…): accuracies "
+                        "are not comparable")
+    elif not (a.data_sha256 and b.data_sha256):
+        warnings.append("a report does not record its test set's SHA-256 (older lenet-deploy): the test sets are "
+                        "not verified to be the same")
+    rows = []
+    for key in sorted(left.keys() & right.keys(), key=lambda k: left[k]["name"]):
         x, y = left[key], right[key]
-        out.append({"variant": key,
-                    "p50_a_ms": x["latency_ms"]["invoke"]["p50"], "p50_b_ms": y["latency_ms"]["invoke"]["p50"],
-                    "p50_ratio_b_over_a": y["latency_ms"]["invoke"]["p50"] / x["latency_ms"]["invoke"]["p50"],
-                    "throughput_ratio_b_over_a": y["throughput"]["images_per_s"] / x["throughput"]["images_per_s"],
-                    "accuracy_a": x["metrics"]["accuracy"], "accuracy_b": y["metrics"]["accuracy"]})
-    return sorted(out, key=lambda r: r["variant"])
+        p50_a, p50_b = x["latency_ms"]["invoke"]["p50"], y["latency_ms"]["invoke"]["p50"]
+        row = {"variant": Path(x["path"]).name, "runtime_a": label(x).split(" · ", 1)[1],
+               "runtime_b": label(y).split(" · ", 1)[1], "p50_a_ms": p50_a, "p50_b_ms": p50_b,
+               "p50_ratio_b_over_a": p50_b / p50_a,
+               "throughput_ratio_b_over_a": y["throughput"]["images_per_s"] / x["throughput"]["images_per_s"],
+               "accuracy_a": x["metrics"]["accuracy"], "accuracy_b": y["metrics"]["accuracy"],
+               "agreement": _agreement(x, y)}
+        rows.append(row)
+        gap = abs(row["accuracy_b"] - row["accuracy_a"]) * 100
+        if (row["agreement"] is not None and row["agreement"] < MIN_AGREEMENT) or gap > MAX_ACCURACY_GAP_PP:
+            agreement = f"{row['agreement']:.2%}" if row["agreement"] is not None else "unknown"
+            warnings.append(f"{row['variant']} ({row['runtime_a']} vs {row['runtime_b']}): top-1 agreement "
+                            f"{agreement}, accuracy {row['accuracy_a']:.4f} vs {row['accuracy_b']:.4f}: one runtime "
+                            "gives different answers (a CPU feature the runtime mis-detects, or another model build)")
+    return rows, warnings
+
+
+def _agreement(x: dict[str, Any], y: dict[str, Any]) -> float | None:
+    """Share of images both runs classify alike (None when the runs saw different numbers of images)."""
+    first, second = x.get("predictions") or [], y.get("predictions") or []
+    if not first or len(first) != len(second):
+        return None
+    return sum(p == q for p, q in zip(first, second)) / len(first)
