@@ -6,6 +6,7 @@ once to show whether the notebook's number is reachable that way. Usage: python 
 """
 
 import argparse
+import os
 
 import numpy as np
 
@@ -19,6 +20,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", default=None)
     args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: no start-up banner
     import keras
 
     config = make_config(preset("original"), "preset original")
