@@ -110,7 +110,8 @@ def ratios(report: BenchReport) -> list[str]:
 
 def how_measured(report: BenchReport) -> str:
     p, o = report.platform, report.options
-    return (f"{p['cpu']} ({p['cores']} cores, {p['os']}), Python {p['python']}; batch-1 latency over "
+    emulated = f", EMULATED: {p['emulation']}" if p.get("emulation") else ""
+    return (f"{p['cpu']} ({p['cores']} cores usable{emulated}, {p['os']}), Python {p['python']}; batch-1 latency over "
             f"{o['invokes']} invokes after {o['warmup']} warm-up, {o['repeats']} repeats, threads "
             f"{o['threads'] or 'runtime default'}; throughput at batch {o['batch']}; accuracy on "
             f"{_samples(report)} images of {report.data}; "
