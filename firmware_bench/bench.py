@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lenet_deploy.artifacts import sha256_file
 from lenet_deploy.errors import CheckFailed, LenetError
 from lenet_deploy.firmware_bench.platform_info import platform_info
@@ -66,6 +68,39 @@ def run_variant(variant: Variant, data: Path, options: BenchOptions) -> dict[str
     return json.loads(lines[-1])
 
 
+MIN_AGREEMENT = 0.99  # with the host's reference predictions for the same model
+MAX_ACCURACY_GAP_PP = 0.5
+
+
+def check_against_references(results: list[dict[str, Any]], data: Path) -> None:
+    """A device run checks itself: each variant whose model the export-data file has host predictions for must
+    agree with them; otherwise it is marked failed with the likely cause (its numbers stay in the report)."""
+    from lenet_deploy.firmware_bench.testdata import load_references, load_testset
+
+    references = load_references(data)
+    if not references:
+        return
+    labels = load_testset(data)[1]
+    for result in results:
+        reference = references.get(result.get("model_sha256") or "")
+        if result["status"] != "ok" or reference is None:
+            continue
+        predictions = np.asarray(result["predictions"])
+        expected = reference.predictions[:len(predictions)]
+        agreement = float((predictions == expected).mean())
+        host_accuracy = float((expected == labels[:len(predictions)]).mean())
+        gap_pp = (result["metrics"]["accuracy"] - host_accuracy) * 100
+        result["reference_check"] = {"agreement": agreement, "host_accuracy": host_accuracy, "gap_pp": gap_pp,
+                                     "host_runtime": reference.runtime}
+        if agreement < MIN_AGREEMENT or abs(gap_pp) > MAX_ACCURACY_GAP_PP:
+            result["status"] = "failed"
+            result["reason"] = (f"wrong answers: top-1 agreement {agreement:.2%} with the host's predictions "
+                                f"({reference.runtime}), accuracy {result['metrics']['accuracy']:.4f} vs "
+                                f"{host_accuracy:.4f}; likely cause: the runtime mis-detects a CPU feature (QEMU's "
+                                "'max' CPU advertises SME, which LiteRT's int8 kernels then use wrongly) or is broken "
+                                "on this CPU")
+
+
 def failed_variants(report: BenchReport) -> list[str]:
     return [v["name"] for v in report.variants if v["status"] != "ok"]
 
@@ -89,6 +124,7 @@ def run_bench(variants: list[Variant], data: Path, data_source: str, out: Path, 
                   "model_sha256": sha256_file(variant.path) if Path(variant.path).is_file() else None,
                   **run_variant(variant, data, options)}
         results.append(result)
+    check_against_references(results, data)
     reference = next((r for r in results if r["kind"] == "keras" and r["status"] == "ok"), None)
     for result in results:
         if result["status"] == "ok" and reference is not None:

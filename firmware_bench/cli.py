@@ -99,17 +99,21 @@ def _check_samples(samples: int, available: int) -> None:
 
 def prepare_testset(data: Path | None, out: Path, samples: int | None, verify: bool) -> tuple[Path, str]:
     """The npz every worker reads: the user's export-data file as it is, else the test images exported into --out."""
-    from lenet_deploy.firmware_bench.testdata import export_testset, is_export_npz
+    from lenet_deploy.firmware_bench.testdata import Reference, export_testset, is_export_npz, load_references
 
     images, labels, source = _test_images(data, verify)  # fails here, once, with the data error
-    if data is not None and samples is None and is_export_npz(data):
+    exported = data is not None and is_export_npz(data)
+    if exported and samples is None:
         return data, source
+    references = load_references(data) if exported else {}
     if samples is not None:
         _check_samples(samples, len(labels))
         images, labels, source = images[:samples], labels[:samples], f"{source} (first {samples})"
+        references = {sha: Reference(r.predictions[:samples], float((r.predictions[:samples] == labels).mean()),
+                                     r.runtime) for sha, r in references.items()}
     out.mkdir(parents=True, exist_ok=True)
     path = out / "testset.npz"
-    export_testset(path, images, labels, source)
+    export_testset(path, images, labels, source, references)  # the host's references travel with the images
     return path, source
 
 
@@ -195,15 +199,43 @@ def _test_images(data: Path | None, verify: bool):
               help="The .npz to write (copy it to the device).")
 @data_option
 @unverified_option
+@click.option("--model", "models", multiple=True, type=click.Path(path_type=Path),
+              help="A .tflite or .keras model whose host predictions go into the file, so that `lenet-bench run` "
+                   "on a device checks its own answers (repeatable).")
 @handle_errors
-def export_data(out: Path, data: Path | None, unverified: bool) -> None:
+def export_data(out: Path, data: Path | None, unverified: bool, models: tuple[Path, ...]) -> None:
     """Write the MNIST test images to an npz for a device that has no MNIST (and no TensorFlow)."""
     from lenet_deploy.firmware_bench.testdata import export_testset
 
     check_output_file(out)
     images, labels, source = _test_images(data, not unverified)
-    digest = export_testset(out, images, labels, source)
-    click.echo(f"wrote {out}: {len(labels):,} images, sha256 {digest}")
+    references = {}
+    for model in models:
+        sha, reference = host_reference(model, images, labels)
+        references[sha] = reference
+        click.echo(f"reference: {model} on {reference.runtime}: accuracy {reference.accuracy:.4f}")
+    digest = export_testset(out, images, labels, source, references)
+    click.echo(f"wrote {out}: {len(labels):,} images, sha256 {digest}"
+               + (f", reference predictions for {len(references)} model(s)" if references else ""))
+
+
+def host_reference(model: Path, images, labels):
+    """(model SHA-256, what this host predicts with it): the answers a device run of the same file must give."""
+    from lenet_deploy.artifacts import sha256_file
+    from lenet_deploy.contained import contained
+    from lenet_deploy.firmware_bench.testdata import Reference
+    from lenet_deploy.runtimes import open_runner, runtime_version
+
+    if not Path(model).is_file():
+        raise LenetError(f"--model {model}: {'is a directory' if Path(model).is_dir() else 'no such file'}")
+
+    def predict():
+        runner = open_runner("keras" if Path(model).suffix == ".keras" else "tflite", Path(model))
+        return runner.predict(images).argmax(axis=1), runner.runtime
+
+    predictions, runtime = contained(f"running {model} on this host", predict)
+    accuracy = float((predictions == labels).mean())
+    return sha256_file(model), Reference(predictions, accuracy, f"{runtime} {runtime_version(runtime) or ''}".strip())
 
 
 @main.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,19 +12,47 @@ from lenet_deploy.artifacts import write_bytes_atomic
 from lenet_deploy.errors import LenetError
 
 
-def export_testset(out: Path, images: np.ndarray, labels: np.ndarray, source: str) -> str:
-    """Write x_test (uint8 [N, 28, 28]; model-input floats [N, 28, 28, 1] are scaled back) and y_test to an npz;
-    returns its SHA-256."""
+@dataclass(frozen=True)
+class Reference:
+    """What the host computed for one model on these images: what a device run must reproduce."""
+
+    predictions: np.ndarray  # top-1 class per image
+    accuracy: float
+    runtime: str
+
+
+def export_testset(out: Path, images: np.ndarray, labels: np.ndarray, source: str,
+                   references: dict[str, Reference] | None = None) -> str:
+    """Write x_test (uint8 [N, 28, 28]; model-input floats [N, 28, 28, 1] are scaled back) and y_test to an npz,
+    with the host's reference predictions per model SHA-256 if given; returns the file's SHA-256."""
     import io
 
     if images.dtype != np.uint8:
         images = (images.reshape(len(images), 28, 28) * 255).round()
+    references = references or {}
     buffer = io.BytesIO()
     np.savez_compressed(buffer, x_test=images.astype(np.uint8), y_test=labels.astype(np.uint8),
-                        source=np.array(source))
+                        source=np.array(source), reference_models=np.array(list(references), dtype="U64"),
+                        reference_predictions=np.array([r.predictions for r in references.values()],
+                                                       dtype=np.uint8).reshape(len(references), len(labels)),
+                        reference_accuracy=np.array([r.accuracy for r in references.values()], dtype=np.float64),
+                        reference_runtime=np.array([r.runtime for r in references.values()], dtype="U64"))
     data = buffer.getvalue()
     write_bytes_atomic(Path(out), data)
     return hashlib.sha256(data).hexdigest()
+
+
+def load_references(path: Path) -> dict[str, Reference]:
+    """The host's reference predictions in an export-data npz, by model SHA-256 (none in older files)."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if "reference_models" not in npz.files:
+                return {}
+            return {str(sha): Reference(npz["reference_predictions"][i], float(npz["reference_accuracy"][i]),
+                                        str(npz["reference_runtime"][i]))
+                    for i, sha in enumerate(npz["reference_models"])}
+    except (OSError, ValueError, KeyError, IndexError):
+        return {}
 
 
 def is_export_npz(path: Path) -> bool:

@@ -198,3 +198,33 @@ def test_export_data_round_trips(subset_npz, tmp_path):
     assert result.exit_code == 0, result.output
     images, labels = load_testset(tmp_path / "t.npz")
     assert images.shape == (1000, 28, 28, 1) and images.dtype == np.float32 and len(labels) == 1000
+
+
+def test_a_device_run_checks_its_answers_against_the_hosts(converted_build, subset_npz, tmp_path):
+    """export-data --model keeps the host's predictions; run fails (exit 1, report kept) on other answers."""
+    from lenet_deploy.artifacts import sha256_file
+    from lenet_deploy.firmware_bench.testdata import Reference, export_testset, load_references
+
+    int8 = converted_build / "lenet_int8.tflite"
+    exported = CliRunner().invoke(main, ["export-data", "--data", str(subset_npz), "--unverified", "--model",
+                                         str(int8), "--out", str(tmp_path / "t.npz")])
+    assert exported.exit_code == 0, exported.output
+    assert "reference predictions for 1 model(s)" in exported.output
+    assert set(load_references(tmp_path / "t.npz")) == {sha256_file(int8)}
+    args = ["run", "--tflite", str(int8), "--samples", "200", "--invokes", "5", "--repeats", "1",
+            "--energy-seconds", "0"]
+    good = CliRunner().invoke(main, [*args, "--data", str(tmp_path / "t.npz"), "--out", str(tmp_path / "good")])
+    assert good.exit_code == 0, good.output
+    check = json.loads((tmp_path / "good" / "bench.json").read_text())["variants"][0]["reference_check"]
+    assert check["agreement"] == 1.0 and check["gap_pp"] == 0.0
+
+    images, labels = load_testset(tmp_path / "t.npz")
+    right = load_references(tmp_path / "t.npz")[sha256_file(int8)]
+    wrong = Reference((right.predictions + 1) % 10, 0.1, "a host that disagrees")
+    export_testset(tmp_path / "w.npz", images, labels, "subset", {sha256_file(int8): wrong})
+    bad = CliRunner().invoke(main, [*args, "--data", str(tmp_path / "w.npz"), "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 1, bad.output
+    assert "1 of 1 variants failed" in bad.stderr and "report kept" in bad.stderr
+    variant = json.loads((tmp_path / "bad" / "bench.json").read_text())["variants"][0]
+    assert variant["status"] == "failed" and variant["reason"].startswith("wrong answers: top-1 agreement 0.00%")
+    assert "wrong answers" in (tmp_path / "bad" / "report.md").read_text()
