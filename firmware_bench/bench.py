@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -63,9 +64,20 @@ def run_variant(variant: Variant, data: Path, options: BenchOptions) -> dict[str
         os.unlink(f.name)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"status": "failed", "reason": f"worker exited with {done.returncode}: {tail[:200]}"}
+        return {"status": "failed", "reason": worker_failure(done.returncode, done.stderr)}
     return json.loads(lines[-1])
+
+
+def worker_failure(returncode: int, stderr: str) -> str:
+    """'SIGSEGV while creating the litert interpreter': the signal (or exit status) and the step it died in."""
+    from lenet_deploy.firmware_bench.worker import STAGE
+
+    stages = [line[len(STAGE):] for line in stderr.splitlines() if line.startswith(STAGE)]
+    other = [line for line in stderr.strip().splitlines() if not line.startswith(STAGE)]
+    how = signal.Signals(-returncode).name if returncode < 0 else f"exit status {returncode}"
+    where = f" while {stages[-1]}" if stages else ""
+    detail = f": {other[-1][:200]}" if other else ""
+    return f"the worker died ({how}){where}{detail}"
 
 
 MIN_AGREEMENT = 0.99  # with the host's reference predictions for the same model

@@ -14,14 +14,25 @@ from pathlib import Path
 
 from lenet_deploy.errors import LenetError
 
+STAGE = "LENET_STAGE "  # a stderr line before each step: a crash's report names the step it died in
+WHAT_OPENS = {"keras": "loading the Keras model", "tflm": "creating the TFLite Micro interpreter"}
+
+
+def stage(text: str) -> None:
+    sys.stderr.write(f"{STAGE}{text}\n")
+    sys.stderr.flush()
+
 
 def run(spec: dict) -> dict:
     from lenet_deploy.firmware_bench.measure import measure
     from lenet_deploy.firmware_bench.testdata import load_testset
     from lenet_deploy.runtimes import open_runner, runtime_version
 
+    stage("reading the test images")
     images, labels = load_testset(Path(spec["data"]))
+    stage(WHAT_OPENS.get(spec["kind"], f"creating the {spec.get('runtime', 'auto')} interpreter"))
     runner = open_runner(spec["kind"], Path(spec["path"]), spec.get("runtime", "auto"), spec.get("threads"))
+    stage(f"running the model on {runner.runtime} (accuracy, latency, throughput, energy)")
     result = measure(runner, images, labels, spec["invokes"], spec["warmup"], spec["batch"], spec["repeats"],
                      spec["energy_seconds"])
     return {**result, "runtime": runner.runtime, "runtime_version": runtime_version(runner.runtime),

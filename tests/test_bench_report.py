@@ -96,3 +96,13 @@ def test_compare_says_when_the_test_sets_differ(tmp_path):
     result = CliRunner().invoke(bench, ["compare", *device_report(tmp_path, data_sha256="cd" * 32), "--strict"])
     assert result.exit_code == 1
     assert "warning: the test sets differ (sha256 abababababab… vs cdcdcdcdcdcd…)" in result.stderr
+
+
+def test_a_crashed_worker_names_the_signal_and_the_step():
+    from lenet_deploy.firmware_bench.bench import worker_failure
+
+    stderr = "LENET_STAGE reading the test images\nLENET_STAGE creating the litert interpreter\n"
+    assert worker_failure(-11, stderr) == "the worker died (SIGSEGV) while creating the litert interpreter"
+    assert worker_failure(1, stderr + "MemoryError\n") == \
+        "the worker died (exit status 1) while creating the litert interpreter: MemoryError"
+    assert worker_failure(-9, "") == "the worker died (SIGKILL)"
