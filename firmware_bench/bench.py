@@ -39,16 +39,32 @@ class BenchOptions:
     timeout: float = 1800.0
 
 
-def variants_for(keras: Path | None, tflite: list[Path], tflm: list[Path], runtime: str) -> list[Variant]:
-    """Keras, each .tflite with the chosen TFLite runtime, and each --tflm model on TFLite Micro."""
+def variants_for(keras: Path | None, tflite: list[Path], tflm: list[Path], runtime: str,
+                 engines: list[Path] = ()) -> list[Variant]:
+    """Keras, each .tflite with the chosen TFLite runtime, each --tflm model on TFLite Micro, and each generated
+    C engine compiled on this machine."""
     found = []
     if keras is not None:
         found.append(Variant(f"keras:{Path(keras).stem}", "keras", str(keras)))
     found += [Variant(f"{Path(p).stem}:{runtime}", "tflite", str(p)) for p in tflite]
     found += [Variant(f"{Path(p).stem}:tflm", "tflm", str(p)) for p in tflm]
+    found += [Variant(f"{Path(p).stem}:c-engine", "c-engine", str(p)) for p in engines]
     if not found:
-        raise LenetError("nothing to benchmark: give --keras, --tflite and/or --tflm")
+        raise LenetError("nothing to benchmark: give --keras, --tflite, --tflm and/or --engine")
     return found
+
+
+def model_sha256(variant: Variant) -> str | None:
+    """Which model a variant runs: its file's SHA-256; for a C engine, that of the .tflite it was generated from."""
+    if variant.kind == "c-engine":
+        from lenet_deploy.firmware_bench.c_engine import engine_header
+
+        try:
+            name, macros = engine_header(Path(variant.path))
+        except LenetError:
+            return None  # the worker reports what is wrong with it
+        return macros.get(f"{name.upper()}_MODEL_SHA256")
+    return sha256_file(variant.path) if Path(variant.path).is_file() else None
 
 
 def run_variant(variant: Variant, data: Path, options: BenchOptions) -> dict[str, Any]:
@@ -133,7 +149,7 @@ def run_bench(variants: list[Variant], data: Path, data_source: str, out: Path, 
         if progress:
             progress(variant)
         result = {"name": variant.name, "kind": variant.kind, "path": variant.path,
-                  "model_sha256": sha256_file(variant.path) if Path(variant.path).is_file() else None,
+                  "model_sha256": model_sha256(variant),
                   **run_variant(variant, data, options)}
         results.append(result)
     check_against_references(results, data)

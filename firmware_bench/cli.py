@@ -26,6 +26,9 @@ def main() -> None:
 @click.option("--tflite", multiple=True, type=click.Path(path_type=Path), help=".tflite models (or list them after).")
 @click.option("--tflm", multiple=True, type=click.Path(path_type=Path),
               help=".tflite models to also run on TFLite Micro's reference kernels (what an MCU computes).")
+@click.option("--engine", "engines", multiple=True, type=click.Path(path_type=Path),
+              help="A generated C engine (<stem>_engine.c from lenet-convert --engine c, its .h beside it), compiled "
+                   "with this machine's C compiler ($CC, else cc) and run like any variant.")
 @data_option
 @unverified_option
 @click.option("--runtime", type=click.Choice(["auto", *RUNTIMES]), default="auto", show_default=True,
@@ -44,10 +47,9 @@ def main() -> None:
               help="mcu.json from `lenet-bench mcu`: its emulated-MCU row joins the report.")
 @handle_errors
 def run(more_tflite: tuple[Path, ...], keras: Path | None, tflite: tuple[Path, ...], tflm: tuple[Path, ...],
-        data: Path | None, unverified: bool, runtime: str, threads: int | None, samples: int | None, invokes: int,
-        warmup: int,
-        repeats: int, batch: int, energy_seconds: float, out: Path, force: bool,
-        mcu_reports: tuple[Path, ...]) -> None:
+        engines: tuple[Path, ...], data: Path | None, unverified: bool, runtime: str, threads: int | None,
+        samples: int | None, invokes: int, warmup: int, repeats: int, batch: int, energy_seconds: float, out: Path,
+        force: bool, mcu_reports: tuple[Path, ...]) -> None:
     """Benchmark every variant on the same test images; writes bench.json, bench.csv, report.md and plots."""
     from lenet_deploy.firmware_bench.bench import BenchOptions, check_variants, run_bench, variants_for
     from lenet_deploy.firmware_bench.report.bench import print_table, write_report
@@ -73,7 +75,7 @@ def run(more_tflite: tuple[Path, ...], keras: Path | None, tflite: tuple[Path, .
     testset, source = prepare_testset(data, out, samples, not unverified)
     options = BenchOptions(runtime=resolved, threads=threads, invokes=invokes, warmup=warmup, batch=batch,
                            repeats=repeats, energy_seconds=energy_seconds)
-    variants = variants_for(keras, tflite_paths, list(tflm), resolved)
+    variants = variants_for(keras, tflite_paths, list(tflm), resolved, list(engines))
     report = run_bench(variants, testset, source, out, options,
                        progress=lambda v: click.echo(f"benchmarking {v.name} ({v.path}) …"), mcu=mcu)
     write_report(report, out)

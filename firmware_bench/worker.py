@@ -15,7 +15,8 @@ from pathlib import Path
 from lenet_deploy.errors import LenetError
 
 STAGE = "LENET_STAGE "  # a stderr line before each step: a crash's report names the step it died in
-WHAT_OPENS = {"keras": "loading the Keras model", "tflm": "creating the TFLite Micro interpreter"}
+WHAT_OPENS = {"keras": "loading the Keras model", "tflm": "creating the TFLite Micro interpreter",
+              "c-engine": "compiling the C engine with this machine's C compiler"}
 
 
 def stage(text: str) -> None:
@@ -31,11 +32,17 @@ def run(spec: dict) -> dict:
     stage("reading the test images")
     images, labels = load_testset(Path(spec["data"]))
     stage(WHAT_OPENS.get(spec["kind"], f"creating the {spec.get('runtime', 'auto')} interpreter"))
-    runner = open_runner(spec["kind"], Path(spec["path"]), spec.get("runtime", "auto"), spec.get("threads"))
+    if spec["kind"] == "c-engine":
+        from lenet_deploy.firmware_bench.c_engine import CEngineRunner
+
+        runner = CEngineRunner(Path(spec["path"]))
+    else:
+        runner = open_runner(spec["kind"], Path(spec["path"]), spec.get("runtime", "auto"), spec.get("threads"))
     stage(f"running the model on {runner.runtime} (accuracy, latency, throughput, energy)")
     result = measure(runner, images, labels, spec["invokes"], spec["warmup"], spec["batch"], spec["repeats"],
                      spec["energy_seconds"])
-    return {**result, "runtime": runner.runtime, "runtime_version": runtime_version(runner.runtime),
+    return {**result, "runtime": runner.runtime,
+            "runtime_version": getattr(runner, "version", None) or runtime_version(runner.runtime),
             "input_dtype": runner.input.dtype.name, "file_bytes": os.path.getsize(spec["path"])}
 
 

@@ -228,3 +228,21 @@ def test_a_device_run_checks_its_answers_against_the_hosts(converted_build, subs
     variant = json.loads((tmp_path / "bad" / "bench.json").read_text())["variants"][0]
     assert variant["status"] == "failed" and variant["reason"].startswith("wrong answers: top-1 agreement 0.00%")
     assert "wrong answers" in (tmp_path / "bad" / "report.md").read_text()
+
+
+def test_the_c_engine_is_a_device_runtime(converted_build, testset, tmp_path):
+    """--engine compiles the generated C with this machine's compiler: TFLite Micro's answers, bit for bit."""
+    from lenet_deploy.artifacts import sha256_file
+    from lenet_deploy.convert.codegen import write_engine
+
+    int8 = converted_build / "lenet_int8.tflite"
+    (_, engine_c), _ = write_engine(int8, tmp_path / "engine")
+    result = CliRunner().invoke(main, ["run", "--engine", str(engine_c), "--tflm", str(int8), "--data", str(testset),
+                                       "--samples", "300", "--invokes", "20", "--repeats", "1",
+                                       "--energy-seconds", "0", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    tflm, engine = json.loads((tmp_path / "r" / "bench.json").read_text())["variants"]
+    assert engine["status"] == "ok" and engine["runtime"] == "c-engine" and engine["runtime_version"]
+    assert engine["predictions"] == tflm["predictions"] and engine["metrics"] == tflm["metrics"]
+    assert engine["model_sha256"] == sha256_file(int8)  # the model it was generated from
+    assert engine["latency_ms"]["invoke"]["p50"] > 0 and "C engine" in (tmp_path / "r" / "report.md").read_text()

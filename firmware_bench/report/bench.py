@@ -27,8 +27,7 @@ MAIN = ("variant", "size_kb", "accuracy", "agree_keras", "p50_ms", "p99_ms", "th
 DETAIL = ("variant", "load_ms", "precision_w", "recall_w", "f1_w", "p90_ms", "min_ms", "p50_e2e_ms", "p50_spread",
           "energy_mode")
 RUNTIME_NAMES = {"keras": "Keras", "tflite": "TFLite", "litert": "LiteRT", "tflite-runtime": "tflite-runtime",
-                 "tf.lite": "tf.lite",
-                 "tflm": "TFLite Micro"}
+                 "tf.lite": "tf.lite", "tflm": "TFLite Micro", "c-engine": "C engine"}
 
 
 def label(variant: dict[str, Any]) -> str:
