@@ -143,7 +143,8 @@ def test_a_failing_variant_never_loses_the_others(converted_build, testset, tmp_
     assert [v["status"] for v in variants] == ["ok", "failed", "failed"]
     assert "not a loadable TFLite model" in variants[1]["reason"]
     assert "no such file" in variants[2]["reason"]
-    assert "FAILED" in result.output and "| corrupt:litert | failed:" in (tmp_path / "r" / "report.md").read_text()
+    assert "FAILED" in result.output
+    assert "| corrupt.tflite · TFLite | failed:" in (tmp_path / "r" / "report.md").read_text()
 
 
 def test_model_whose_input_is_not_28x28x1(tmp_path, testset):
