@@ -198,23 +198,19 @@ def write_plots(report: BenchReport, out: Path) -> list[str]:
 
 def accuracy_vs_size_png(ok: list[dict[str, Any]], path: Path) -> None:
     """Each variant at its file size and test accuracy; the y range spans at least 1 pp so that a 0.05 pp
-    difference does not look like a cliff, and every point carries its own number."""
+    difference does not look like a cliff; names and numbers in a legend (points this close would overlap)."""
     from lenet_deploy.plots import pyplot, save_png
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2))
     sizes = [v["file_bytes"] / 1024 for v in ok]
     accuracy = [v["metrics"]["accuracy"] * 100 for v in ok]
-    points: dict[tuple[float, float], list[str]] = {}  # variants of one file with one accuracy share a label
-    for v, x, y in zip(ok, sizes, accuracy):
-        points.setdefault((x, y), []).append(label(v))
-    for (x, y), names in points.items():
-        ax.scatter(x, y, s=40)
-        ax.annotate("\n".join(names) + f"\n{y:.2f} %", (x, y), textcoords="offset points", xytext=(6, 4),
-                    fontsize=8)
+    for v, x, y, marker in zip(ok, sizes, accuracy, "osD^vP*X"):
+        ax.scatter(x, y, s=45, marker=marker, label=f"{label(v)}: {y:.2f} %", alpha=0.8)
+    ax.legend(fontsize=8, loc="lower right")
     middle = (max(accuracy) + min(accuracy)) / 2
     half = max(0.5, (max(accuracy) - min(accuracy)) / 2 + 0.1)
-    ax.set_ylim(middle - half, middle + half + half * 0.3)  # headroom for the labels
+    ax.set_ylim(middle - half * 2, middle + half)  # room for the legend below the points
     ax.set_xscale("log")
     ticks = sorted(set(round(x) for x in sizes))
     ax.set_xticks(ticks, [f"{t:,} KB" for t in ticks])
