@@ -10,11 +10,12 @@ from pathlib import Path
 
 from lenet_deploy.convert.c_array import ModelMacros, arena_margin, write_c_array
 from lenet_deploy.convert.engine.emit import Engine, LayerCost, write_engine
-from lenet_deploy.convert.engine.host import HostEngine
+from lenet_deploy.convert.engine.host import HostEngine, host_compiler
 from lenet_deploy.convert.flatbuffer import Graph, read_graph
 from lenet_deploy.tflite import TensorIO
 
-__all__ = ["Engine", "Graph", "HostEngine", "LayerCost", "read_graph", "write_engine", "write_model_source"]
+__all__ = ["Engine", "Graph", "HostEngine", "LayerCost", "host_compiler", "read_graph", "write_engine",
+           "write_model_source"]
 
 
 def write_model_source(out_dir: Path, stem: str, model: bytes, io: tuple[TensorIO, TensorIO], arena_bytes: int,

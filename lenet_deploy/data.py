@@ -165,7 +165,8 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
                                  "training and conversion need the training images too (an IDX directory or "
                                  "Keras' mnist.npz)")
             if missing:
-                raise LenetError(f"{path}: npz lacks {', '.join(missing)} (expected Keras' mnist.npz layout)")
+                raise LenetError(f"{path}: npz lacks {', '.join(missing)} (expected Keras' mnist.npz, or an "
+                                 "export-data .npz with x_test and y_test)")
             arrays = {k: npz[k] for k in FILES}
     except (OSError, ValueError) as exc:
         raise LenetError(f"{path}: not a readable npz ({_one_line(exc)})") from None

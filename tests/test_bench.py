@@ -176,7 +176,8 @@ def assert_error(result, fragment):
     ({"x_test": np.zeros((5, 28, 28), np.int32), "y_test": np.zeros(5, np.uint8)}, "expected uint8 or float"),
     ({"x_test": np.full((5, 28, 28), np.nan, np.float32), "y_test": np.zeros(5, np.uint8)}, "3920 NaN pixels"),
     ({"x_test": np.zeros((5, 28, 28), np.uint8), "y_test": np.zeros(4, np.uint8)}, "expected 5 integer labels"),
-    ({"images": np.zeros((5, 28, 28), np.uint8)}, "needs arrays x_test and y_test"),
+    ({"images": np.zeros((5, 28, 28), np.uint8)}, "npz lacks x_train, y_train, x_test, y_test (expected Keras' "
+                                                  "mnist.npz, or an export-data .npz with x_test and y_test)"),
 ])
 def test_bad_test_data(converted_build, tmp_path, arrays, fragment):
     np.savez(tmp_path / "bad.npz", **arrays)

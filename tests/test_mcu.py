@@ -115,7 +115,7 @@ def test_an_existing_report_is_kept_without_force(converted_build, testset, tmp_
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--board", "stm32f4"], "--board 'stm32f4' is not supported"),
+    (["--board", "stm32f4"], "Invalid value for '--board': 'stm32f4' is not one of 'microbit'"),
     (["--samples", "0"], "--samples must be > 0"),
     (["--cpi", "-1"], "--cpi must be > 0"),
 ])

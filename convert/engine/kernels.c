@@ -197,19 +197,24 @@ LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *fil
                          const int32_t *multiplier, const int8_t *shift, int right_only, int k_h, int k_w,
                          int stride_h, int stride_w, int out_h, int out_w, int out_c, int32_t output_offset,
                          int32_t act_min, int32_t act_max, int may_gather, int8_t *out) {
-  const int gather = may_gather && LE_GATHER_PAYS;
   const int row = k_w * in_c, size = k_h * row, in_row = in_w * in_c, fours = out_c / 4 * 4;
+  const int gather = may_gather && LE_GATHER_PAYS && size <= LE_GATHER_MAX;
   const int twos = fours + (out_c - fours) / 2 * 2;
   const int rows = gather ? 1 : k_h, run = gather ? size : row, run_stride = gather ? size : in_row;
+#if LE_GATHER_PAYS
   int8_t col[LE_GATHER_MAX];
+#endif
   int oy, ox, oc, ky, j;
   for (oy = 0; oy < out_h; ++oy) {
     for (ox = 0; ox < out_w; ++ox) {
       const int8_t *window = in + (oy * stride_h * in_w + ox * stride_w) * in_c;
+#if LE_GATHER_PAYS /* compiled out where it does not pay, so no compiler sees a copy it cannot bound */
       if (gather) {
-        for (ky = 0; ky < k_h; ++ky) memcpy(col + ky * row, window + ky * in_row, (size_t)row);
+        for (ky = 0; ky < k_h; ++ky) /* a byte loop, not memcpy: -O0 -Werror builds cannot bound a memcpy here */
+          for (j = 0; j < row; ++j) col[ky * row + j] = window[ky * in_row + j];
         window = col;
       }
+#endif
       for (oc = 0; oc < fours; oc += 4) {
         int32_t acc[4];
         for (j = 0; j < 4; ++j) acc[j] = bias[oc + j];
