@@ -96,8 +96,8 @@ def worker_failure(returncode: int, stderr: str) -> str:
     return f"the worker died ({how}){where}{detail}"
 
 
-MIN_AGREEMENT = 0.99  # with the host's reference predictions for the same model
-MAX_ACCURACY_GAP_PP = 0.5
+MIN_AGREEMENT = 0.99  # two runs of one model (a device and the host's reference) must agree this often
+MAX_ACCURACY_GAP_PP = 0.5  # ... and their accuracies this closely
 
 
 def check_against_references(results: list[dict[str, Any]], data: Path) -> None:

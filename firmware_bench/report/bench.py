@@ -10,6 +10,7 @@ from typing import Any
 
 from lenet_deploy.artifacts import write_text_atomic
 from lenet_deploy.errors import LenetError
+from lenet_deploy.firmware_bench.bench import MAX_ACCURACY_GAP_PP, MIN_AGREEMENT
 from lenet_deploy.firmware_bench.report.mcu import mcu_markdown, mcu_rows
 from lenet_deploy.manifests import BenchReport
 
@@ -252,10 +253,6 @@ def check_comparable(report: BenchReport, where: str) -> None:
                     not math.isfinite(value):
                 raise LenetError(f"{where}: variant {v['name']}: {'.'.join(keys)} is {value!r}, expected a "
                                  "positive number")
-
-
-MIN_AGREEMENT = 0.99  # top-1 agreement between two runs of one model below this is a warning
-MAX_ACCURACY_GAP_PP = 0.5
 
 
 def _match_key(variant: dict[str, Any]) -> tuple[str, str]:
