@@ -8,7 +8,7 @@ import click
 
 from lenet_deploy.cli import Command, data_option, handle_errors, unverified_option
 from lenet_deploy.pipeline.run import BUDGETS
-from lenet_deploy.train.tracking import WANDB_MODES
+from lenet_deploy.train.cli import country_option, wandb_option
 
 
 @click.command(cls=Command)
@@ -23,10 +23,8 @@ from lenet_deploy.train.tracking import WANDB_MODES
 @click.option("--epochs-cap", type=int, help="Override the budget's epoch cap.")
 @click.option("--samples", type=int, help="Benchmark on the first N test images [default: all 10,000].")
 @click.option("--val-size", type=int, help="Validation images [default: 6000].")
-@click.option("--wandb", "wandb_mode", type=click.Choice(WANDB_MODES), default="auto", show_default=True,
-              help="W&B mode (auto = online only if an API key is configured).")
-@click.option("--country", default="USA", show_default=True,
-              help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
+@wandb_option
+@country_option
 @data_option
 @unverified_option
 @click.option("--quick-bench", is_flag=True, help="Few latency invokes and no energy loop (smoke runs).")

@@ -15,6 +15,12 @@ from lenet_deploy.train.config import PRESETS, load_yaml, make_config, preset
 from lenet_deploy.train.fit import FitOptions, fit
 from lenet_deploy.train.tracking import WANDB_MODES, offline_runs_note
 
+# Every command that trains tracks the same way (the pipeline's options too).
+wandb_option = click.option("--wandb", "wandb_mode", type=click.Choice(WANDB_MODES), default="auto",
+                            show_default=True, help="W&B mode (auto = online only if an API key is configured).")
+country_option = click.option("--country", default="USA", show_default=True,
+                              help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
+
 
 @click.group(cls=Group)
 def main() -> None:
@@ -46,10 +52,8 @@ def data(data: Path | None, unverified: bool) -> None:
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory [default: runs/<name>].")
 @click.option("--name", help="Run name [default: the preset or config file name].")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
-@click.option("--wandb", "wandb_mode", type=click.Choice(WANDB_MODES), default="auto", show_default=True,
-              help="W&B mode (auto = online only if an API key is configured).")
-@click.option("--country", default="USA", show_default=True,
-              help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
+@wandb_option
+@country_option
 @data_option
 @unverified_option
 @handle_errors
@@ -124,10 +128,8 @@ def _print_summary(out: Path, metrics: dict) -> None:
               help="Validation images held out of the training set (what trials are ranked on).")
 @click.option("--heartbeat", type=int, default=20, show_default=True,
               help="Seconds between trial heartbeats; a silent trial is failed and retried after 3 of them.")
-@click.option("--wandb", "wandb_mode", type=click.Choice(WANDB_MODES), default="auto", show_default=True,
-              help="W&B mode (auto = online only if an API key is configured).")
-@click.option("--country", default="USA", show_default=True,
-              help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
+@wandb_option
+@country_option
 @data_option
 @unverified_option
 @handle_errors
@@ -168,10 +170,8 @@ def sweep(config_path: Path, count: int, workers: int, storage: str | None, back
 @click.option("--retrain", is_flag=True, help="Refit the winner on all 60k training images before the test.")
 @click.option("--storage", help="The sweep's storage URL, if it holds a password.")
 @click.option("--force", is_flag=True, help="Replace an existing best/ directory.")
-@click.option("--wandb", "wandb_mode", type=click.Choice(WANDB_MODES), default="auto", show_default=True,
-              help="W&B mode (auto = online only if an API key is configured).")
-@click.option("--country", default="USA", show_default=True,
-              help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
+@wandb_option
+@country_option
 @data_option
 @unverified_option
 @handle_errors
