@@ -175,15 +175,15 @@ def _print_layers(report: McuReport) -> None:
     """Where the instructions go, op by op (TFLM's MicroProfiler shows the same for an interpreter)."""
     from rich.table import Table
 
+    from lenet_deploy.firmware_bench.report.mcu import LAYER_COLUMNS, layer_cells
+
     if not report.profile:
         return
     table = Table(title=f"per layer on {report.board} ({report.profile['images']:,} images, profile build)")
-    for column in ("op", "layer", "output", "MACs", "instructions", "instr/MAC", "share"):
+    for column in LAYER_COLUMNS:
         table.add_column(column, justify="left" if column in ("layer", "output") else "right")
-    for row in report.profile["layers"]:
-        per_mac = f"{row['instructions_per_mac']:.2f}" if row["instructions_per_mac"] is not None else "-"
-        table.add_row(str(row["op"]), row["name"], "x".join(map(str, row["output_shape"])), f"{row['macs']:,}",
-                      f"{row['instructions']:,.0f}", per_mac, f"{row['share']:.1%}")
+    for cells in layer_cells(report.profile):
+        table.add_row(*cells)
     console().print(table)
 
 

@@ -58,6 +58,19 @@ def _build_name(key: str, row: dict[str, Any], board: str) -> str:
     return f"{key} ({qemu_board(board).fast_path if row['dsp'] else 'portable C'})"
 
 
+LAYER_COLUMNS = ("op", "layer", "output", "MACs", "instructions", "instr / MAC", "share")
+
+
+def layer_cells(profile: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Each op of the profile as the text of LAYER_COLUMNS (the console and report.md show the same)."""
+    cells = []
+    for row in profile["layers"]:
+        per_mac = f"{row['instructions_per_mac']:.2f}" if row["instructions_per_mac"] is not None else "-"
+        cells.append((str(row["op"]), row["name"], "x".join(map(str, row["output_shape"])), f"{row['macs']:,}",
+                      f"{row['instructions']:,.0f}", per_mac, f"{row['share']:.1%}"))
+    return cells
+
+
 def layer_table(report: McuReport) -> list[str]:
     """Where the instructions go, op by op (the per-layer profile build)."""
     profile = report.profile
@@ -65,11 +78,8 @@ def layer_table(report: McuReport) -> list[str]:
         return []
     lines = [f"## Per layer ({profile['images']:,} images through the profile build, bit-exact with TFLM on "
              f"{profile['bit_exact_vs_tflm']:,})", "",
-             "| op | layer | output | MACs | instructions | instr / MAC | share |", "|---|---|---|---|---|---|---|"]
-    for row in profile["layers"]:
-        per_mac = f"{row['instructions_per_mac']:.2f}" if row["instructions_per_mac"] is not None else "-"
-        lines.append(f"| {row['op']} | {row['name']} | {'x'.join(map(str, row['output_shape']))} | {row['macs']:,} | "
-                     f"{row['instructions']:,.0f} | {per_mac} | {row['share']:.1%} |")
+             "| " + " | ".join(LAYER_COLUMNS) + " |", "|" + "---|" * len(LAYER_COLUMNS)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in layer_cells(profile)]
     outside = profile["instructions_per_inference"] - profile["ops_instructions"]
     lines += ["", f"Sum over ops {profile['ops_instructions']:,.0f} instructions; the profile build's whole invoke "
                   f"{profile['instructions_per_inference']:,.0f} (the {outside:,.0f} outside the ops are the "
