@@ -44,9 +44,10 @@ def load_study(out, storage=None):
 @pytest.mark.slow
 def test_three_trial_sweep_writes_results_and_best_picks_on_validation(tmp_path, subset_npz):
     out = tmp_path / "sweep"
-    result = CliRunner().invoke(main, sweep_args(write_spec(tmp_path), out, subset_npz, 3))
-    assert result.exit_code == 0, result.output
-    assert "trial 1/3" in result.output and "trials/hour" in result.output
+    result = subprocess.run(cli(*sweep_args(write_spec(tmp_path), out, subset_npz, 3)), capture_output=True,
+                            text=True, timeout=600)  # a subprocess: the trials' progress lines come from a worker's
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "trial 1/3" in result.stdout and "trials/hour" in result.stdout
     rows = json.loads((out / "trials.json").read_text())
     assert [r["state"] for r in rows] == ["COMPLETE"] * 3
     assert all(r["epochs_run"] == 1 and r["duration_s"] > 0 and r["energy_kwh"] >= 0 for r in rows)
@@ -76,12 +77,13 @@ def test_infeasible_configs_are_pruned_with_the_reason_and_the_sweep_goes_on(tmp
     spec = {**SMALL, "parameters": {"conv_layer": {"values": [3]}, "padding": {"values": ["valid"]},
                                     "filters": {"values": [4]}}}
     out = tmp_path / "sweep"
-    result = CliRunner().invoke(main, sweep_args(write_spec(tmp_path, spec), out, subset_npz, 2))
-    assert result.exit_code == 0, result.output
+    result = subprocess.run(cli(*sweep_args(write_spec(tmp_path, spec), out, subset_npz, 2)), capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
     rows = json.loads((out / "trials.json").read_text())
     assert [r["state"] for r in rows] == ["PRUNED", "PRUNED"]
     assert "conv layer 3 has a 5×5 'valid' kernel" in rows[0]["reason"]
-    assert "pruned before training" in result.output
+    assert "pruned before training" in result.stdout
     best = CliRunner().invoke(main, ["best", str(out), "--data", str(subset_npz), "--unverified"])
     assert best.exit_code == 2 and "no completed trial" in best.stderr
 
@@ -130,7 +132,8 @@ def test_wandb_backend_without_a_key_fails_before_training(tmp_path, subset_npz)
 
 
 @pytest.mark.parametrize("flag, value, message", [("--count", "0", "--count must be >= 1"),
-                                                  ("--workers", "0", "--workers must be >= 1")])
+                                                  ("--workers", "0", "--workers must be >= 1"),
+                                                  ("--trial-threads", "0", "--trial-threads must be >= 1")])
 def test_bad_sweep_options(tmp_path, subset_npz, flag, value, message):
     args = sweep_args(write_spec(tmp_path), tmp_path / "s", subset_npz, 1)
     args[args.index("--count") + 1] = "1"
@@ -156,7 +159,7 @@ WIDE = {**SMALL, "parameters": {**SMALL["parameters"], "filters": {"values": [4,
 
 
 @pytest.mark.slow
-def test_one_and_two_workers_try_the_same_config_per_trial_number(tmp_path, subset_npz):
+def test_one_and_two_workers_try_the_same_config_and_get_the_same_result_per_trial_number(tmp_path, subset_npz):
     tables = []
     for workers in ("1", "2"):
         out = tmp_path / f"sweep-{workers}"
@@ -165,7 +168,7 @@ def test_one_and_two_workers_try_the_same_config_per_trial_number(tmp_path, subs
                               capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stdout + done.stderr
         rows = json.loads((out / "trials.json").read_text())
-        tables.append({r["number"]: (r["param_filters"], r["param_learn_rate"])
+        tables.append({r["number"]: (r["param_filters"], r["param_learn_rate"], r["val_accuracy"])
                        for r in rows if r["state"] == "COMPLETE"})
     assert len(tables[0]) == 4 and tables[0] == tables[1]
     assert len(set(tables[0].values())) > 1

@@ -117,6 +117,9 @@ def _print_summary(out: Path, metrics: dict) -> None:
               help="W&B sweep YAML (method, metric, parameters, early_terminate).")
 @click.option("--count", type=int, default=20, show_default=True, help="Finished trials to reach (resumes count).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes on this machine.")
+@click.option("--trial-threads", type=int, default=1, show_default=True,
+              help="TensorFlow threads per trial. Fixed, not taken from the machine: a trial's numbers depend on "
+                   "it, so the same --seed gives the same trials with any --workers on any host.")
 @click.option("--storage", help="SQLAlchemy URL of a shared study (e.g. postgresql://u@db/lenet) [default: SQLite "
                                 "in the sweep directory].")
 @click.option("--backend", type=click.Choice(["local", "wandb"]), default="local", show_default=True,
@@ -133,9 +136,9 @@ def _print_summary(out: Path, metrics: dict) -> None:
 @data_option
 @unverified_option
 @handle_errors
-def sweep(config_path: Path, count: int, workers: int, storage: str | None, backend: str, epochs_cap: int | None,
-          out: Path | None, seed: int, val_size: int, heartbeat: int, wandb_mode: str, country: str,
-          data: Path | None, unverified: bool) -> None:
+def sweep(config_path: Path, count: int, workers: int, trial_threads: int, storage: str | None, backend: str,
+          epochs_cap: int | None, out: Path | None, seed: int, val_size: int, heartbeat: int, wandb_mode: str,
+          country: str, data: Path | None, unverified: bool) -> None:
     """Run (or continue) a sweep; trials are ranked on the validation split."""
     from lenet_deploy.train.sweep.spec import load_spec
 
@@ -153,7 +156,8 @@ def sweep(config_path: Path, count: int, workers: int, storage: str | None, back
         return
     from lenet_deploy.train.sweep.driver import SweepOptions, run_sweep
 
-    options = SweepOptions(count=count, workers=workers, storage=storage, epochs_cap=epochs_cap, seed=seed,
+    options = SweepOptions(count=count, workers=workers, trial_threads=trial_threads, storage=storage,
+                           epochs_cap=epochs_cap, seed=seed,
                            val_size=val_size, wandb=wandb_mode, country=country, heartbeat=heartbeat,
                            data=str(data) if data else None, verify=not unverified)
     started = time.time()

@@ -20,7 +20,7 @@ from typing import Any
 
 from lenet_deploy.artifacts import process_alive
 from lenet_deploy.cli import quiet_tensorflow
-from lenet_deploy.data import DEFAULT_VAL_SIZE, Mnist, load_mnist
+from lenet_deploy.data import DEFAULT_VAL_SIZE, load_mnist
 from lenet_deploy.energy import EnergyMeter
 from lenet_deploy.errors import LenetError
 from lenet_deploy.manifests import SWEEP_MANIFEST, SweepManifest, read_record, write_record
@@ -28,9 +28,10 @@ from lenet_deploy.train.config import cap_epochs, make_config
 from lenet_deploy.train.fit import FitOptions, fit
 from lenet_deploy.train.model import spatial_plan
 from lenet_deploy.train.sweep.progress import TrialProgress
+from lenet_deploy.train.sweep.pruning import make_in_order_hyperband
 from lenet_deploy.train.sweep.results import write_results
 from lenet_deploy.train.sweep.sampling import make_sampler
-from lenet_deploy.train.sweep.spec import SweepSpec, grid_size, grid_space, optuna_distributions
+from lenet_deploy.train.sweep.spec import SweepSpec, grid_size, grid_space, max_epochs, optuna_distributions
 
 FINISHED = ("COMPLETE", "PRUNED")
 STORAGE_ATTEMPTS = 4  # workers starting together race to create the schema; the loser retries
@@ -49,6 +50,7 @@ class SweepOptions:
     heartbeat: int = 20
     data: str | None = None
     verify: bool = True
+    trial_threads: int = 1  # TensorFlow threads per trial: fixed, because results depend on it
 
 
 class SurplusTrial(Exception):
@@ -82,7 +84,7 @@ def redact(url: str) -> str:
         return re.sub(r"//[^@/]*@", "//***@", url)
 
 
-def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int, seed: int = 0):
+def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int, seed: int = 0, epochs_cap: int | None = None):
     """Create or join the study `name` in `url`, with the sampler and pruner the spec asks for."""
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
@@ -103,12 +105,13 @@ def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int, seed: int =
                 raise LenetError(f"--storage {redact(url)}: cannot open the study storage "
                                  f"({str(exc).splitlines()[0]})") from None
             time.sleep(1 + attempt)
-    pruner = (optuna.pruners.HyperbandPruner(min_resource=spec.hyperband.min_iter, max_resource="auto",
-                                             reduction_factor=spec.hyperband.eta)
+    pruner = (make_in_order_hyperband(spec.hyperband.min_iter, max_epochs(spec, epochs_cap), spec.hyperband.eta,
+                                      on_wait=lambda: fail_dead_trials(study))
               if spec.hyperband else optuna.pruners.NopPruner())
     sampler = make_sampler(spec.method, grid_space(spec) if spec.method == "grid" else None, seed)
-    return optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
-                               direction=spec.goal, load_if_exists=True)
+    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
+                                direction=spec.goal, load_if_exists=True)
+    return study
 
 
 def prepare_sweep_dir(spec: SweepSpec, name: str, out: Path, options: SweepOptions) -> None:
@@ -145,6 +148,8 @@ def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions, say=
         raise LenetError(f"--epochs-cap must be >= 1, got {options.epochs_cap}")
     if spec.method == "grid" and options.count > grid_size(spec):
         raise LenetError(f"--count {options.count} exceeds the grid's {grid_size(spec)} configurations")
+    if options.trial_threads < 1:
+        raise LenetError(f"--trial-threads must be >= 1, got {options.trial_threads}")
     if options.heartbeat < 1:
         raise LenetError(f"--heartbeat must be >= 1 second, got {options.heartbeat}")
     mnist = load_mnist(Path(options.data) if options.data else None, verify=options.verify)  # fail fast
@@ -152,14 +157,11 @@ def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions, say=
     if options.storage:  # a server's URL is checked (and the study joined) before the directory is claimed
         open_study(spec, name, options.storage, options.heartbeat)
     prepare_sweep_dir(spec, name, out, options)
-    study = open_study(spec, name, storage_url(out, options), options.heartbeat, options.seed)
+    study = open_study(spec, name, storage_url(out, options), options.heartbeat, options.seed, options.epochs_cap)
     before = _finished(study)
     started = time.perf_counter()
     try:
-        if options.workers == 1:
-            run_worker(spec, name, str(out), options, 0, mnist)
-        else:
-            _run_worker_processes(spec, name, str(out), options)
+        _run_worker_processes(spec, name, str(out), options)
     finally:  # a worker that failed still leaves the trials table of what did finish
         rows = write_results(study, spec, Path(out))
     seconds = time.perf_counter() - started
@@ -169,13 +171,15 @@ def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions, say=
 
 
 def _run_worker_processes(spec: SweepSpec, name: str, out: str, options: SweepOptions) -> None:
-    """N spawned workers (TensorFlow is not fork-safe), each given its share of the CPU cores."""
+    """N spawned workers (TensorFlow is not fork-safe), even for one.
+
+    A trial's numbers depend on TensorFlow's thread count (Eigen splits sums by thread), so every trial
+    trains with `trial_threads` threads whatever the worker count or the machine: that, not the cores a
+    process happens to get, makes the same --seed train each trial to the same weights.
+    """
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    threads = max(1, (os.cpu_count() or 1) // options.workers)
-    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
-    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     workers = [context.Process(target=run_worker, args=(spec, name, out, options, i), daemon=False)
                for i in range(options.workers)]
     for worker in workers:
@@ -187,20 +191,19 @@ def _run_worker_processes(spec: SweepSpec, name: str, out: str, options: SweepOp
         raise LenetError(f"sweep worker(s) {failed} exited with an error; rerun the same command to continue")
 
 
-def run_worker(spec: SweepSpec, name: str, out: str, options: SweepOptions, index: int,
-               mnist: Mnist | None = None) -> None:
-    """One worker: run trials of the shared study until `count` of them have finished."""
+def run_worker(spec: SweepSpec, name: str, out: str, options: SweepOptions, index: int) -> None:
+    """One worker process: run trials of the shared study until `count` of them have finished."""
     import optuna
 
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(options.trial_threads)  # before TensorFlow starts in this process
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     quiet_tensorflow()  # a spawned worker starts a fresh interpreter
-
-    if mnist is None:
-        mnist = load_mnist(Path(options.data) if options.data else None, verify=options.verify)
-    study = open_study(spec, name, storage_url(Path(out), options), options.heartbeat, options.seed)
+    mnist = load_mnist(Path(options.data) if options.data else None, verify=options.verify)
+    study = open_study(spec, name, storage_url(Path(out), options), options.heartbeat, options.seed,
+                       options.epochs_cap)
     progress = TrialProgress(options.count, prefix=f"[w{index}] " if options.workers > 1 else "")
     while True:
-        fail_dead_local_trials(study)
-        optuna.storages.fail_stale_trials(study)
+        fail_dead_trials(study)
         trials = study.get_trials(deepcopy=False)
         finished = sum(t.state.name in FINISHED for t in trials)
         if finished >= options.count:
@@ -216,6 +219,14 @@ def run_worker(spec: SweepSpec, name: str, out: str, options: SweepOptions, inde
             # writes ("Cannot tell a FAIL trial"). The retry will run it; this worker carries on.
             if isinstance(exc, ValueError) and not str(exc).startswith("Cannot tell a"):
                 raise
+
+
+def fail_dead_trials(study) -> None:
+    """Fail (and re-queue) running trials whose worker died: by pid on this host, by heartbeat elsewhere."""
+    import optuna
+
+    fail_dead_local_trials(study)
+    optuna.storages.fail_stale_trials(study)
 
 
 def fail_dead_local_trials(study) -> None:

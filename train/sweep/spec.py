@@ -65,6 +65,14 @@ class SweepSpec:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+def max_epochs(spec: SweepSpec, cap: int | None = None) -> int:
+    """The most epochs any trial of `spec` trains (Hyperband's largest resource)."""
+    swept = [p for p in spec.params if p.name == "epochs"]
+    most = (max(swept[0].values or (swept[0].high,)) if swept
+            else spec.fixed.get("epochs", TrainConfig.epochs))
+    return min(int(most), cap) if cap else int(most)
+
+
 def load_spec(path: Path) -> SweepSpec:
     return parse_spec(read_yaml(path), str(path))
 

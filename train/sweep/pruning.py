@@ -1,0 +1,76 @@
+"""Hyperband whose decisions do not depend on how many workers run the sweep, or on their timing.
+
+Optuna's HyperbandPruner compares a trial, at a rung, with whichever trials of its bracket have reached
+that rung by then, and sizes its brackets from the first trial to complete: with several workers both
+depend on timing, so the same sweep prunes different trials. Here a trial at a rung waits until every
+trial numbered before it (in its bracket, still running) has passed that rung, then is compared with
+those earlier trials only: exactly what one worker running the trials in order would compare. The
+brackets are sized from the epochs the sweep may train (known up front), not from the first result.
+Trials wait only at rung epochs, so workers rarely idle.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+PASSED = "passed_step"  # system attr: the last step at which this trial was checked and kept
+POLL_SECONDS = 0.5
+
+
+def make_in_order_hyperband(min_resource: int, max_resource: int, eta: int, on_wait=lambda: None):
+    """An Optuna pruner; `on_wait()` runs while a trial waits (e.g. to fail trials of dead workers)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    class InOrderHyperband(optuna.pruners.HyperbandPruner):
+        def prune(self, study, trial) -> bool:
+            step = trial.last_step
+            if step is None:
+                return False
+            if not self._pruners:
+                self._try_initialization(study)  # max_resource is an int: needs no trials
+            bracket = self._get_bracket_id(study, trial)
+            halving = self._pruners[bracket]
+            rung = _current_rung(trial)
+            if step >= min_resource * eta ** (bracket + rung):  # a rung: compare, after the trials before it
+                earlier = _earlier_in_bracket(study, trial, lambda t: self._get_bracket_id(study, t) == bracket,
+                                              step, on_wait)
+                if halving.prune(_TrialsView(study, earlier), trial):
+                    return True
+            study._storage.set_trial_system_attr(trial._trial_id, PASSED, step)
+            return False
+
+    def _earlier_in_bracket(study, trial, in_bracket, step: int, wait) -> list:
+        """The bracket's trials numbered before `trial`, once none of them is still short of `step`."""
+        while True:
+            trials = [t for t in study.get_trials(deepcopy=False)
+                      if t.number < trial.number and in_bracket(t)
+                      and t.state in (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)]
+            behind = [t for t in trials if t.state == TrialState.RUNNING and t.system_attrs.get(PASSED, -1) < step]
+            if not behind:
+                return trials
+            wait()
+            time.sleep(POLL_SECONDS)
+
+    # With fewer epochs than min_resource no trial reaches a rung: one bracket that never prunes.
+    return InOrderHyperband(min_resource=min_resource, max_resource=max(max_resource, min_resource),
+                            reduction_factor=eta)
+
+
+def _current_rung(trial) -> int:
+    rung = 0
+    while f"completed_rung_{rung}" in trial.system_attrs:
+        rung += 1
+    return rung
+
+
+class _TrialsView:
+    """What SuccessiveHalvingPruner.prune reads from a study (its trials, direction, storage), narrowed."""
+
+    def __init__(self, study, trials: list) -> None:
+        self._storage, self.direction, self._trials = study._storage, study.direction, trials
+
+    def get_trials(self, deepcopy: bool = False, states: Any = None) -> list:
+        return [t for t in self._trials if states is None or t.state in states]
+
