@@ -170,3 +170,20 @@ def test_any_output_byte_that_differs_from_tflm_is_a_failure():
     assert exactness_failures(report) == [
         "the host-compiled engine differs from TFLite Micro on 2 of 100 images",
         "the Os firmware differs from TFLite Micro on 1 of 20 images"]
+
+
+@needs_qemu
+def test_a_model_too_big_for_the_part_is_one_line_naming_what_overflows(converted_build, testset, tmp_path):
+    """The real linker on a micro:bit map cut to 32 KB of flash and 4 KB of RAM: both overflow, said in words."""
+    shrink = ("import dataclasses, sys; from lenet_deploy.firmware_bench.mcu import build; "
+              "build.QEMU_BOARDS['microbit'] = dataclasses.replace(build.QEMU_BOARDS['microbit'], "
+              "flash_length=32 << 10, ram_length=4 << 10); "
+              "from lenet_deploy.firmware_bench.cli import main; main()")
+    result = subprocess.run([sys.executable, "-c", shrink, "mcu", "--model", converted_build / "lenet_int8.tflite",
+                             "--data", testset, "--samples", "5", "--board", "microbit", "--out", tmp_path / "mcu"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    line, = result.stderr.strip().splitlines()
+    assert line.startswith("error: the model does not fit microbit (nRF51822 (BBC micro:bit v1)): the firmware "
+                           "overflows its flash by ") and "(it has 32,768 B) and its RAM by " in line, line
+    assert not (tmp_path / "mcu").exists()

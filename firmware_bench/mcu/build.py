@@ -145,9 +145,11 @@ def build_firmware(engine_c: Path, out: Path, board_name: str, optimization: str
         _run([gcc, *flags, "-c", str(source), "-o", str(obj)], f"compiling {source.name}")
         objects.append(obj)
     elf, map_file = out / f"{stem}.elf", out / f"{stem}.map"
-    _run([gcc, *target.flags, "-mthumb", optimization, "-nostartfiles", "--specs=rdimon.specs",
-          f"-T{out / 'link.ld'}", "-Wl,--gc-sections", f"-Wl,-Map={map_file}", *map(str, objects), "-o", str(elf)],
-         "linking the firmware")
+    linked = subprocess.run([gcc, *target.flags, "-mthumb", optimization, "-nostartfiles", "--specs=rdimon.specs",
+                             f"-T{out / 'link.ld'}", "-Wl,--gc-sections", f"-Wl,-Map={map_file}", *map(str, objects),
+                             "-o", str(elf)], capture_output=True, text=True)
+    if linked.returncode != 0:
+        raise LenetError(does_not_fit(linked.stderr, target) or f"linking the firmware failed: {_first_line(linked)}")
     sizes = map_sizes(map_file.read_text(), engine=f"{stem}.engine.o", flatbuffer=f"{stem}.flatbuffer.o")
     sizes["elf"] = elf_sizes(elf)
     return Firmware(elf, map_file, board_name, optimization, dsp and target.dsp, flatbuffer_c is not None, sizes,
@@ -157,8 +159,27 @@ def build_firmware(engine_c: Path, out: Path, board_name: str, optimization: str
 def _run(command: list[str], what: str) -> None:
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
-        first = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()[0]
-        raise LenetError(f"{what} failed: {first}")
+        raise LenetError(f"{what} failed: {_first_line(result)}")
+
+
+def _first_line(result: subprocess.CompletedProcess) -> str:
+    return (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()[0]
+
+
+_OVERFLOW = re.compile(r"region `(FLASH|RAM)' overflowed by (\d+) bytes")
+
+
+def does_not_fit(linker_errors: str, target: QemuBoard) -> str | None:
+    """The linker's region overflows as one sentence about the part, or None if it failed otherwise."""
+    overflows = dict(_OVERFLOW.findall(linker_errors))
+    if not overflows:
+        return None
+    sizes = {"FLASH": target.flash_length, "RAM": target.ram_length}
+    parts = [f"{region.lower() if region == 'FLASH' else region} by {int(over):,} B (it has {sizes[region]:,} B)"
+             for region, over in overflows.items()]
+    part = f" ({target.part})" if target.part else ""
+    return (f"the model does not fit {target.machine}{part}: the firmware overflows its "
+            f"{' and its '.join(parts)}; choose a smaller model or a bigger --board")
 
 
 def elf_sizes(elf: Path) -> dict[str, int]:
