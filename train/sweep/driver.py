@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
+import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -180,7 +182,7 @@ def _run_worker_processes(spec: SweepSpec, name: str, out: str, options: SweepOp
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=run_worker, args=(spec, name, out, options, i), daemon=False)
+    workers = [context.Process(target=run_worker, args=(spec, name, out, options, i, os.getpid()), daemon=False)
                for i in range(options.workers)]
     for worker in workers:
         worker.start()
@@ -191,10 +193,11 @@ def _run_worker_processes(spec: SweepSpec, name: str, out: str, options: SweepOp
         raise LenetError(f"sweep worker(s) {failed} exited with an error; rerun the same command to continue")
 
 
-def run_worker(spec: SweepSpec, name: str, out: str, options: SweepOptions, index: int) -> None:
+def run_worker(spec: SweepSpec, name: str, out: str, options: SweepOptions, index: int, parent: int) -> None:
     """One worker process: run trials of the shared study until `count` of them have finished."""
     import optuna
 
+    _die_with(parent)
     os.environ["TF_NUM_INTRAOP_THREADS"] = str(options.trial_threads)  # before TensorFlow starts in this process
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     quiet_tensorflow()  # a spawned worker starts a fresh interpreter
@@ -219,6 +222,17 @@ def run_worker(spec: SweepSpec, name: str, out: str, options: SweepOptions, inde
             # writes ("Cannot tell a FAIL trial"). The retry will run it; this worker carries on.
             if isinstance(exc, ValueError) and not str(exc).startswith("Cannot tell a"):
                 raise
+
+
+def _die_with(parent: int) -> None:
+    """Stop this worker when the sweep command that started it dies, even by SIGKILL (which it cannot pass
+    on): its trial is then failed and retried by the next run instead of training on unseen."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 def fail_dead_trials(study) -> None:
@@ -288,7 +302,9 @@ class _Objective:
             value = float(logs[self.spec.metric])
             trial.report(value, epoch)
             self.progress.epoch(trial.number, position, shown, epoch, config.epochs, self.spec.metric, value)
-            if trial.should_prune():
+            # Asked at the last epoch too (the trial's value then counts at that rung for later trials), but a
+            # trial that has trained all its epochs is a result, not a trial to stop.
+            if trial.should_prune() and epoch < config.epochs:
                 raise optuna.TrialPruned(f"hyperband stopped it after epoch {epoch}")
 
         run_dir = self.out / "trials" / f"{trial.number:04d}"
