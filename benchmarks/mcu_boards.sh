@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The int8 C engine on every emulated Cortex-M board: bit-exactness with TFLite Micro, instructions, memory, energy.
-# Usage: benchmarks/mcu_boards.sh MODEL_int8.tflite [SAMPLES]   (default 10000; reports in reports/mcu-boards/<board>/)
+# Usage: benchmarks/mcu_boards.sh MODEL_int8.tflite [SAMPLES] [BOARD...]
+#   SAMPLES default 10000; every board unless named; reports in reports/mcu-boards/<board>/;
+#   COMPARE=N images for the extra builds (-Os, portable, flatbuffer; default 1000).
 set -euo pipefail
 mkdir -p reports
 model=$1
 samples=${2:-10000}
-boards=(microbit mps2-an385 mps2-an386 mps2-an500 mps2-an505 mps3-an547 netduinoplus2)
+boards=("${@:3}")
+[ ${#boards[@]} -gt 0 ] || boards=(microbit mps2-an385 mps2-an386 mps2-an500 mps2-an505 mps3-an547 netduinoplus2)
 for board in "${boards[@]}"; do
-  lenet-bench mcu --model "$model" --board "$board" --samples "$samples" --compare-samples 1000 \
+  lenet-bench mcu --model "$model" --board "$board" --samples "$samples" --compare-samples "${COMPARE:-1000}" \
                   --out "reports/mcu-boards/$board" --force > "reports/mcu-boards-$board.log" 2>&1 || {
     echo "$board: failed (see reports/mcu-boards-$board.log)"; continue; }
 done

@@ -100,14 +100,15 @@ def run_mcu_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data
                                          flatbuffer_c if blob else None)
         profiler = build_firmware(engine_c, stage / "firmware", options.board, "-O2", True, profile=True)
         say(f"QEMU {options.board}: {len(images):,} images through the -O2 firmware …")
-        runs = {MAIN_BUILD: run_firmware(builds[MAIN_BUILD], quantized, reference.shape[1])}
+        runs = {MAIN_BUILD: run_firmware(builds[MAIN_BUILD], quantized, reference.shape[1], engine.macs)}
         few = min(len(images), options.compare_samples)
         for key in ("O2-portable", "Os", "O2+flatbuffer"):
             say(f"QEMU {options.board}: {few:,} images through the {key} firmware …")
-            runs[key] = run_firmware(builds[key], quantized[:few], reference.shape[1])
+            runs[key] = run_firmware(builds[key], quantized[:few], reference.shape[1], engine.macs)
         profiled = min(len(images), PROFILE_SAMPLES)
         say(f"QEMU {options.board}: {profiled:,} images through the per-layer profile build …")
-        profile = _profile(engine, run_firmware(profiler, quantized[:profiled], reference.shape[1]), reference)
+        profile = _profile(engine, run_firmware(profiler, quantized[:profiled], reference.shape[1],
+                                                 engine.macs), reference)
         report = _report(model_path, graph, engine, tflm_arena, labels, reference, host, builds, runs, options,
                          data_source, profile)
         write_record(stage / MCU_REPORT, report)

@@ -19,7 +19,11 @@ import numpy as np
 from lenet_deploy.errors import LenetError
 from lenet_deploy.firmware_bench.mcu.build import Firmware, qemu_board, tool
 
-SECONDS_PER_IMAGE = 0.05  # generous: 2 ms (seed-best) to 9 ms (lenet-plus, 3M MACs) per image were seen
+# QEMU's time limit per image: a hung firmware must end, a big model on a busy machine must not. Seen idle:
+# 2 ms (seed-best) to 9 ms (lenet-plus, 3M MACs) per image on the M4; lenet-plus on the M3 took > 50 ms while
+# the machine trained. Allowed: 7 instructions per MAC (the Cortex-M0) x 5 ns each (busy) x 2.
+SECONDS_PER_IMAGE = 0.05
+SECONDS_PER_MAC = 7e-8
 
 
 @dataclass(frozen=True)
@@ -42,8 +46,8 @@ def qemu_command(firmware: Firmware) -> list[str]:
             "-icount", "shift=0", "-kernel", str(firmware.elf.resolve())]
 
 
-def run_firmware(firmware: Firmware, images: np.ndarray, output_size: int) -> McuRun:
-    """All `images` (int8, flattened per image) through the firmware in one QEMU run."""
+def run_firmware(firmware: Firmware, images: np.ndarray, output_size: int, macs: int = 0) -> McuRun:
+    """All `images` (int8, flattened per image) through the firmware in one QEMU run (`macs` per image)."""
     import time
 
     images = np.ascontiguousarray(images, dtype=np.int8).reshape(len(images), -1)
@@ -53,7 +57,7 @@ def run_firmware(firmware: Firmware, images: np.ndarray, output_size: int) -> Mc
         started = time.perf_counter()
         try:
             result = subprocess.run(qemu_command(firmware), cwd=work, capture_output=True, text=True,
-                                    timeout=60 + SECONDS_PER_IMAGE * len(images))
+                                    timeout=60 + max(SECONDS_PER_IMAGE, SECONDS_PER_MAC * macs) * len(images))
         except subprocess.TimeoutExpired:
             raise LenetError(f"{firmware.elf.name}: QEMU did not finish within its time limit") from None
         seconds = time.perf_counter() - started
