@@ -18,17 +18,22 @@ python - "${boards[@]}" <<'PY'
 import sys
 from pathlib import Path
 from lenet_deploy.manifests import McuReport, read_record
-print("| board | core | bit-exact vs TFLM | instructions / inference | instr / MAC | engine flash B | engine RAM + stack B "
-      "| firmware RAM B (static + heap + stack) | est. latency ms | est. energy µJ |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| board | core | accuracy | bit-exact vs TFLM | instructions / inference | instr / MAC | portable C instr / MAC "
+      "| engine flash B | engine RAM + stack B | firmware RAM B (static + heap + stack) | est. latency ms "
+      "| est. energy µJ |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for board in sys.argv[1:]:
     path = Path("reports/mcu-boards") / board / "mcu.json"
     if not path.exists():
-        print(f"| {board} | failed | | | | | | | | |")
+        log = Path(f"reports/mcu-boards-{board}.log")
+        why = log.read_text().strip().splitlines()[-1] if log.exists() else "not run"
+        print(f"| {board} | {why} |" + " |" * 10)
         continue
     r = read_record(path, McuReport)
-    m = r.main_build
-    print(f"| {board} | {r.cpu} | {m['bit_exact_vs_tflm']:,} / {m['images']:,} | {m['instructions_per_inference']:,.0f} "
-          f"| {m['instructions_per_mac']:.2f} | {m['engine_flash_bytes']:,} | {r.targets['engine_ram_bytes']:,} "
-          f"| {m['firmware_ram_bytes']:,} | {m['estimated_latency_ms']:.2f} | {m['estimated_energy_uj']:,.0f} |")
+    m, portable = r.main_build, r.variants.get("O2-portable", {})
+    print(f"| {board} | {r.cpu} | {m['accuracy']:.4f} | {m['bit_exact_vs_tflm']:,} / {m['images']:,} "
+          f"| {m['instructions_per_inference']:,.0f} | {m['instructions_per_mac']:.2f} "
+          f"| {portable.get('instructions_per_mac', float('nan')):.2f} | {m['engine_flash_bytes']:,} "
+          f"| {r.targets['engine_ram_bytes']:,} | {m['firmware_ram_bytes']:,} | {m['estimated_latency_ms']:.2f} "
+          f"| {m['estimated_energy_uj']:,.0f} |")
 PY
