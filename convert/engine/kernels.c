@@ -7,7 +7,7 @@
 #else
 #define LE_INLINE static inline
 #endif
-#if defined(__ARM_ARCH) && (defined(__ARM_FEATURE_SAT) || defined(__ARM_FEATURE_DSP))
+#if defined(__ARM_ARCH) && (defined(__ARM_FEATURE_SAT) || defined(__ARM_FEATURE_SIMD32))
 #include <arm_acle.h>
 #endif
 #if defined(__GNUC__) && !defined(__clang__)
@@ -79,7 +79,8 @@ LE_INLINE int8_t le_output(int32_t acc, int32_t multiplier, int shift, int right
 #define LE_MVE_STEP(n, i, p, xv) const mve_pred16_t p = vctp8q((uint32_t)((n) - (i))); \
   const int8x16_t xv = vldrbq_z_s8(x + (i), p)
 #define LE_MVE_MAC(acc, xv, w, p) acc = vmladavaq_s8(acc, xv, vldrbq_z_s8(w, p))
-#elif defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && !defined(LENET_NO_DSP)
+#elif defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && !defined(LENET_NO_DSP)
+/* SIMD32, not DSP: ARMv5TE (a Pi Zero's 32-bit Debian armel) has the DSP extension but no SXTB16/SMLAD. */
 #define LE_DSP 1
 LE_INLINE uint32_t le_load32(const int8_t *p) {
   uint32_t v;
