@@ -135,3 +135,14 @@ def test_an_output_that_aliases_another_buffer_is_copied_out():
     layers = [Layer(0, "fully_connected", 0, 1), Layer(1, "reshape", 1, 2)]
     plan = plan_memory(layers, {1: 10, 2: 10}, model_input=0, model_output=2)
     assert plan.location[2] == ("out", 0) and plan.copy_output_from == ("arena", 0)
+
+
+def test_pairs_relay_each_group_of_four_in_smlads_order_and_skip_big_weights():
+    """SXTB16 splits 4 input bytes into (x0, x2) and (x1, x3): SMLAD needs the weights as (w0, w2), (w1, w3)."""
+    from lenet_deploy.convert.engine.emit import PAIRS_MAX_BYTES, pairs
+
+    rows = np.arange(1, 21, dtype=np.int8).reshape(2, 10)  # 2 rows of 10: two groups of 4 and a tail of 2
+    relaid = pairs(rows.reshape(-1), 2, 10)
+    assert relaid.dtype == np.int16
+    assert relaid.tolist() == [1, 3, 2, 4, 5, 7, 6, 8, 9, 10, 11, 13, 12, 14, 15, 17, 16, 18, 19, 20]
+    assert pairs(np.zeros(PAIRS_MAX_BYTES + 4, np.int8), 1, PAIRS_MAX_BYTES + 4) is None

@@ -181,6 +181,73 @@ LE_INLINE int32_t le_mac1(const int8_t *x, const int8_t *w, int n, int32_t acc) 
   return acc;
 }
 
+/* SIMD32 only: the same dot products with the weights re-laid at generation time as int16, each 4 weights
+   in the order SMLAD pairs them with SXTB16's halves of 4 input bytes (w0 w2 w1 w3), a run's last n % 4 as
+   they are: per filter and 4 inputs, two word loads and two SMLADs, no unpacking. The generator emits such a
+   copy for layers with small weights only (it doubles their flash); LE_PAIRS(p) is 0 on other cores. */
+#ifdef LE_DSP
+#define LE_PAIRS(p) (p)
+LE_INLINE int32_t le_pair_dot(int32_t xa, int32_t xb, const int16_t *w, int32_t acc) {
+  uint32_t even, odd; /* two scalars, not an array: an array made GCC 12 copy through the stack */
+  memcpy(&even, w, 4);
+  memcpy(&odd, w + 2, 4);
+  return __smlad(xb, (int32_t)odd, __smlad(xa, (int32_t)even, acc));
+}
+
+LE_INLINE void le_pairs4(const int8_t *x, const int16_t *w, int n, int stride, int32_t *acc) {
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const uint32_t xv = le_load32(x + i);
+    const int32_t xa = (int32_t)__sxtb16(xv), xb = le_sxtb16_ror8(xv);
+    a0 = le_pair_dot(xa, xb, w + i, a0);
+    a1 = le_pair_dot(xa, xb, w + i + stride, a1);
+    a2 = le_pair_dot(xa, xb, w + i + 2 * stride, a2);
+    a3 = le_pair_dot(xa, xb, w + i + 3 * stride, a3);
+  }
+  LE_UNROLL
+  for (; i < n; ++i) {
+    const int32_t v = x[i];
+    a0 += v * w[i];
+    a1 += v * w[i + stride];
+    a2 += v * w[i + 2 * stride];
+    a3 += v * w[i + 3 * stride];
+  }
+  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+LE_INLINE void le_pairs2(const int8_t *x, const int16_t *w, int n, int stride, int32_t *acc) {
+  int32_t a0 = acc[0], a1 = acc[1];
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const uint32_t xv = le_load32(x + i);
+    const int32_t xa = (int32_t)__sxtb16(xv), xb = le_sxtb16_ror8(xv);
+    a0 = le_pair_dot(xa, xb, w + i, a0);
+    a1 = le_pair_dot(xa, xb, w + i + stride, a1);
+  }
+  LE_UNROLL
+  for (; i < n; ++i) {
+    const int32_t v = x[i];
+    a0 += v * w[i];
+    a1 += v * w[i + stride];
+  }
+  acc[0] = a0, acc[1] = a1;
+}
+
+LE_INLINE int32_t le_pairs1(const int8_t *x, const int16_t *w, int n, int32_t acc) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const uint32_t xv = le_load32(x + i);
+    acc = le_pair_dot((int32_t)__sxtb16(xv), le_sxtb16_ror8(xv), w + i, acc);
+  }
+  LE_UNROLL
+  for (; i < n; ++i) acc += (int32_t)x[i] * w[i];
+  return acc;
+}
+#else
+#define LE_PAIRS(p) ((const int16_t *)0)
+#endif
+
 #define LE_GATHER_MAX 256 /* bytes of a gathered window (the generator gathers only windows this small) */
 #ifdef LE_MVE
 #define LE_GATHER_PAYS 1 /* measured: seed-best's first layer on the M55 196,544 -> 151,135 instructions */
@@ -194,7 +261,8 @@ LE_INLINE int32_t le_mac1(const int8_t *x, const int8_t *w, int n, int32_t acc) 
    `gather`: copy each window into one contiguous run first (the generator allows it when the rows are
    short, e.g. 5 bytes for a 5x5 filter on one channel; done where it pays, with Helium): one dot product
    of k_h * row bytes instead of k_h short ones, each with its tail. */
-LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *filters, const int32_t *bias,
+LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *filters, const int16_t *pairs,
+                         const int32_t *bias,
                          const int32_t *multiplier, const int8_t *shift, int right_only, int k_h, int k_w,
                          int stride_h, int stride_w, int out_h, int out_w, int out_c, int32_t output_offset,
                          int32_t act_min, int32_t act_max, int may_gather, int8_t *out) {
@@ -206,6 +274,7 @@ LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *fil
   int8_t col[LE_GATHER_MAX];
 #endif
   int oy, ox, oc, ky, j;
+  (void)pairs; /* read on SIMD32 cores only */
   for (oy = 0; oy < out_h; ++oy) {
     for (ox = 0; ox < out_w; ++ox) {
       const int8_t *window = in + (oy * stride_h * in_w + ox * stride_w) * in_c;
@@ -219,7 +288,12 @@ LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *fil
       for (oc = 0; oc < fours; oc += 4) {
         int32_t acc[4];
         for (j = 0; j < 4; ++j) acc[j] = bias[oc + j];
-        for (ky = 0; ky < rows; ++ky) le_mac4(window + ky * run_stride, filters + oc * size + ky * run, run, size, acc);
+#ifdef LE_DSP
+        if (pairs)
+          for (ky = 0; ky < rows; ++ky) le_pairs4(window + ky * run_stride, pairs + oc * size + ky * run, run, size, acc);
+        else
+#endif
+          for (ky = 0; ky < rows; ++ky) le_mac4(window + ky * run_stride, filters + oc * size + ky * run, run, size, acc);
         LE_UNROLL
         for (j = 0; j < 4; ++j)
           *out++ = le_output(acc[j], multiplier[oc + j], shift[oc + j], right_only, output_offset, act_min, act_max);
@@ -227,8 +301,14 @@ LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *fil
       if (twos > fours) {
         int32_t acc[2];
         for (j = 0; j < 2; ++j) acc[j] = bias[fours + j];
-        for (ky = 0; ky < rows; ++ky)
-          le_mac2(window + ky * run_stride, filters + fours * size + ky * run, run, size, acc);
+#ifdef LE_DSP
+        if (pairs)
+          for (ky = 0; ky < rows; ++ky)
+            le_pairs2(window + ky * run_stride, pairs + fours * size + ky * run, run, size, acc);
+        else
+#endif
+          for (ky = 0; ky < rows; ++ky)
+            le_mac2(window + ky * run_stride, filters + fours * size + ky * run, run, size, acc);
         LE_UNROLL
         for (j = 0; j < 2; ++j)
           *out++ = le_output(acc[j], multiplier[fours + j], shift[fours + j], right_only, output_offset, act_min,
@@ -236,18 +316,23 @@ LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *fil
       }
       if (out_c > twos) {
         int32_t acc = bias[twos];
-        for (ky = 0; ky < rows; ++ky)
-          acc = le_mac1(window + ky * run_stride, filters + twos * size + ky * run, run, acc);
+#ifdef LE_DSP
+        if (pairs)
+          for (ky = 0; ky < rows; ++ky) acc = le_pairs1(window + ky * run_stride, pairs + twos * size + ky * run, run, acc);
+        else
+#endif
+          for (ky = 0; ky < rows; ++ky)
+            acc = le_mac1(window + ky * run_stride, filters + twos * size + ky * run, run, acc);
         *out++ = le_output(acc, multiplier[twos], shift[twos], right_only, output_offset, act_min, act_max);
       }
     }
   }
 }
 
-LE_INLINE void le_fully_connected(const int8_t *in, int depth, const int8_t *filters, const int32_t *bias,
-                                  const int32_t *multiplier, const int8_t *shift, int right_only, int out_n,
-                                  int32_t output_offset, int32_t act_min, int32_t act_max, int8_t *out) {
-  le_conv2d(in, 1, depth, filters, bias, multiplier, shift, right_only, 1, 1, 1, 1, 1, 1, out_n, output_offset,
+LE_INLINE void le_fully_connected(const int8_t *in, int depth, const int8_t *filters, const int16_t *pairs,
+                                  const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int right_only,
+                                  int out_n, int32_t output_offset, int32_t act_min, int32_t act_max, int8_t *out) {
+  le_conv2d(in, 1, depth, filters, pairs, bias, multiplier, shift, right_only, 1, 1, 1, 1, 1, 1, out_n, output_offset,
             act_min, act_max, 0, out);
 }
 
