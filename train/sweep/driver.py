@@ -113,7 +113,7 @@ def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int, seed: int =
     sampler = make_sampler(spec.method, grid_space(spec) if spec.method == "grid" else None, seed)
     study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
                                 direction=spec.goal, load_if_exists=True)
-    return study
+    return study  # named: the pruner's on_wait above closes over it
 
 
 def prepare_sweep_dir(spec: SweepSpec, name: str, out: Path, options: SweepOptions) -> None:
