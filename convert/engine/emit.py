@@ -162,7 +162,7 @@ def build_engine(model: bytes, name: str = "lenet", source: str = "model",
             # path's registers spill into the dense layers (M4: 1.71 -> 2.21 instructions per MAC). Elsewhere
             # GCC inlines these single-call functions as before (the Cortex-M0 lost 1.6 % when it did not).
             functions.append(f"static LE_NOINLINE void {prefix}op{layer.index}(const int8_t *input, int8_t *output, "
-                             f"int8_t *arena) {{\n  (void)input, (void)output;\n{code}}}\n")
+                             f"int8_t *arena) {{\n  (void)input, (void)output, (void)arena;\n{code}}}\n")
             code = f"  {prefix}op{layer.index}(input, output, arena);\n"
         body.append(f"  /* op {layer.index}: {op_name} */\n{code}"
                     f"  LE_TRACE({layer.index}, {_pointer(plan, layer.output)}, {size});\n")
