@@ -60,6 +60,17 @@ def _array(c_type: str, name: str, values) -> str:
 _C_BYTES = {"int8_t": 1, "int32_t": 4}
 
 
+def _weight_arrays(p: dict, name: str, rows: int, row: int) -> list[tuple[str, str, object]]:
+    """A conv or dense layer's constants: filters (`rows` runs of `row` bytes), bias, requantization, and the
+    int16 copy of small filters for the SIMD32 path."""
+    arrays = [("int8_t", f"{name}_filters", p["filters"]), ("int32_t", f"{name}_bias", p["bias"]),
+              ("int32_t", f"{name}_multiplier", p["multipliers"]), ("int8_t", f"{name}_shift", p["shifts"])]
+    copy = pairs(p["filters"], rows, row)
+    if copy is not None:
+        arrays.append(("int16_t", f"{name}_pairs", copy))
+    return arrays
+
+
 def _pairs_arg(arrays: list, name: str) -> str:
     return f"LE_PAIRS({name}_pairs)" if arrays[-1][0] == "int16_t" else "0"
 
@@ -74,11 +85,7 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
     p, src, dst = layer.params, _pointer(plan, layer.input), _pointer(plan, layer.output)
     name = f"{prefix}op{layer.index}"
     if layer.kind == "conv2d":
-        arrays = [("int8_t", f"{name}_filters", p["filters"]), ("int32_t", f"{name}_bias", p["bias"]),
-                  ("int32_t", f"{name}_multiplier", p["multipliers"]), ("int8_t", f"{name}_shift", p["shifts"])]
-        copy = pairs(p["filters"], p["out_c"] * p["k_h"], p["k_w"] * p["in_c"])
-        if copy is not None:
-            arrays.append(("int16_t", f"{name}_pairs", copy))
+        arrays = _weight_arrays(p, name, p["out_c"] * p["k_h"], p["k_w"] * p["in_c"])
         code = ""
         if p["needs_pad"]:
             scratch = f"arena + {plan.scratch[layer.index]}"
@@ -91,11 +98,7 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
                  f"{p['act_min']}, {p['act_max']}, {int(gathers(p))}, {dst});\n")
         return arrays, code
     if layer.kind == "fully_connected":
-        arrays = [("int8_t", f"{name}_filters", p["filters"]), ("int32_t", f"{name}_bias", p["bias"]),
-                  ("int32_t", f"{name}_multiplier", p["multipliers"]), ("int8_t", f"{name}_shift", p["shifts"])]
-        copy = pairs(p["filters"], p["out_n"], p["depth"])
-        if copy is not None:
-            arrays.append(("int16_t", f"{name}_pairs", copy))
+        arrays = _weight_arrays(p, name, p["out_n"], p["depth"])
         return arrays, (f"  le_fully_connected({src}, {p['depth']}, {name}_filters, {_pairs_arg(arrays, name)}, "
                         f"{name}_bias, {name}_multiplier, {name}_shift, {int(p['right_only'])}, {p['out_n']}, "
                         f"{p['output_offset']}, {p['act_min']}, {p['act_max']}, {dst});\n")
