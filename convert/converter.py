@@ -31,6 +31,14 @@ def representative_images(mnist: Mnist, count: int, seed: int, val_size: int) ->
     return to_model_input(x_train)
 
 
+def batch_one(model):
+    """The model with a fixed batch of 1: static shapes give TFLite a plain RESHAPE (no SHAPE/PACK ops)."""
+    import keras
+
+    inputs = keras.Input(batch_shape=(1, *model.input_shape[1:]), name="image")
+    return keras.Model(inputs, model(inputs), name=model.name)
+
+
 def convert(model, mode: str, io_type: str = "int8", representative: np.ndarray | None = None) -> bytes:
     """The .tflite bytes of `model` in `mode` (none, float16, dynamic, int8)."""
     import tensorflow as tf

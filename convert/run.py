@@ -14,7 +14,7 @@ from typing import Any
 from lenet_deploy.artifacts import check_writable_parent, sha256_file, staged_update, write_bytes_atomic
 from lenet_deploy.convert.c_array import ModelMacros, arena_margin, check_c_identifier, write_c_array
 from lenet_deploy.convert.checks import compare_with_keras, tflm_check
-from lenet_deploy.convert.converter import MODES, convert, representative_images
+from lenet_deploy.convert.converter import MODES, batch_one, convert, representative_images
 from lenet_deploy.convert.flatbuffer import read_graph
 from lenet_deploy.convert.parts import TFLM_RUNTIME_FLASH, TFLM_RUNTIME_RAM, fits_table
 from lenet_deploy.data import DEFAULT_SEED, DEFAULT_VAL_SIZE, load_mnist, split_train_val, to_model_input
@@ -51,7 +51,7 @@ def convert_model(model_path: Path, quantize: str = "int8", io_type: str = "int8
     keras_scores = model.predict(images, batch_size=1024, verbose=0)
 
     started = time.perf_counter()
-    single = _batch_one(model)
+    single = batch_one(model)
     artifacts = {f"{name}_f32": convert(single, "none")}
     if quantize != "none":
         calibration = representative_images(mnist, representative, seed, val_size) if quantize == "int8" else None
@@ -114,13 +114,6 @@ def _split_of(model_path: Path) -> tuple[int, int]:
             pass  # not a run directory we wrote: the defaults, as for a model from elsewhere
     return DEFAULT_SEED, DEFAULT_VAL_SIZE
 
-
-def _batch_one(model):
-    """The model with a fixed batch of 1: static shapes give TFLite a plain RESHAPE (no SHAPE/PACK ops)."""
-    import keras
-
-    inputs = keras.Input(batch_shape=(1, *model.input_shape[1:]), name="image")
-    return keras.Model(inputs, model(inputs), name=model.name)
 
 
 def _update_manifest(out: Path, model_path: Path, entries: dict, seed: int, val_size: int, representative: int,

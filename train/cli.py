@@ -11,6 +11,7 @@ from lenet_deploy.cli import Group, console, data_option, handle_errors, unverif
 from lenet_deploy.data import DEFAULT_VAL_SIZE, cache_dir, load_mnist
 from lenet_deploy.energy import check_country
 from lenet_deploy.errors import LenetError
+from lenet_deploy.firmware_bench.mcu.build import QEMU_BOARDS
 from lenet_deploy.train.config import PRESETS, load_yaml, make_config, preset
 from lenet_deploy.train.fit import FitOptions, fit
 from lenet_deploy.train.tracking import WANDB_MODES, offline_runs_note
@@ -131,18 +132,29 @@ def _print_summary(out: Path, metrics: dict) -> None:
               help="Validation images held out of the training set (what trials are ranked on).")
 @click.option("--heartbeat", type=int, default=20, show_default=True,
               help="Seconds between trial heartbeats; a silent trial is failed and retried after 3 of them.")
+@click.option("--target", type=click.Choice(list(QEMU_BOARDS)),
+              help="Measure every trial's int8 engine on this board (QEMU) and rank by int8 accuracy among the "
+                   "trials within the limits.")
+@click.option("--max-flash", help="With --target: the engine's flash (code + constants), e.g. 64KB.")
+@click.option("--max-ram", help="With --target: the engine's RAM (arena + data + inference stack), e.g. 16KB.")
+@click.option("--max-latency", help="With --target: instructions x CPI / the board's clock, e.g. 5ms.")
 @wandb_option
 @country_option
 @data_option
 @unverified_option
 @handle_errors
 def sweep(config_path: Path, count: int, workers: int, trial_threads: int, storage: str | None, backend: str,
-          epochs_cap: int | None, out: Path | None, seed: int, val_size: int, heartbeat: int, wandb_mode: str,
+          epochs_cap: int | None, out: Path | None, seed: int, val_size: int, heartbeat: int, target: str | None,
+          max_flash: str | None, max_ram: str | None, max_latency: str | None, wandb_mode: str,
           country: str, data: Path | None, unverified: bool) -> None:
     """Run (or continue) a sweep; trials are ranked on the validation split."""
+    from lenet_deploy.train.sweep.device import device_limits
     from lenet_deploy.train.sweep.spec import load_spec
 
     spec = load_spec(config_path)
+    limits = device_limits(target, max_flash, max_ram, max_latency)
+    if limits and backend == "wandb":
+        raise LenetError("--target runs with --backend local only (the device measurement lives in our driver)")
     check_country(country)
     name = str(spec.raw.get("name") or config_path.stem)
     out = out or Path("runs") / name
@@ -159,8 +171,11 @@ def sweep(config_path: Path, count: int, workers: int, trial_threads: int, stora
     options = SweepOptions(count=count, workers=workers, trial_threads=trial_threads, storage=storage,
                            epochs_cap=epochs_cap, seed=seed,
                            val_size=val_size, wandb=wandb_mode, country=country, heartbeat=heartbeat,
-                           data=str(data) if data else None, verify=not unverified)
+                           data=str(data) if data else None, verify=not unverified,
+                           device=limits.to_dict() if limits else None)
     started = time.time()
+    if limits:
+        click.echo(f"every trial measured on {limits.describe()}")
     stats = run_sweep(spec, name, out, options, say=click.echo)
     _print_ranking(stats["rows"], spec, out)
     click.echo(f"{stats['finished']} trials finished ({stats['this_run']} in this run, "
@@ -182,12 +197,15 @@ def sweep(config_path: Path, count: int, workers: int, trial_threads: int, stora
 def best(sweep_dir: Path, retrain: bool, storage: str | None, force: bool, wandb_mode: str, country: str,
          data: Path | None, unverified: bool) -> None:
     """Pick the sweep's best trial on validation, evaluate it once on the test set, write SWEEP_DIR/best/."""
-    from lenet_deploy.train.sweep.best import load_sweep, write_best
-    from lenet_deploy.train.sweep.results import trial_rows
+    from lenet_deploy.train.sweep.best import load_sweep, sweep_device, write_best
+    from lenet_deploy.train.sweep.results import device_sweep, write_results
 
     check_country(country)
     spec, study = load_sweep(sweep_dir, storage)
-    _print_ranking(trial_rows(study, spec), spec, sweep_dir, limit=5)
+    rows = write_results(study, spec, sweep_dir, sweep_device(sweep_dir))  # refreshed: pareto.csv/png too
+    _print_ranking(rows, spec, sweep_dir, limit=5)
+    if device_sweep(rows):
+        _print_pareto(rows, spec, sweep_dir)
     started = time.time()
     mnist = load_mnist(data, verify=not unverified)
     click.echo(mnist.summary())
@@ -199,20 +217,50 @@ def best(sweep_dir: Path, retrain: bool, storage: str | None, force: bool, wandb
 def _print_ranking(rows: list[dict], spec, out: Path, limit: int = 20) -> None:
     from rich.table import Table
 
-    from lenet_deploy.train.sweep.results import ranked
+    from lenet_deploy.train.sweep.results import device_sweep, ranked
 
-    table = Table(title=f"{out}: completed trials ranked by {spec.metric} (validation)")
+    device = device_sweep(rows)
+    what = "feasible trials ranked by int8 accuracy" if device else f"completed trials ranked by {spec.metric}"
+    table = Table(title=f"{out}: {what} (validation)")
     params = [p.name for p in spec.params]
-    for column in ("rank", "trial", spec.metric, "epochs", "seconds", *params):
+    cost_columns = ("int8 acc", "instructions", "ms", "flash KB", "RAM KB") if device else ()
+    for column in ("rank", "trial", spec.metric, *cost_columns, "epochs", "seconds", *params):
         table.add_column(column, justify="right")
     for rank, row in enumerate(ranked(rows, spec)[:limit], 1):
-        table.add_row(str(rank), str(row["number"]), f"{row[spec.metric]:.4f}", str(row["epochs_run"]),
-                      f"{row['duration_s'] or 0:.0f}", *(str(row.get(f"param_{p}")) for p in params))
+        table.add_row(str(rank), str(row["number"]), f"{row[spec.metric]:.4f}", *_cost_cells(row, device),
+                      str(row["epochs_run"]), f"{row['duration_s'] or 0:.0f}",
+                      *(str(row.get(f"param_{p}")) for p in params))
     console().print(table)
     states = {}
     for row in rows:
-        states[row["state"]] = states.get(row["state"], 0) + 1
-    click.echo("trial states: " + ", ".join(f"{k.lower()} {v}" for k, v in sorted(states.items())))
+        state = "infeasible" if device and row.get("feasible") is False else row["state"].lower()
+        states[state] = states.get(state, 0) + 1
+    click.echo("trial states: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+
+
+def _cost_cells(row: dict, device: bool) -> tuple[str, ...]:
+    if not device:
+        return ()
+    return (f"{row['int8_val_accuracy']:.4f}", f"{row['instructions']:,.0f}", f"{row['latency_ms']:.2f}",
+            f"{row['flash_bytes'] / 1024:.1f}", f"{row['ram_bytes'] / 1024:.1f}")
+
+
+def _print_pareto(rows: list[dict], spec, sweep_dir: Path) -> None:
+    """The device sweep's front: what each step up in accuracy costs on the board."""
+    from rich.table import Table
+
+    from lenet_deploy.train.sweep.pareto import pareto_front
+    from lenet_deploy.train.sweep.results import ranked
+
+    front = pareto_front(rows)
+    chosen = (ranked(rows, spec) or [{}])[0].get("number")
+    table = Table(title=f"Pareto front: int8 validation accuracy vs instructions ({sweep_dir}/pareto.png)")
+    for column in ("trial", "int8 acc", "instructions", "ms", "flash KB", "RAM KB", "µJ", "chosen"):
+        table.add_column(column, justify="right")
+    for row in front:
+        table.add_row(str(row["number"]), *_cost_cells(row, True), f"{row['energy_uj']:,.0f}",
+                      "◀" if row["number"] == chosen else "")
+    console().print(table)
 
 
 if __name__ == "__main__":

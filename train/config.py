@@ -72,6 +72,8 @@ def make_config(values: dict[str, Any], where: str = "config") -> TrainConfig:
     if unknown:
         raise LenetError(f"{where}: unknown key '{unknown[0]}' (known: {', '.join(_FIELDS)})")
     merged = {**{k: getattr(TrainConfig, k, None) for k in _FIELDS}, **values}
+    if "conv_layers" not in values and isinstance(values.get("filters"), (list, tuple)):
+        merged["conv_layers"] = len(values["filters"])  # filters: [8, 16, 32] says three conv layers
     n = _integer(merged, "conv_layers", where, lo=1, hi=3)
     out: dict[str, Any] = {"conv_layers": n}
     for key in _PER_LAYER:

@@ -68,7 +68,7 @@ def _tflm_reference(model: bytes, images: np.ndarray, where: str) -> TflmReferen
                          runner.output)
 
 
-def _host_outputs(engine_c: Path, images: np.ndarray, output_size: int) -> np.ndarray:
+def host_engine_outputs(engine_c: Path, images: np.ndarray, output_size: int) -> np.ndarray:
     return HostEngine(engine_c).run(images, output_size)
 
 
@@ -88,7 +88,7 @@ def run_mcu_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data
             f"{len(images):,} images …")
         tflm = tflm_reference(model, images, str(model_path))
         reference, quantized, tflm_arena = tflm.outputs, tflm.inputs, tflm.arena_bytes
-        host = contained("running the C engine compiled for this host", _host_outputs, engine_c, quantized,
+        host = contained("running the C engine compiled for this host", host_engine_outputs, engine_c, quantized,
                          reference.shape[1])
         (stage / "flatbuffer").mkdir()
         flatbuffer_c = write_model_source(stage / "flatbuffer", model_path.stem, model, (tflm.input, tflm.output),

@@ -18,6 +18,10 @@ from lenet_deploy.errors import LenetError
 FIRMWARE_FILES = ("startup.c", "main.c", "link.ld")
 
 
+class DoesNotFit(LenetError):
+    """The firmware overflows the part's flash or RAM (the linker says by how much)."""
+
+
 @dataclass(frozen=True)
 class QemuBoard:
     """A QEMU machine: how to build for its core and where its memory is."""
@@ -149,7 +153,10 @@ def build_firmware(engine_c: Path, out: Path, board_name: str, optimization: str
                              f"-T{out / 'link.ld'}", "-Wl,--gc-sections", f"-Wl,-Map={map_file}", *map(str, objects),
                              "-o", str(elf)], capture_output=True, text=True)
     if linked.returncode != 0:
-        raise LenetError(does_not_fit(linked.stderr, target) or f"linking the firmware failed: {_first_line(linked)}")
+        overflow = does_not_fit(linked.stderr, target)
+        if overflow:
+            raise DoesNotFit(overflow)
+        raise LenetError(f"linking the firmware failed: {_first_line(linked)}")
     sizes = map_sizes(map_file.read_text(), engine=f"{stem}.engine.o", flatbuffer=f"{stem}.flatbuffer.o")
     sizes["elf"] = elf_sizes(elf)
     return Firmware(elf, map_file, board_name, optimization, dsp and target.dsp, flatbuffer_c is not None, sizes,

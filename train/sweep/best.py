@@ -28,7 +28,7 @@ from lenet_deploy.plots import confusion_matrix_png
 from lenet_deploy.train.config import make_config
 from lenet_deploy.train.fit import FitOptions, fit, headline_metrics
 from lenet_deploy.train.sweep.driver import open_study, recorded_storage_url
-from lenet_deploy.train.sweep.results import ranked, trial_rows
+from lenet_deploy.train.sweep.results import device_sweep, ranked, trial_rows
 from lenet_deploy.train.sweep.spec import parse_spec
 
 
@@ -51,9 +51,19 @@ def sweep_seed(manifest: SweepManifest) -> int:
     return int(manifest.options.get("seed", 0))
 
 
+def sweep_device(sweep_dir: Path) -> dict[str, Any] | None:
+    """The board and limits a device sweep measured its trials against (None for a plain sweep)."""
+    return read_record(Path(sweep_dir) / SWEEP_MANIFEST, SweepManifest).options.get("device")
+
+
 def pick_best(spec, study) -> dict[str, Any]:
-    best = ranked(trial_rows(study, spec), spec)
+    """The best trial on validation; in a device sweep, the most accurate int8 model within the limits."""
+    rows = trial_rows(study, spec)
+    best = ranked(rows, spec)
     if not best:
+        if device_sweep(rows):
+            raise LenetError("no trained trial of the sweep is within its device limits (see trials.csv, column "
+                             "reason); continue the sweep with a higher --count or loosen the limits in a new one")
         raise LenetError("the sweep has no completed trial yet; run (or continue) the sweep first")
     return best[0]
 
@@ -69,6 +79,11 @@ def write_best(sweep_dir: Path, mnist: Mnist, retrain: bool, force: bool, storag
     out = Path(sweep_dir) / "best"
     picked = {"trial": trial.number, spec.metric: winner[spec.metric], "metric": spec.metric, "goal": spec.goal,
               "ranked_on": "validation split", "retrained_on_all_training_images": retrain}
+    if "feasible" in winner:
+        picked.update(ranked_by="int8 validation accuracy among the trials within the device limits",
+                      device=sweep_device(sweep_dir), int8_val_accuracy=winner["int8_val_accuracy"],
+                      instructions=winner["instructions"], flash_bytes=winner["flash_bytes"],
+                      ram_bytes=winner["ram_bytes"])
     if retrain:
         metrics = fit(config, mnist, out, f"{study.study_name}-best",
                       FitOptions(seed=seed, val_size=0, wandb=wandb, country=country,

@@ -53,6 +53,7 @@ class SweepOptions:
     data: str | None = None
     verify: bool = True
     trial_threads: int = 1  # TensorFlow threads per trial: fixed, because results depend on it
+    device: dict | None = None  # DeviceLimits.to_dict(): measure every trial on that board, within those limits
 
 
 class SurplusTrial(Exception):
@@ -127,6 +128,9 @@ def prepare_sweep_dir(spec: SweepSpec, name: str, out: Path, options: SweepOptio
         if earlier.spec != spec.raw or earlier.study != name:
             raise LenetError(f"--out {out} holds a different sweep ({earlier.study}); "
                              "choose another --out to start a new one")
+        if earlier.options.get("device") != options.device:
+            raise LenetError(f"--out {out} holds this sweep for {_target_text(earlier.options.get('device'))}, "
+                             f"not {_target_text(options.device)}; give the same --target and limits to resume it")
         return
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -135,6 +139,12 @@ def prepare_sweep_dir(spec: SweepSpec, name: str, out: Path, options: SweepOptio
     write_record(manifest_path, SweepManifest.new(
         study=name, spec=spec.raw, storage=redact(options.storage) if options.storage else LOCAL_STUDY,
         options={k: v for k, v in asdict(options).items() if k != "storage"}))
+
+
+def _target_text(device: dict | None) -> str:
+    from lenet_deploy.train.sweep.device import DeviceLimits
+
+    return DeviceLimits(**device).describe() if device else "no --target"
 
 
 def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions, say=lambda line: None) -> dict[str, Any]:
@@ -165,7 +175,7 @@ def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions, say=
     try:
         _run_worker_processes(spec, name, str(out), options)
     finally:  # a worker that failed still leaves the trials table of what did finish
-        rows = write_results(study, spec, Path(out))
+        rows = write_results(study, spec, Path(out), options.device)
     seconds = time.perf_counter() - started
     done = _finished(study) - before
     return {"finished": _finished(study), "this_run": done, "seconds": seconds,
@@ -273,8 +283,11 @@ class _Objective:
     """Sample a config, prune infeasible ones with the reason, fit with per-epoch pruning."""
 
     def __init__(self, spec, name, out, options, mnist, study, progress) -> None:
+        from lenet_deploy.train.sweep.device import DeviceLimits
+
         self.spec, self.name, self.out, self.options = spec, name, out, options
         self.mnist, self.study, self.progress = mnist, study, progress
+        self.device = DeviceLimits(**options.device) if options.device else None
 
     def __call__(self, trial) -> float:
         import optuna
@@ -292,6 +305,8 @@ class _Objective:
             self.progress.skipped(trial.number, position, str(exc))
             raise optuna.TrialPruned(str(exc)) from None
         trial.set_user_attr("config", config.to_dict())
+        if self.device:
+            self._check_before_training(trial, config, position)
         shown = dict(trial.params)
         if shown.get("epochs", config.epochs) != config.epochs:
             shown["epochs"] = f"{shown['epochs']}→{config.epochs} (capped)"
@@ -318,6 +333,8 @@ class _Objective:
                                evaluate_test=False),
                     force=True, epoch_hook=after_epoch)
             trial.set_user_attr("run_dir", str(run_dir.absolute()))
+            if self.device:
+                self._measure_trained(trial, run_dir)
         except optuna.TrialPruned as exc:
             trial.set_user_attr("reason", str(exc))
             raise
@@ -328,6 +345,47 @@ class _Objective:
                 trial.set_user_attr("energy", meter.result)
             self.progress.finished(trial.number, self._done() + 1, time.perf_counter() - started)
         return float(last_logs[self.spec.metric])
+
+    def _device_cost(self, model, work: Path, accuracy: bool) -> tuple[dict, list[str]]:
+        """The trial's measured cost on the board and why it is infeasible (a failed measurement is a reason)."""
+        from lenet_deploy.train.sweep.device import trial_cost, violations
+
+        try:
+            cost = trial_cost(model, self.mnist, self.device, work, self.options.seed, self.options.val_size,
+                              accuracy)
+        except LenetError as exc:
+            return {"fits": False, "reason": str(exc)}, [f"could not be measured on {self.device.board}: {exc}"]
+        return cost, violations(cost, self.device)
+
+    def _check_before_training(self, trial, config, position: int) -> None:
+        """Flash, RAM and instructions follow from the architecture: an over-limit trial is never trained."""
+        import tempfile
+
+        import optuna
+
+        from lenet_deploy.train.model import build_model
+
+        with tempfile.TemporaryDirectory(prefix="lenet-precheck-") as work:
+            cost, reasons = self._device_cost(build_model(config, self.options.seed), Path(work), accuracy=False)
+        trial.set_user_attr("device", cost)
+        if reasons:
+            reason = f"infeasible on {self.device.board}: {'; '.join(reasons)}"
+            trial.set_user_attr("feasible", False)
+            trial.set_user_attr("reason", reason)
+            self.progress.skipped(trial.number, position, reason)
+            raise optuna.TrialPruned(reason)
+
+    def _measure_trained(self, trial, run_dir: Path) -> None:
+        """The trained model's own cost and int8 validation accuracy; over a limit, it is kept but never chosen."""
+        import keras
+
+        cost, reasons = self._device_cost(keras.models.load_model(run_dir / "model.keras"), run_dir / "device",
+                                          accuracy=True)
+        trial.set_user_attr("device", cost)
+        trial.set_user_attr("feasible", not reasons)
+        if reasons:
+            trial.set_user_attr("reason", f"infeasible on {self.device.board}: {'; '.join(reasons)}")
+        self.progress.measured(trial.number, self.device.board, cost, reasons)
 
     def _claim_slot(self, trial) -> int:
         """Two workers can ask for the last slot at once: the lower trial number keeps it.

@@ -42,3 +42,12 @@ class TrialProgress:
     def finished(self, number: int, done: int, seconds: float) -> None:
         self.durations.append(seconds)
         self._emit(f"trial #{number} ended after {seconds:.0f} s ({done}/{self.count} finished)", final=True)
+
+    def measured(self, number: int, board: str, cost: dict, reasons: list[str]) -> None:
+        if not cost.get("fits") or cost.get("instructions") is None:
+            self._emit(f"trial #{number} on {board}: {'; '.join(reasons)}", final=True)
+            return
+        verdict = "feasible" if not reasons else "infeasible: " + "; ".join(reasons)
+        self._emit(f"trial #{number} on {board}: int8 val_accuracy {cost['int8_accuracy']:.4f}, "
+                   f"{cost['instructions']:,.0f} instructions ({cost['latency_ms']:.2f} ms), flash "
+                   f"{cost['flash_bytes'] / 1024:.1f} KB, RAM {cost['ram_bytes'] / 1024:.1f} KB; {verdict}", final=True)

@@ -37,18 +37,43 @@ def trial_rows(study, spec: SweepSpec) -> list[dict[str, Any]]:
             "reason": attrs.get("reason", ""),
             "retry_of": trial.system_attrs.get("failed_trial"),
             "host": attrs.get("host"),
+            **_device_columns(attrs),
             **{f"param_{k}": v for k, v in params.items()},
         })
     return rows
 
 
+DEVICE_COLUMNS = ("int8_val_accuracy", "instructions", "latency_ms", "flash_bytes", "ram_bytes", "energy_uj", "macs")
+
+
+def _device_columns(attrs: dict[str, Any]) -> dict[str, Any]:
+    """A device sweep's cost of the trial on its board (the trained model's, else the pre-training check's)."""
+    if "device" not in attrs:
+        return {}
+    cost = attrs["device"]
+    return {"feasible": attrs.get("feasible"), "int8_val_accuracy": cost.get("int8_accuracy"),
+            **{key: cost.get(key) for key in DEVICE_COLUMNS[1:]}}
+
+
+def device_sweep(rows: list[dict[str, Any]]) -> bool:
+    return any("feasible" in row for row in rows)
+
+
 def ranked(rows: list[dict[str, Any]], spec: SweepSpec) -> list[dict[str, Any]]:
-    """Completed trials, best first by the sweep's validation metric."""
+    """Completed trials, best first by the sweep's validation metric.
+
+    A device sweep ranks only the feasible ones, by int8 validation accuracy (what the board will compute);
+    a trial never measured there (no feasible verdict) is never ranked."""
+    if device_sweep(rows):
+        feasible = [r for r in rows if r["state"] == "COMPLETE" and r.get("feasible") is True
+                    and r.get("int8_val_accuracy") is not None]
+        return sorted(feasible, key=lambda r: (-r["int8_val_accuracy"], r["instructions"]))
     complete = [r for r in rows if r["state"] == "COMPLETE" and r[spec.metric] is not None]
     return sorted(complete, key=lambda r: r[spec.metric], reverse=spec.goal == "maximize")
 
 
-def write_results(study, spec: SweepSpec, out: Path) -> list[dict[str, Any]]:
+def write_results(study, spec: SweepSpec, out: Path, limits=None) -> list[dict[str, Any]]:
+    """trials.json/csv, best_trial.json and the plots; a device sweep (`limits`) also pareto.csv/png."""
     rows = trial_rows(study, spec)
     write_json_atomic(out / "trials.json", rows)
     write_text_atomic(out / "trials.csv", _csv(rows))
@@ -61,6 +86,10 @@ def write_results(study, spec: SweepSpec, out: Path) -> list[dict[str, Any]]:
         parallel_coordinates_png(complete, spec, out / "parallel_coordinates.png")
     if importance:
         importance_png(importance, spec, out / "importance.png")
+    if device_sweep(rows):
+        from lenet_deploy.train.sweep.pareto import write_pareto
+
+        write_pareto(rows, best[0] if best else None, limits, out)
     return rows
 
 
