@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from lenet_deploy.cli import Command, data_option, handle_errors, unverified_option
+from lenet_deploy.firmware_bench.mcu.build import QEMU_BOARDS
 from lenet_deploy.pipeline.run import BUDGETS
 from lenet_deploy.train.cli import country_option, wandb_option
 
@@ -28,11 +29,15 @@ from lenet_deploy.train.cli import country_option, wandb_option
 @data_option
 @unverified_option
 @click.option("--quick-bench", is_flag=True, help="Few latency invokes and no energy loop (smoke runs).")
+@click.option("--target", type=click.Choice(list(QEMU_BOARDS)),
+              help="Choose the model for this board: the sweep (sweeps/mcu.yaml unless --sweep-config) measures every "
+                   "trial there and keeps to its flash and RAM; the MCU step runs on it [default: mps2-an386, "
+                   "after a sweep on accuracy alone].")
 @handle_errors
 def main(name: str, budget: str, sweep_config: Path | None, count: int | None, workers: int | None, seed: int,
          epochs_cap: int | None,
          samples: int | None, val_size: int | None, wandb_mode: str, country: str, data: Path | None,
-         unverified: bool, quick_bench: bool) -> None:
+         unverified: bool, quick_bench: bool, target: str | None) -> None:
     """Original LeNet-5 → sweep → best → convert → bench → MCU → reports/<name>/report.md. Rerun to continue.
 
     \b
@@ -41,16 +46,17 @@ def main(name: str, budget: str, sweep_config: Path | None, count: int | None, w
     3. best trial retrained on all training images (runs/<name>-sweep/best)
     4. convert to float32 + int8 TFLite and C source (build/<name>)
     5. benchmark Keras vs TFLite vs int8 vs TFLite Micro (reports/<name>/bench)
-    6. the int8 C engine on an emulated Cortex-M4 (reports/<name>/mcu; skipped, saying why, without
-       arm-none-eabi-gcc and qemu-system-arm)
+    6. the int8 C engine on an emulated Cortex-M (--target, else the M4F; reports/<name>/mcu; skipped, saying
+       why, without arm-none-eabi-gcc and qemu-system-arm)
     7. the report (reports/<name>/report.md)
     """
-    from lenet_deploy.pipeline.run import DEFAULT_SWEEP, PipelineOptions, run_pipeline
+    from lenet_deploy.pipeline.run import DEFAULT_SWEEP, DEVICE_SWEEP, PipelineOptions, run_pipeline
 
-    options = PipelineOptions(name=name, budget=budget, sweep_config=sweep_config or DEFAULT_SWEEP, count=count,
+    default_sweep = DEVICE_SWEEP if target else DEFAULT_SWEEP
+    options = PipelineOptions(name=name, budget=budget, sweep_config=sweep_config or default_sweep, count=count,
                               epochs_cap=epochs_cap, data=data, verify=not unverified, val_size=val_size,
                               samples=samples, wandb=wandb_mode, country=country, quick_bench=quick_bench,
-                              seed=seed, workers=workers)
+                              seed=seed, workers=workers, target=target)
     report = run_pipeline(options, say=click.echo)
     click.echo(f"report: {report}")
 

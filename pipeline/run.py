@@ -26,6 +26,8 @@ from lenet_deploy.manifests import (
 from lenet_deploy.sweeps import sweep_config
 
 DEFAULT_SWEEP = sweep_config("seed.yaml")
+DEVICE_SWEEP = sweep_config("mcu.yaml")  # with --target: the space made for microcontrollers
+DEFAULT_BOARD = "mps2-an386"  # the MCU step's board without --target: a Cortex-M4F
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class PipelineOptions:
     quick_bench: bool = False  # tests: few invokes, no energy loop
     seed: int = 0  # of every split, fit and the sweep's draws: the same seed picks the same winner
     workers: int | None = None  # sweep workers [default: the budget's]
+    target: str | None = None  # the board to choose for: its flash and RAM limit the sweep; the MCU step runs there
 
 
 def _budget(options: PipelineOptions) -> Budget:
@@ -89,7 +92,18 @@ def check_options(options: PipelineOptions, budget: Budget):
     check_country(options.country)
     if not Path(options.sweep_config).is_file():
         raise LenetError(f"--sweep-config {options.sweep_config}: no such file")
+    if options.target is not None:
+        target_limits(options.target)  # an unknown board is refused before anything runs
     return load_spec(options.sweep_config)
+
+
+def target_limits(board: str):
+    """A board's own flash and RAM as the device sweep's limits (the micro:bit: 256 KB and 16 KB)."""
+    from lenet_deploy.firmware_bench.mcu.build import qemu_board
+    from lenet_deploy.train.sweep.device import DeviceLimits
+
+    part = qemu_board(board)
+    return DeviceLimits(board, max_flash=part.flash_length, max_ram=part.ram_length)
 
 
 def paths(name: str) -> dict[str, Path]:
@@ -117,7 +131,8 @@ def run_pipeline(options: PipelineOptions, say=print) -> Path:
              ("best trial, retrained on all training images", lambda: _best(options, where, mnist)),
              ("convert to float32 + int8 TFLite and C source", lambda: _convert(options, where, val_size)),
              ("benchmark Keras vs TFLite vs int8 vs TFLite Micro", lambda: _bench(options, budget, where, mnist)),
-             ("int8 C engine on an emulated Cortex-M4 (QEMU)", lambda: _mcu(options, where, mnist)),
+             (f"int8 C engine on an emulated {_board(options).cpu} ({_board(options).machine}, QEMU)",
+              lambda: _mcu(options, where, mnist)),
              ("report", lambda: _report(options.name, where))]
     for i, (title, step) in enumerate(steps, 1):
         step_started = time.perf_counter()
@@ -130,6 +145,12 @@ def run_pipeline(options: PipelineOptions, say=print) -> Path:
     if note:
         say(note)
     return where["report"] / "report.md"
+
+
+def _board(options: PipelineOptions):
+    from lenet_deploy.firmware_bench.mcu.build import qemu_board
+
+    return qemu_board(options.target or DEFAULT_BOARD)
 
 
 def _kept(directory: Path, figure: str) -> str:
@@ -167,7 +188,8 @@ def _sweep(spec, options, budget, where, val_size) -> str:
     name = f"{options.name}-sweep"
     sweep_options = SweepOptions(count=budget.count, workers=budget.workers, epochs_cap=budget.epochs_cap,
                                  seed=options.seed, val_size=val_size, wandb=options.wandb, country=options.country,
-                                 data=str(options.data) if options.data else None, verify=options.verify)
+                                 data=str(options.data) if options.data else None, verify=options.verify,
+                                 device=target_limits(options.target).to_dict() if options.target else None)
     return _sweep_figure(run_sweep(spec, name, where["sweep"], sweep_options), spec, budget)
 
 
@@ -188,8 +210,11 @@ def _sweep_figure(stats: dict, spec, budget: Budget) -> str:
     sampled = top.get("param_epochs")
     capped = (f" (epochs capped at {budget.epochs_cap})" if budget.epochs_cap and isinstance(sampled, int)
               and sampled > budget.epochs_cap else "")
-    return (f"{figure}; best: trial #{top['number']}, {spec.metric} {top[spec.metric]:.4f} (validation) with "
-            f"{config}{capped}")
+    device = (f", int8 {top['int8_val_accuracy']:.4f} at {top['instructions']:,.0f} instructions, flash "
+              f"{top['flash_bytes'] / 1024:.1f} KB, RAM {top['ram_bytes'] / 1024:.1f} KB (the most accurate int8 "
+              f"model within the limits)" if "feasible" in top else "")
+    return (f"{figure}; best: trial #{top['number']}, {spec.metric} {top[spec.metric]:.4f} (validation){device} "
+            f"with {config}{capped}")
 
 
 def _best(options, where, mnist) -> str:
@@ -276,7 +301,7 @@ def _mcu(options, where, mnist) -> str:
     from lenet_deploy.firmware_bench.mcu.bench import McuOptions, run_mcu_bench
 
     images, labels = to_model_input(mnist.x_test[:options.samples]), mnist.y_test[:options.samples]
-    mcu_options = McuOptions(compare_samples=20 if options.quick_bench else 1000)
+    mcu_options = McuOptions(board=_board(options).machine, compare_samples=20 if options.quick_bench else 1000)
     report = run_mcu_bench(where["build"] / f"{options.name}_int8.tflite", images, labels,
                            f"MNIST test set, {len(labels)} images", where["mcu"], mcu_options, force=True,
                            say=lambda _: None)

@@ -66,7 +66,7 @@ def ranked(rows: list[dict[str, Any]], spec: SweepSpec) -> list[dict[str, Any]]:
     a trial never measured there (no feasible verdict) is never ranked."""
     if device_sweep(rows):
         feasible = [r for r in rows if r["state"] == "COMPLETE" and r.get("feasible") is True
-                    and r.get("int8_val_accuracy") is not None]
+                    and r.get("int8_val_accuracy") is not None and r.get("instructions") is not None]
         return sorted(feasible, key=lambda r: (-r["int8_val_accuracy"], r["instructions"]))
     complete = [r for r in rows if r["state"] == "COMPLETE" and r[spec.metric] is not None]
     return sorted(complete, key=lambda r: r[spec.metric], reverse=spec.goal == "maximize")
