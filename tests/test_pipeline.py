@@ -1,5 +1,6 @@
 """lenet-pipeline end to end on the subset: 2-trial 1-epoch sweep, every report section, resume on rerun."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -57,6 +58,36 @@ def test_pipeline_writes_a_complete_report_and_continues_on_rerun(subset_npz, tm
     # original, sweep, best, convert, bench (, mcu)
     assert again.output.count("from an earlier run") == expected_kept
     assert "2 trials finished" in again.output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")),
+                    reason="needs qemu-system-arm and arm-none-eabi-gcc")
+def test_pipeline_for_a_target_board_chooses_within_its_limits_and_ends_on_that_board(subset_npz, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "lenet_deploy.pipeline.cli", *ARGS, "--data", str(subset_npz),
+                           "--target", "microbit"], capture_output=True, text=True, timeout=1500, cwd=tmp_path)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log
+    assert not [line for line in log.splitlines() if NOISE.search(line)], log
+    assert re.search(r"\[2/7\] 2 trials finished .*\(validation\), int8 0\.\d{4} at [\d,]+ instructions, flash "
+                     r"[\d.]+ KB, RAM [\d.]+ KB \(the most accurate int8 model within the limits\)", log), log
+    assert "[6/7] int8 C engine on an emulated Cortex-M0 (microbit, QEMU) …" in log
+    assert re.search(r"\[6/7\] test accuracy 0\.\d{4} on Cortex-M0, bit-exact with TFLite Micro on 300 of 300 "
+                     r"images", log), log
+    picked = json.loads((tmp_path / "runs" / "lenet-sweep" / "best" / "manifest.json").read_text())["picked"]
+    assert picked["device"] == {"board": "microbit", "max_flash": 262144, "max_ram": 16384, "max_latency_ms": None}
+    report = (tmp_path / "reports" / "lenet" / "report.md").read_text()
+    assert "measured on microbit (QEMU) within flash ≤ 256 KB, RAM ≤ 16 KB" in report
+    assert re.search(rf"\| {picked['trial']} \| 0\.\d{{4}} \| [\d,]+ \| .* \| yes \|", report), report
+    assert (tmp_path / "reports" / "lenet" / "sweep_pareto.png").exists()
+    assert "| lenet_int8.tflite:c-engine | QEMU microbit (Cortex-M0) | 300 |" in report
+
+
+def test_unknown_target_board_is_refused_before_anything_runs(subset_npz, tmp_path):
+    result = CliRunner().invoke(pipeline, ["--target", "esp32", "--data", str(subset_npz), "--unverified"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--target'" in result.stderr and "'esp32' is not one of" in result.stderr
+    assert not (tmp_path / "runs").exists()
 
 
 def test_unknown_budget(subset_npz):

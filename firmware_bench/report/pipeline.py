@@ -40,6 +40,7 @@ def write_pipeline_report(name: str, where: dict[str, Path]) -> Path:
     bench = read_record(where["bench"] / BENCH_REPORT, BenchReport)
     for source, target in ((where["sweep"] / "parallel_coordinates.png", "sweep_parallel_coordinates.png"),
                            (where["sweep"] / "importance.png", "parameter_importance.png"),
+                           (where["sweep"] / "pareto.png", "sweep_pareto.png"),
                            (where["best"] / "confusion_matrix.png", "best_confusion_matrix.png"),
                            (where["best"] / "training_curves.png", "best_training_curves.png"),
                            (where["original"] / "training_curves.png", "original_training_curves.png")):
@@ -48,6 +49,7 @@ def write_pipeline_report(name: str, where: dict[str, Path]) -> Path:
     lines = [f"# {name}: LeNet-5 from training to a microcontroller", ""]
     lines += _section_models(original, best, trials)
     lines += _section_sweep(trials, importance, best, out)
+    lines += _section_device_choice(best, where["sweep"] / "pareto.csv")
     lines += _section_classification(best_metrics)
     lines += _section_energy(original, best, trials)
     lines += _section_deployment(convert, bench, where)
@@ -114,6 +116,31 @@ def _section_sweep(trials: list, importance: dict, best: RunManifest, out: Path)
         lines += [f"| {k} | {v['importance']:.3f} | {v['correlation']:+.3f} |" for k, v in importance.items()]
         lines += ["", "![parameter importance](parameter_importance.png)", ""]
     return lines
+
+
+def _section_device_choice(best: RunManifest, pareto_csv: Path) -> list[str]:
+    """A device sweep's choice: the front it chose from, in the board's numbers (QEMU, validation split)."""
+    device = best.picked.get("device")
+    if not device or not pareto_csv.is_file():
+        return []
+    import csv
+
+    limits = [f"{name} ≤ {device[key] / 1024:g} KB" for name, key in (("flash", "max_flash"), ("RAM", "max_ram"))
+              if device.get(key)]
+    if device.get("max_latency_ms"):
+        limits.append(f"latency ≤ {device['max_latency_ms']:g} ms")
+    lines = ["### Chosen for the device", "",
+             f"Every trial was converted to int8 and its C engine measured on {device['board']} (QEMU) within "
+             f"{', '.join(limits) or 'the part'}; the pick is the most accurate int8 model within the limits, "
+             "on the validation split. The Pareto front (int8 validation accuracy against instructions):", "",
+             "| trial | int8 val accuracy | instructions | est. latency (ms) | flash (KB) | RAM (KB) | energy (µJ) | "
+             "chosen |", "|---|---|---|---|---|---|---|---|"]
+    for row in csv.DictReader(pareto_csv.open()):
+        lines.append(f"| {row['number']} | {float(row['int8_val_accuracy']):.4f} | {float(row['instructions']):,.0f} "
+                     f"| {float(row['latency_ms']):.2f} | {int(row['flash_bytes']) / 1024:.1f} | "
+                     f"{int(row['ram_bytes']) / 1024:.1f} | {float(row['energy_uj']):,.0f} | "
+                     f"{'yes' if row['chosen'] == 'True' else ''} |")
+    return lines + ["", "![Pareto front](sweep_pareto.png)", ""]
 
 
 def _section_classification(metrics: dict) -> list[str]:
