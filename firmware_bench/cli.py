@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from lenet_deploy.artifacts import check_output_file
+from lenet_deploy.boards import QEMU_BOARDS
 from lenet_deploy.cli import Group, console, data_option, handle_errors, unverified_option
 from lenet_deploy.errors import LenetError
-from lenet_deploy.firmware_bench.mcu.build import QEMU_BOARDS
 from lenet_deploy.manifests import BENCH_REPORT, MAIN_BUILD, MCU_REPORT, BenchReport, McuReport, read_record
 from lenet_deploy.tflite import RUNTIMES
 
@@ -144,8 +144,8 @@ def mcu(model_path: Path, board: str, samples: int | None, compare_samples: int,
 
     Exit status 1 (report kept) if any output byte differs from TFLite Micro's.
     """
+    from lenet_deploy.boards import qemu_board
     from lenet_deploy.firmware_bench.mcu.bench import McuOptions, run_mcu_bench
-    from lenet_deploy.firmware_bench.mcu.build import qemu_board
 
     qemu_board(board)
     for name, value in (("--samples", samples), ("--compare-samples", compare_samples), ("--clock-mhz", clock_mhz),

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from lenet_deploy.boards import QEMU_BOARDS
 from lenet_deploy.cli import Command, data_option, handle_errors, unverified_option
-from lenet_deploy.firmware_bench.mcu.build import QEMU_BOARDS
 from lenet_deploy.pipeline.run import BUDGETS
 from lenet_deploy.train.cli import country_option, wandb_option
 
@@ -46,7 +46,7 @@ def main(name: str, budget: str, sweep_config: Path | None, count: int | None, w
     3. best trial retrained on all training images (runs/<name>-sweep/best)
     4. convert to float32 + int8 TFLite and C source (build/<name>)
     5. benchmark Keras vs TFLite vs int8 vs TFLite Micro (reports/<name>/bench)
-    6. the int8 C engine on an emulated Cortex-M (--target, else the M4F; reports/<name>/mcu; skipped, saying
+    6. the int8 C engine on an emulated Cortex-M4 or the --target board (reports/<name>/mcu; skipped, saying
        why, without arm-none-eabi-gcc and qemu-system-arm)
     7. the report (reports/<name>/report.md)
     """

@@ -99,7 +99,7 @@ def check_options(options: PipelineOptions, budget: Budget):
 
 def target_limits(board: str):
     """A board's own flash and RAM as the device sweep's limits (the micro:bit: 256 KB and 16 KB)."""
-    from lenet_deploy.firmware_bench.mcu.build import qemu_board
+    from lenet_deploy.boards import qemu_board
     from lenet_deploy.train.sweep.device import DeviceLimits
 
     part = qemu_board(board)
@@ -148,7 +148,7 @@ def run_pipeline(options: PipelineOptions, say=print) -> Path:
 
 
 def _board(options: PipelineOptions):
-    from lenet_deploy.firmware_bench.mcu.build import qemu_board
+    from lenet_deploy.boards import qemu_board
 
     return qemu_board(options.target or DEFAULT_BOARD)
 

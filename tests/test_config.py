@@ -25,7 +25,7 @@ def test_scalars_broadcast_to_every_layer():
     ({"conv_layers": 4}, r"conv_layers must be in 1..3, got 4"),
     ({"activation": "sigmoid"}, "activation must be one of tanh, relu"),
     ({"padding": ["same", "full"]}, "padding must be one of same, valid, got 'full'"),
-    ({"filters": [6, 16, 32]}, "filters has 3 values for 2 conv layers"),
+    ({"conv_layers": 2, "filters": [6, 16, 32]}, "filters has 3 values for 2 conv layers"),
     ({"batch_size": True}, "batch_size must be an integer, got True"),
     ({"optimiser": "sgd"}, "unknown key 'optimiser'"),
 ])

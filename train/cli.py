@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
+from lenet_deploy.boards import QEMU_BOARDS
 from lenet_deploy.cli import Group, console, data_option, handle_errors, unverified_option
 from lenet_deploy.data import DEFAULT_VAL_SIZE, cache_dir, load_mnist
 from lenet_deploy.energy import check_country
 from lenet_deploy.errors import LenetError
-from lenet_deploy.firmware_bench.mcu.build import QEMU_BOARDS
 from lenet_deploy.train.config import PRESETS, load_yaml, make_config, preset
 from lenet_deploy.train.fit import FitOptions, fit
 from lenet_deploy.train.tracking import WANDB_MODES, offline_runs_note

@@ -29,9 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from lenet_deploy.boards import QEMU_BOARDS
 from lenet_deploy.convert.run import convert_model
 from lenet_deploy.data import load_mnist, to_model_input
-from lenet_deploy.firmware_bench.mcu.build import QEMU_BOARDS, elf_sizes, write_firmware_sources
+from lenet_deploy.firmware_bench.mcu.build import elf_sizes, write_firmware_sources
 from lenet_deploy.runtimes import TFLMRunner
 
 HERE = Path(__file__).resolve().parent

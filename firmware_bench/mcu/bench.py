@@ -15,10 +15,11 @@ from typing import Any, Callable
 import numpy as np
 
 from lenet_deploy.artifacts import sha256_file, staged_dir, write_text_atomic
+from lenet_deploy.boards import qemu_board
 from lenet_deploy.contained import contained
 from lenet_deploy.convert.codegen import HostEngine, read_graph, write_engine, write_model_source
 from lenet_deploy.errors import CheckFailed, LenetError
-from lenet_deploy.firmware_bench.mcu.build import build_firmware, qemu_board
+from lenet_deploy.firmware_bench.mcu.build import build_firmware
 from lenet_deploy.firmware_bench.mcu.qemu import run_firmware
 from lenet_deploy.firmware_bench.report.mcu import mcu_report_markdown
 from lenet_deploy.manifests import MAIN_BUILD, MANIFEST, MCU_REPORT, McuManifest, McuReport, write_record

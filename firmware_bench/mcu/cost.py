@@ -13,10 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from lenet_deploy.contained import contained
-from lenet_deploy.convert.codegen import write_engine
+from lenet_deploy.convert.codegen import int8_flatbuffer, representative_images, write_engine
 from lenet_deploy.firmware_bench.mcu.bench import McuOptions, energy_uj, host_engine_outputs, tflm_reference
 from lenet_deploy.firmware_bench.mcu.build import DoesNotFit, build_firmware
 from lenet_deploy.firmware_bench.mcu.qemu import run_firmware
+
+CHECK_IMAGES = 10  # validation images through QEMU per trial: instructions differ < 0.1 % between images
+REPRESENTATIVE = 500  # int8 calibration images, as `lenet-convert` takes by default
 
 
 @dataclass(frozen=True)
@@ -66,3 +69,20 @@ def measure_cost(model_path: Path, board: str, images: np.ndarray, work: Path,
         latency_ms=instructions * options.cpi / (options.clock_mhz * 1e3), energy_uj=energy_uj(instructions, options),
         images=len(images), bit_exact=int((run.outputs == tflm.outputs).all(axis=1).sum()), int8_accuracy=accuracy)
 
+
+
+def trial_cost(model, mnist, board: str, work: Path, seed: int, val_size: int, accuracy: bool) -> dict:
+    """A sweep trial's Keras `model` as int8 on `board`: its cost, and (`accuracy`) its int8 validation accuracy.
+
+    Converted as `lenet-convert --quantize int8` converts (calibrated on the training split of the same seed and
+    validation size), measured on the first CHECK_IMAGES validation images."""
+    from lenet_deploy.artifacts import write_bytes_atomic
+    from lenet_deploy.data import split_train_val, to_model_input
+
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    tflite = work / "model_int8.tflite"
+    write_bytes_atomic(tflite, int8_flatbuffer(model, representative_images(mnist, REPRESENTATIVE, seed, val_size)))
+    _, x_val, _, y_val = split_train_val(mnist.x_train, mnist.y_train, val_size, seed)
+    x_val = to_model_input(x_val)
+    return measure_cost(tflite, board, x_val[:CHECK_IMAGES], work, (x_val, y_val) if accuracy else None).to_dict()

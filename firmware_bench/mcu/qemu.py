@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lenet_deploy.boards import qemu_board
 from lenet_deploy.errors import LenetError
-from lenet_deploy.firmware_bench.mcu.build import Firmware, qemu_board, tool
+from lenet_deploy.firmware_bench.mcu.build import Firmware, tool
 
 # QEMU's time limit per image: a hung firmware must end, a big model on a busy machine must not. Seen idle:
 # 2 ms (seed-best) to 9 ms (lenet-plus, 3M MACs) per image on the M4; lenet-plus on the M3 took > 50 ms while

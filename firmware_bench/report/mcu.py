@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lenet_deploy.firmware_bench.mcu.build import qemu_board
+from lenet_deploy.boards import qemu_board
 from lenet_deploy.manifests import MAIN_BUILD, McuReport
 
 

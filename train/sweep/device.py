@@ -1,21 +1,18 @@
 """A device-aware sweep: the board a trial must run on, its limits, and what each trial costs there.
 
-Every trial is converted to int8 (full-integer, as `lenet-convert` does), its C engine generated, built for the
-board and run in QEMU (`firmware_bench/mcu/cost.py`). The same is measured once before training, on the freshly
-initialised model: flash, RAM and instructions follow from the architecture, not the weights, so a trial over a
-limit is recorded with the reason and never trained.
+Every trial is converted to int8, its C engine built for the board and run in QEMU: `trial_cost` in
+`firmware_bench/mcu/cost.py`, the one function this layer takes from above it (DESIGN.md gives train "the
+device cost of a trial", which needs the generator and the emulator). The same is measured once before
+training, on the freshly initialised model: flash, RAM and instructions follow from the architecture, not the
+weights, so a trial over a limit is recorded with the reason and never trained.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from lenet_deploy.errors import LenetError
-
-CHECK_IMAGES = 10  # validation images through QEMU per measurement: instructions vary < 0.1 % between images
-REPRESENTATIVE = 500  # int8 calibration images, as `lenet-convert` takes by default
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,7 @@ def device_limits(board: str | None, max_flash: str | None = None, max_ram: str 
         if given:
             raise LenetError(f"{given[0]} needs --target BOARD (the board whose costs it limits)")
         return None
-    from lenet_deploy.firmware_bench.mcu.build import qemu_board
+    from lenet_deploy.boards import qemu_board
 
     qemu_board(board)  # an unknown board is refused here, before anything is trained
     return DeviceLimits(board, parse_size("--max-flash", max_flash) if max_flash is not None else None,
@@ -100,21 +97,3 @@ def violations(cost: dict[str, Any], limits: DeviceLimits) -> list[str]:
                        f"{cost['images']} images (an engine bug: please report it)")
     return reasons
 
-
-def trial_cost(model, mnist, limits: DeviceLimits, work: Path, seed: int, val_size: int,
-               accuracy: bool) -> dict[str, Any]:
-    """Convert `model` to int8, build its engine for the board, measure it (and its int8 validation accuracy)."""
-    from lenet_deploy.artifacts import write_bytes_atomic
-    from lenet_deploy.convert.converter import batch_one, convert, representative_images
-    from lenet_deploy.data import split_train_val, to_model_input
-    from lenet_deploy.firmware_bench.mcu.cost import measure_cost
-
-    work = Path(work)
-    work.mkdir(parents=True, exist_ok=True)
-    tflite = work / "model_int8.tflite"
-    calibration = representative_images(mnist, REPRESENTATIVE, seed, val_size)
-    write_bytes_atomic(tflite, convert(batch_one(model), "int8", "int8", calibration))
-    _, x_val, _, y_val = split_train_val(mnist.x_train, mnist.y_train, val_size, seed)
-    x_val = to_model_input(x_val)
-    cost = measure_cost(tflite, limits.board, x_val[:CHECK_IMAGES], work, (x_val, y_val) if accuracy else None)
-    return cost.to_dict()

@@ -348,10 +348,11 @@ class _Objective:
 
     def _device_cost(self, model, work: Path, accuracy: bool) -> tuple[dict, list[str]]:
         """The trial's measured cost on the board and why it is infeasible (a failed measurement is a reason)."""
-        from lenet_deploy.train.sweep.device import trial_cost, violations
+        from lenet_deploy.firmware_bench.mcu.cost import trial_cost
+        from lenet_deploy.train.sweep.device import violations
 
         try:
-            cost = trial_cost(model, self.mnist, self.device, work, self.options.seed, self.options.val_size,
+            cost = trial_cost(model, self.mnist, self.device.board, work, self.options.seed, self.options.val_size,
                               accuracy)
         except LenetError as exc:
             return {"fits": False, "reason": str(exc)}, [f"could not be measured on {self.device.board}: {exc}"]
