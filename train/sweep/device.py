@@ -73,9 +73,15 @@ def device_limits(board: str | None, max_flash: str | None = None, max_ram: str 
         if given:
             raise LenetError(f"{given[0]} needs --target BOARD (the board whose costs it limits)")
         return None
+    import shutil
+
     from lenet_deploy.boards import qemu_board
 
     qemu_board(board)  # an unknown board is refused here, before anything is trained
+    missing = [tool for tool in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(tool) is None]
+    if missing:
+        raise LenetError(f"--target needs {' and '.join(missing)} (Debian: gcc-arm-none-eabi "
+                         "libnewlib-arm-none-eabi qemu-system-arm)")
     return DeviceLimits(board, parse_size("--max-flash", max_flash) if max_flash is not None else None,
                         parse_size("--max-ram", max_ram) if max_ram is not None else None,
                         parse_latency_ms("--max-latency", max_latency) if max_latency is not None else None)
