@@ -224,12 +224,15 @@ def _print_ranking(rows: list[dict], spec, out: Path, limit: int = 20) -> None:
     table = Table(title=f"{out}: {what} (validation)")
     params = [p.name for p in spec.params]
     cost_columns = ("int8 acc", "instructions", "ms", "flash KB", "RAM KB") if device else ()
-    for column in ("rank", "trial", spec.metric, *cost_columns, "epochs", "seconds", *params):
-        table.add_column(column, justify="right")
+    # A device sweep has many columns of cost: its configuration then shares one column.
+    param_columns = ["config"] if device else params
+    for column in ("rank", "trial", spec.metric, *cost_columns, "epochs", "seconds", *param_columns):
+        table.add_column(column, justify="left" if column == "config" else "right")
     for rank, row in enumerate(ranked(rows, spec)[:limit], 1):
+        values = [str(row.get(f"param_{p}")) for p in params]
+        shown = [" ".join(f"{p}={v}" for p, v in zip(params, values))] if device else values
         table.add_row(str(rank), str(row["number"]), f"{row[spec.metric]:.4f}", *_cost_cells(row, device),
-                      str(row["epochs_run"]), f"{row['duration_s'] or 0:.0f}",
-                      *(str(row.get(f"param_{p}")) for p in params))
+                      str(row["epochs_run"]), f"{row['duration_s'] or 0:.0f}", *shown)
     console().print(table)
     states = {}
     for row in rows:

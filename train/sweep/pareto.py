@@ -61,6 +61,8 @@ def pareto_png(rows, front, chosen, limits: dict[str, Any], path: Path) -> None:
     infeasible = [r for r in points if r.get("feasible") is not True]
     fig, ax = plt.subplots(figsize=(8.5, 5.2))
     flash_kb = [r["flash_bytes"] / 1024 for r in points if r.get("flash_bytes")]
+    if limits.get("max_flash"):
+        flash_kb.append(limits["max_flash"] / 1024)  # the colour scale reaches the limit, which is drawn on it
     norm = mpl.colors.Normalize(min(flash_kb), max(max(flash_kb), min(flash_kb) + 1))
     if feasible:
         ax.scatter([r[COST] for r in feasible], [r[ACCURACY] * 100 for r in feasible], s=45, zorder=3,
@@ -81,8 +83,8 @@ def pareto_png(rows, front, chosen, limits: dict[str, Any], path: Path) -> None:
                    label=f"latency limit {limits['max_latency_ms']:g} ms")
     colorbar = fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=ax, pad=0.02,
                             label="engine flash (KB)")
-    if limits.get("max_flash") and norm.vmin <= limits["max_flash"] / 1024 <= norm.vmax:
-        colorbar.ax.axhline(limits["max_flash"] / 1024, color="red", lw=2)
+    if limits.get("max_flash"):
+        colorbar.ax.axhline(limits["max_flash"] / 1024, color="red", lw=4)
     ax.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v / 1e6:g}M"))
     ax.set(xlabel=f"instructions per inference on {limits.get('board', 'the board')} (QEMU)",
            ylabel="int8 validation accuracy (%)")
@@ -91,5 +93,5 @@ def pareto_png(rows, front, chosen, limits: dict[str, Any], path: Path) -> None:
     ax.set_title(f"device sweep: {len(points)} trained trials, {len(front)} on the front\nlimits: "
                  f"{flash or 'the part itself'}{ram}", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best", framealpha=0.8)
     save_png(fig, path)
