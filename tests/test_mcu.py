@@ -175,8 +175,8 @@ def test_any_output_byte_that_differs_from_tflm_is_a_failure():
 @needs_qemu
 def test_a_model_too_big_for_the_part_is_one_line_naming_what_overflows(converted_build, testset, tmp_path):
     """The real linker on a micro:bit map cut to 32 KB of flash and 4 KB of RAM: both overflow, said in words."""
-    shrink = ("import dataclasses, sys; from lenet_deploy.firmware_bench.mcu import build; "
-              "build.QEMU_BOARDS['microbit'] = dataclasses.replace(build.QEMU_BOARDS['microbit'], "
+    shrink = ("import dataclasses, sys; from lenet_deploy import boards; "
+              "boards.QEMU_BOARDS['microbit'] = dataclasses.replace(boards.QEMU_BOARDS['microbit'], "
               "flash_length=32 << 10, ram_length=4 << 10); "
               "from lenet_deploy.firmware_bench.cli import main; main()")
     result = subprocess.run([sys.executable, "-c", shrink, "mcu", "--model", converted_build / "lenet_int8.tflite",
