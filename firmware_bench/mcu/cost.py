@@ -70,7 +70,6 @@ def measure_cost(model_path: Path, board: str, images: np.ndarray, work: Path,
         images=len(images), bit_exact=int((run.outputs == tflm.outputs).all(axis=1).sum()), int8_accuracy=accuracy)
 
 
-
 def trial_cost(model, mnist, board: str, work: Path, seed: int, val_size: int, accuracy: bool) -> dict:
     """A sweep trial's Keras `model` as int8 on `board`: its cost, and (`accuracy`) its int8 validation accuracy.
 
