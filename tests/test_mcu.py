@@ -187,3 +187,23 @@ def test_a_model_too_big_for_the_part_is_one_line_naming_what_overflows(converte
     assert line.startswith("error: the model does not fit microbit (nRF51822 (BBC micro:bit v1)): the firmware "
                            "overflows its flash by ") and "(it has 32,768 B) and its RAM by " in line, line
     assert not (tmp_path / "mcu").exists()
+
+
+
+def test_a_part_whose_static_data_leaves_no_room_for_heap_and_stack_is_refused_at_link_time(converted_build, testset,
+                                                                                          tmp_path):
+    """seed-best's firmware has ~9.4 KB of static data: a 12 KB micro:bit would link it, then fault in QEMU when
+    newlib's stdio buffers and the stack meet. The linker script's room check says so before anything runs."""
+    shrink = ("import dataclasses, sys; from lenet_deploy import boards; "
+              "boards.QEMU_BOARDS['microbit'] = dataclasses.replace(boards.QEMU_BOARDS['microbit'], "
+              "ram_length=12 << 10); "
+              "from lenet_deploy.firmware_bench.cli import main; main()")
+    result = subprocess.run([sys.executable, "-c", shrink, "mcu", "--model", converted_build / "lenet_int8.tflite",
+                             "--data", testset, "--samples", "5", "--board", "microbit", "--out", tmp_path / "mcu"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        "error: the model does not fit microbit (nRF51822 (BBC micro:bit v1)): its static data leaves less than "
+        "5,120 B of the 12,288 B of RAM for the firmware's heap (4 KB of stdio buffers) and stack; choose a smaller "
+        "model or a bigger --board")
+    assert not (tmp_path / "mcu").exists()

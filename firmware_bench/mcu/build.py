@@ -117,17 +117,22 @@ def _first_line(result: subprocess.CompletedProcess) -> str:
 
 
 _OVERFLOW = re.compile(r"region `(FLASH|RAM)' overflowed by (\d+) bytes")
+_NO_HEAP_STACK = "RAM: fewer than 5120 bytes above the static data"  # link.ld's run-time room check
 
 
 def does_not_fit(linker_errors: str, target: QemuBoard) -> str | None:
     """The linker's region overflows as one sentence about the part, or None if it failed otherwise."""
     overflows = dict(_OVERFLOW.findall(linker_errors))
+    part = f" ({target.part})" if target.part else ""
+    if not overflows and _NO_HEAP_STACK in linker_errors:
+        return (f"the model does not fit {target.machine}{part}: its static data leaves less than 5,120 B of the "
+                f"{target.ram_length:,} B of RAM for the firmware's heap (4 KB of stdio buffers) and stack; choose a "
+                "smaller model or a bigger --board")
     if not overflows:
         return None
     sizes = {"FLASH": target.flash_length, "RAM": target.ram_length}
     parts = [f"{region.lower() if region == 'FLASH' else region} by {int(over):,} B (it has {sizes[region]:,} B)"
              for region, over in overflows.items()]
-    part = f" ({target.part})" if target.part else ""
     return (f"the model does not fit {target.machine}{part}: the firmware overflows its "
             f"{' and its '.join(parts)}; choose a smaller model or a bigger --board")
 

@@ -65,7 +65,9 @@ def run_firmware(firmware: Firmware, images: np.ndarray, output_size: int, macs:
         lines = result.stdout.splitlines()
         errors = [line for line in lines if line.startswith("LENET_MCU_ERROR")]
         if result.returncode != 0 or errors:
-            detail = errors[0][len("LENET_MCU_ERROR "):] if errors else (result.stderr.strip() or "no output")
+            detail = (errors[0][len("LENET_MCU_ERROR "):] if errors
+                      else "the firmware faulted (startup.c's fault handler exits with 3)" if result.returncode == 3
+                      else result.stderr.strip() or "no output")
             raise LenetError(f"{firmware.elf.name} on {firmware.board}: exit status {result.returncode}: "
                              f"{detail.splitlines()[0]}")
         report = next((json.loads(line.split(" ", 1)[1]) for line in lines if line.startswith("LENET_MCU {")), None)
