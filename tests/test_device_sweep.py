@@ -135,14 +135,19 @@ TWO = {"name": "sweep-device-test", "method": "grid", "metric": {"name": "val_ac
                       "pooling": {"value": "max"}, "epochs": {"value": 1}, "batch_size": {"value": 64}}}
 
 
-@pytest.mark.slow
-@needs_mcu_tools
-def test_a_trial_over_the_limit_is_recorded_with_its_reason_never_trained_and_never_chosen(tmp_path, subset_npz):
+def sweep_two(tmp_path, npz, *device):
+    """TWO swept into tmp_path/sweep with the `device` options; (spec path, sweep dir, CLI result)."""
     spec_path = tmp_path / "two.yaml"
     spec_path.write_text(yaml.safe_dump(TWO))
     out = tmp_path / "sweep"
-    done = CliRunner().invoke(main, sweep_command(spec_path, out, subset_npz, "--target", "mps2-an386",
-                                                  "--max-flash", "40KB", "--max-ram", "16KB"))
+    return spec_path, out, CliRunner().invoke(main, sweep_command(spec_path, out, npz, *device))
+
+
+@pytest.mark.slow
+@needs_mcu_tools
+def test_a_trial_over_the_limit_is_recorded_with_its_reason_never_trained_and_never_chosen(tmp_path, subset_npz):
+    spec_path, out, done = sweep_two(tmp_path, subset_npz, "--target", "mps2-an386", "--max-flash", "40KB",
+                                     "--max-ram", "16KB")
     assert done.exit_code == 0, done.output
     trials = {json.loads(r["param_filters"])[0]: r for r in csv.DictReader((out / "trials.csv").open())}
     small, big = trials[4], trials[16]
@@ -178,11 +183,7 @@ def test_a_trial_over_the_limit_is_recorded_with_its_reason_never_trained_and_ne
 @pytest.mark.slow
 @needs_mcu_tools
 def test_when_no_trial_fits_best_says_so_and_chooses_nothing(tmp_path, subset_npz):
-    spec_path = tmp_path / "two.yaml"
-    spec_path.write_text(yaml.safe_dump(TWO))
-    out = tmp_path / "sweep"
-    done = CliRunner().invoke(main, sweep_command(spec_path, out, subset_npz, "--target", "microbit",
-                                                  "--max-ram", "1KB"))
+    _, out, done = sweep_two(tmp_path, subset_npz, "--target", "microbit", "--max-ram", "1KB")
     assert done.exit_code == 0, done.output
     assert "trial states: infeasible 2" in done.output
     result = CliRunner().invoke(main, ["best", str(out), "--data", str(subset_npz), "--unverified",

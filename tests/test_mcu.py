@@ -172,16 +172,21 @@ def test_any_output_byte_that_differs_from_tflm_is_a_failure():
         "the Os firmware differs from TFLite Micro on 1 of 20 images"]
 
 
+def _bench_on_a_smaller_microbit(converted_build, testset, tmp_path, part: str):
+    """`lenet-bench mcu --board microbit` with the board's memory map changed by `part` (dataclass fields)."""
+    shrink = ("import dataclasses, sys; from lenet_deploy import boards; "
+              "boards.QEMU_BOARDS['microbit'] = dataclasses.replace(boards.QEMU_BOARDS['microbit'], "
+              f"{part}); from lenet_deploy.firmware_bench.cli import main; main()")
+    return subprocess.run([sys.executable, "-c", shrink, "mcu", "--model", converted_build / "lenet_int8.tflite",
+                           "--data", testset, "--samples", "5", "--board", "microbit", "--out", tmp_path / "mcu"],
+                          capture_output=True, text=True, cwd=tmp_path)
+
+
 @needs_qemu
 def test_a_model_too_big_for_the_part_is_one_line_naming_what_overflows(converted_build, testset, tmp_path):
     """The real linker on a micro:bit map cut to 32 KB of flash and 4 KB of RAM: both overflow, said in words."""
-    shrink = ("import dataclasses, sys; from lenet_deploy import boards; "
-              "boards.QEMU_BOARDS['microbit'] = dataclasses.replace(boards.QEMU_BOARDS['microbit'], "
-              "flash_length=32 << 10, ram_length=4 << 10); "
-              "from lenet_deploy.firmware_bench.cli import main; main()")
-    result = subprocess.run([sys.executable, "-c", shrink, "mcu", "--model", converted_build / "lenet_int8.tflite",
-                             "--data", testset, "--samples", "5", "--board", "microbit", "--out", tmp_path / "mcu"],
-                            capture_output=True, text=True, cwd=tmp_path)
+    result = _bench_on_a_smaller_microbit(converted_build, testset, tmp_path, "flash_length=32 << 10, "
+                                                                              "ram_length=4 << 10")
     assert result.returncode == 2, result.stderr
     line, = result.stderr.strip().splitlines()
     assert line.startswith("error: the model does not fit microbit (nRF51822 (BBC micro:bit v1)): the firmware "
@@ -189,18 +194,12 @@ def test_a_model_too_big_for_the_part_is_one_line_naming_what_overflows(converte
     assert not (tmp_path / "mcu").exists()
 
 
-
+@needs_qemu
 def test_a_part_whose_static_data_leaves_no_room_for_heap_and_stack_is_refused_at_link_time(converted_build, testset,
                                                                                           tmp_path):
     """seed-best's firmware has ~9.4 KB of static data: a 12 KB micro:bit would link it, then fault in QEMU when
     newlib's stdio buffers and the stack meet. The linker script's room check says so before anything runs."""
-    shrink = ("import dataclasses, sys; from lenet_deploy import boards; "
-              "boards.QEMU_BOARDS['microbit'] = dataclasses.replace(boards.QEMU_BOARDS['microbit'], "
-              "ram_length=12 << 10); "
-              "from lenet_deploy.firmware_bench.cli import main; main()")
-    result = subprocess.run([sys.executable, "-c", shrink, "mcu", "--model", converted_build / "lenet_int8.tflite",
-                             "--data", testset, "--samples", "5", "--board", "microbit", "--out", tmp_path / "mcu"],
-                            capture_output=True, text=True, cwd=tmp_path)
+    result = _bench_on_a_smaller_microbit(converted_build, testset, tmp_path, "ram_length=12 << 10")
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == (
         "error: the model does not fit microbit (nRF51822 (BBC micro:bit v1)): its static data leaves less than "
