@@ -136,6 +136,11 @@ def exactness_failures(report: McuReport) -> list[str]:
     return failures
 
 
+def latency_ms(instructions: float, options: McuOptions) -> float:
+    """Estimated time per inference: instructions x CPI / clock (QEMU models no cycles)."""
+    return instructions * options.cpi / (options.clock_mhz * 1e3)
+
+
 def energy_uj(instructions: float, options: McuOptions) -> float:
     """Energy per inference: time (instructions x CPI / clock) x active power (µW/MHz x clock), in µJ."""
     seconds = instructions * options.cpi / (options.clock_mhz * 1e6)
@@ -187,7 +192,7 @@ def _report(model_path: Path, graph, engine, tflm_arena: int, labels, reference,
             "instructions_per_inference": run.instructions_per_inference,
             "instructions_min": run.instructions_min, "instructions_max": run.instructions_max,
             "instructions_per_mac": run.instructions_per_inference / engine.macs,
-            "estimated_latency_ms": run.instructions_per_inference * options.cpi / (options.clock_mhz * 1e3),
+            "estimated_latency_ms": latency_ms(run.instructions_per_inference, options),
             "estimated_energy_uj": energy_uj(run.instructions_per_inference, options),
             "engine_flash_bytes": engine_sizes["flash"], "engine_code_bytes": engine_sizes["code"],
             "engine_rodata_bytes": engine_sizes["rodata"], "engine_ram_bytes": engine_sizes["ram"],

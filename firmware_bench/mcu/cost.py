@@ -14,7 +14,13 @@ import numpy as np
 
 from lenet_deploy.contained import contained
 from lenet_deploy.convert.codegen import int8_flatbuffer, representative_images, write_engine
-from lenet_deploy.firmware_bench.mcu.bench import McuOptions, energy_uj, host_engine_outputs, tflm_reference
+from lenet_deploy.firmware_bench.mcu.bench import (
+    McuOptions,
+    energy_uj,
+    host_engine_outputs,
+    latency_ms,
+    tflm_reference,
+)
 from lenet_deploy.firmware_bench.mcu.build import DoesNotFit, build_firmware
 from lenet_deploy.firmware_bench.mcu.qemu import run_firmware
 
@@ -66,7 +72,7 @@ def measure_cost(model_path: Path, board: str, images: np.ndarray, work: Path,
     return DeviceCost(
         board, engine.macs, fits=True, flash_bytes=firmware.sizes["engine"]["flash"],
         ram_bytes=firmware.sizes["engine"]["ram"] + run.invoke_stack_bytes, instructions=instructions,
-        latency_ms=instructions * options.cpi / (options.clock_mhz * 1e3), energy_uj=energy_uj(instructions, options),
+        latency_ms=latency_ms(instructions, options), energy_uj=energy_uj(instructions, options),
         images=len(images), bit_exact=int((run.outputs == tflm.outputs).all(axis=1).sum()), int8_accuracy=accuracy)
 
 

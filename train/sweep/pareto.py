@@ -24,9 +24,14 @@ def measured(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if r["state"] == "COMPLETE" and r.get(ACCURACY) is not None and r.get(COST) is not None]
 
 
+def choosable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Measured trials within the limits: the only ones `best` may pick or the front may hold."""
+    return [r for r in measured(rows) if r.get("feasible") is True]
+
+
 def pareto_front(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The non-dominated feasible trials, fewest instructions first."""
-    feasible = [r for r in measured(rows) if r.get("feasible") is True]
+    feasible = choosable(rows)
 
     def beats(a: dict, b: dict) -> bool:
         return (a[ACCURACY] >= b[ACCURACY] and a[COST] <= b[COST]
@@ -57,7 +62,7 @@ def pareto_png(rows, front, chosen, limits: dict[str, Any], path: Path) -> None:
 
     plt = pyplot()
     points = measured(rows)
-    feasible = [r for r in points if r.get("feasible") is True]
+    feasible = choosable(points)
     infeasible = [r for r in points if r.get("feasible") is not True]
     fig, ax = plt.subplots(figsize=(8.5, 5.2))
     flash_kb = [r["flash_bytes"] / 1024 for r in points if r.get("flash_bytes")]

@@ -65,9 +65,9 @@ def ranked(rows: list[dict[str, Any]], spec: SweepSpec) -> list[dict[str, Any]]:
     A device sweep ranks only the feasible ones, by int8 validation accuracy (what the board will compute);
     a trial never measured there (no feasible verdict) is never ranked."""
     if device_sweep(rows):
-        feasible = [r for r in rows if r["state"] == "COMPLETE" and r.get("feasible") is True
-                    and r.get("int8_val_accuracy") is not None and r.get("instructions") is not None]
-        return sorted(feasible, key=lambda r: (-r["int8_val_accuracy"], r["instructions"]))
+        from lenet_deploy.train.sweep.pareto import choosable
+
+        return sorted(choosable(rows), key=lambda r: (-r["int8_val_accuracy"], r["instructions"]))
     complete = [r for r in rows if r["state"] == "COMPLETE" and r[spec.metric] is not None]
     return sorted(complete, key=lambda r: r[spec.metric], reverse=spec.goal == "maximize")
 
