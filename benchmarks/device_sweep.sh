@@ -9,7 +9,7 @@ set -euo pipefail
 out=${1:?OUT directory}; board=${2:?BOARD}; count=${3:?COUNT}; shift 3
 mkdir -p "$out"
 start=$(date +%s)
-lenet-train sweep --config "$(dirname "$0")/../sweeps/mcu.yaml" --target "$board" "$@" --count "$count" \
+lenet-train sweep --config mcu --board "$board" "$@" --count "$count" \
   --workers 2 --out "$out/sweep" 2>&1 | tee -a "$out/sweep.log"
 echo "sweep wall time: $(( $(date +%s) - start )) s" | tee -a "$out/sweep.log"
 [ -f "$out/sweep/best/manifest.json" ] || lenet-train best "$out/sweep" --retrain 2>&1 | tee "$out/best.log"

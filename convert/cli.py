@@ -58,14 +58,15 @@ def model_command(model_path: Path, quantize: str, io_type: str, representative:
             raise LenetError(f"{model_path} is already a .tflite model: add --engine c to generate C from it")
         _write_engine(model_path, out, name)
         return
-    from lenet_deploy.convert.run import convert_model
+    if engine is not None and (quantize != "int8" or io_type != "int8"):  # before anything is converted or written
+        given = f"--quantize {quantize}" if quantize != "int8" else f"--io {io_type}"
+        raise LenetError(f"--engine c runs full-integer int8 models with int8 input and output: drop {given}")
+    from lenet_deploy.convert.run import ConvertOptions, convert_model
 
-    entries = convert_model(model_path, quantize, io_type, representative, name, out, max_drop, data,
-                            not unverified, tflm_samples, val_size, seed)
+    entries = convert_model(model_path, ConvertOptions(quantize, io_type, representative, name, out, max_drop, data,
+                                                       not unverified, tflm_samples, val_size, seed))
     _print_entries(entries, out)
     if engine is not None:
-        if f"{name}_int8" not in entries:
-            raise LenetError("--engine c needs the int8 model: use --quantize int8")
         _write_engine(out / f"{name}_int8.tflite", out, name)
 
 

@@ -8,6 +8,7 @@ the artifacts stay, marked as failing the check in the manifest.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,26 @@ from lenet_deploy.manifests import MANIFEST, ConvertManifest, RunManifest, read_
 from lenet_deploy.models import check_finite_weights, load_keras_model
 
 
-def convert_model(model_path: Path, quantize: str = "int8", io_type: str = "int8", representative: int = 500,
-                  name: str = "lenet", out: Path = Path("build"), max_drop: float | None = None,
-                  data: Path | None = None, verify: bool = True, tflm_samples: int = 1000,
-                  val_size: int | None = None, seed: int | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ConvertOptions:
+    quantize: str = "int8"  # a key of MODES
+    io_type: str = "int8"  # the int8 model's input/output type
+    representative: int = 500  # int8 calibration images
+    name: str = "lenet"  # artifact stem and C symbol prefix
+    out: Path = Path("build")
+    max_drop: float | None = None  # pp: more is a failed check (artifacts kept)
+    data: Path | None = None
+    verify: bool = True  # the data must be canonical MNIST
+    tflm_samples: int = 1000  # validation images through TFLite Micro
+    val_size: int | None = None  # None: the run's own split (its manifest), else the default
+    seed: int | None = None  # None: the run's own seed, else the default
+
+
+def convert_model(model_path: Path, options: ConvertOptions = ConvertOptions()) -> dict[str, Any]:
     """Convert, check against Keras (and TFLM for int8), write artifacts + manifest; returns the manifest entries."""
+    quantize, io_type, name, max_drop = options.quantize, options.io_type, options.name, options.max_drop
+    representative, tflm_samples, val_size, seed = (options.representative, options.tflm_samples, options.val_size,
+                                                    options.seed)
     if quantize not in MODES:
         raise LenetError(f"unknown --quantize {quantize!r} (choose from: {', '.join(MODES)})")
     if tflm_samples < 1:
@@ -36,7 +52,7 @@ def convert_model(model_path: Path, quantize: str = "int8", io_type: str = "int8
     check_c_identifier(name)
     if val_size is not None and val_size < 1:
         raise LenetError(f"--val-size must be >= 1 (the checks run on the validation images), got {val_size}")
-    out = Path(out)
+    out = Path(options.out)
     if out.exists() and not out.is_dir():
         raise LenetError(f"--out {out} is a file, not a directory")
     check_writable_parent(out)
@@ -45,7 +61,7 @@ def convert_model(model_path: Path, quantize: str = "int8", io_type: str = "int8
     run_seed, run_val_size = _split_of(model_path)
     seed = run_seed if seed is None else seed
     val_size = run_val_size if val_size is None else val_size
-    mnist = load_mnist(data, verify=verify)
+    mnist = load_mnist(options.data, verify=options.verify)
     _, x_val, _, y_val = split_train_val(mnist.x_train, mnist.y_train, val_size, seed)
     images = to_model_input(x_val)
     keras_scores = model.predict(images, batch_size=1024, verbose=0)

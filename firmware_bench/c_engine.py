@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_deploy.convert.codegen import HostEngine, host_compiler
+from lenet_deploy.convert import HostEngine, host_compiler
 from lenet_deploy.errors import LenetError
 from lenet_deploy.runtimes import Runner
 from lenet_deploy.tflite import TensorIO

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from lenet_deploy.artifacts import check_output_file
-from lenet_deploy.boards import QEMU_BOARDS
-from lenet_deploy.cli import Group, console, data_option, handle_errors, unverified_option
+from lenet_deploy.boards import BOARDS, DEFAULT_BOARD, require_tools
+from lenet_deploy.cli import Group, board_option, console, data_option, handle_errors, unverified_option
 from lenet_deploy.errors import LenetError
 from lenet_deploy.manifests import BENCH_REPORT, MAIN_BUILD, MCU_REPORT, BenchReport, McuReport, read_record
 from lenet_deploy.tflite import RUNTIMES
@@ -121,9 +121,6 @@ def prepare_testset(data: Path | None, out: Path, samples: int | None, verify: b
 
 @main.command()
 @click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="An int8 .tflite model.")
-@click.option("--board", type=click.Choice(list(QEMU_BOARDS)), default="mps2-an386", show_default=True,
-              help="QEMU board: " + ", ".join(f"{name} ({board.cpu})" for name, board in QEMU_BOARDS.items())
-              + ". Latency and energy are estimated for a named part per board (mcu.json says which).")
 @click.option("--samples", type=int, help="Use the first N test images [default: all].")
 @click.option("--compare-samples", default=1000, show_default=True,
               help="Images for the extra builds (-Os, portable C, with the flatbuffer linked in).")
@@ -136,22 +133,24 @@ def prepare_testset(data: Path | None, out: Path, samples: int | None, verify: b
 @click.option("--out", type=click.Path(path_type=Path), default=Path("reports/mcu"), show_default=True,
               help="Report directory: mcu.json, report.md, the firmware builds.")
 @click.option("--force", is_flag=True, help="Replace an existing report in --out.")
+@board_option("QEMU board: " + ", ".join(f"{name} ({board.cpu})" for name, board in BOARDS.items())
+              + ". Latency and energy are estimated for a named part per board (mcu.json says which).",
+              default=DEFAULT_BOARD)
 @handle_errors
-def mcu(model_path: Path, board: str, samples: int | None, compare_samples: int, data: Path | None,
+def mcu(model_path: Path, board, samples: int | None, compare_samples: int, data: Path | None,
         unverified: bool, clock_mhz: float | None, cpi: float, uw_per_mhz: float | None, out: Path,
         force: bool) -> None:
     """The int8 C engine in QEMU on a Cortex-M: accuracy, bit-exactness vs TFLite Micro, flash, RAM, instructions.
 
     Exit status 1 (report kept) if any output byte differs from TFLite Micro's.
     """
-    from lenet_deploy.boards import qemu_board
     from lenet_deploy.firmware_bench.mcu.bench import McuOptions, run_mcu_bench
 
-    qemu_board(board)
     for name, value in (("--samples", samples), ("--compare-samples", compare_samples), ("--clock-mhz", clock_mhz),
                         ("--cpi", cpi), ("--uw-per-mhz", uw_per_mhz)):
         if value is not None and value <= 0:
             raise LenetError(f"{name} must be > 0, got {value}")
+    require_tools(f"lenet-bench mcu --board {board.machine}")
     images, labels, source = _test_images(data, not unverified)
     if samples is not None:
         _check_samples(samples, len(labels))

@@ -1,19 +1,26 @@
-"""The Cortex-M boards QEMU emulates here: how to compile for each core, its memory map, and the named part whose
-clock and run-mode power turn instruction counts into latency and energy estimates.
+"""The Cortex-M boards QEMU emulates here: how to compile for each core, its memory map, the named part whose
+clock and run-mode power turn instruction counts into latency and energy estimates, and the tools a run needs.
 
-Plain data, in the core: the MCU bench builds for these boards, and a device-aware sweep takes its limits from them.
+In the core, so that every command resolves a board name once (`find_board`) and passes the object on: the MCU
+bench builds for it, a device-aware sweep takes its limits from it, the pipeline runs its MCU step on it.
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 
 from lenet_deploy.errors import LenetError
 
+DEFAULT_BOARD = "mps2-an386"  # a Cortex-M4F: where `lenet-bench mcu` and the pipeline's MCU step run by default
+# What building for a board and running it in QEMU need, with the Debian packages that hold each tool.
+TOOLCHAIN = {"arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi", "arm-none-eabi-size":
+             "binutils-arm-none-eabi", "qemu-system-arm": "qemu-system-arm"}
+
 
 @dataclass(frozen=True)
-class QemuBoard:
-    """A QEMU machine: how to build for its core and where its memory is."""
+class Board:
+    """A QEMU machine: how to build for its core, where its memory is, what its named part's clock and power are."""
 
     machine: str  # qemu-system-arm -M
     cpu: str
@@ -37,34 +44,58 @@ class QemuBoard:
 
 
 M4F = ("-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16")
-QEMU_BOARDS = {
+BOARDS = {
     # ARMv6-M: no DSP, no SSAT, no unaligned loads; the micro:bit's nRF51822 has 256 KB flash and 16 KB RAM.
-    "microbit": QemuBoard("microbit", "Cortex-M0", ("-mcpu=cortex-m0", "-mfloat-abi=soft"), ram_length=16 << 10,
+    "microbit": Board("microbit", "Cortex-M0", ("-mcpu=cortex-m0", "-mfloat-abi=soft"), ram_length=16 << 10,
                           flash_length=256 << 10, part="nRF51822 (BBC micro:bit v1)", dsp=False, clock_mhz=16.0,
                           uw_per_mhz=825.0, power_part="nRF51822 (4.4 mA at 16 MHz from flash, 3 V, DC/DC)"),
-    "mps2-an385": QemuBoard("mps2-an385", "Cortex-M3", ("-mcpu=cortex-m3", "-mfloat-abi=soft"), dsp=False,
+    "mps2-an385": Board("mps2-an385", "Cortex-M3", ("-mcpu=cortex-m3", "-mfloat-abi=soft"), dsp=False,
                             clock_mhz=72.0, uw_per_mhz=1238.0,
                             power_part="STM32F103 (27 mA at 72 MHz, peripherals off, 3.3 V)"),
-    "mps2-an386": QemuBoard("mps2-an386", "Cortex-M4F", M4F),
-    "mps2-an500": QemuBoard("mps2-an500", "Cortex-M7", ("-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16"),
+    "mps2-an386": Board("mps2-an386", "Cortex-M4F", M4F),
+    "mps2-an500": Board("mps2-an500", "Cortex-M7", ("-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16"),
                             clock_mhz=216.0, uw_per_mhz=1558.0, power_part="STM32F746 (472 µA/MHz in Run mode, 3.3 V)"),
     # ARMv8-M: the core boots in the Secure state, so code and data use the Secure aliases.
-    "mps2-an505": QemuBoard("mps2-an505", "Cortex-M33", ("-mcpu=cortex-m33", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"),
+    "mps2-an505": Board("mps2-an505", "Cortex-M33", ("-mcpu=cortex-m33", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"),
                         flash_origin=0x10000000, ram_origin=0x38000000, ram_length=2 << 20, clock_mhz=110.0,
                         uw_per_mhz=350.0, power_part="STM32L552 (106 µA/MHz in Run mode, 3.3 V)"),
-    # Cortex-M55 (Helium): Secure aliases of the ITCM (code) and DTCM (data), 512 KB each. The engine runs its
-    # DSP path here; there is no MVE kernel yet.
-    "mps3-an547": QemuBoard("mps3-an547", "Cortex-M55", ("-mcpu=cortex-m55", "-mfloat-abi=hard"),
+    # Cortex-M55 (Helium): Secure aliases of the ITCM (code) and DTCM (data), 512 KB each. The engine's main
+    # build runs its MVE (Helium) kernels here.
+    "mps3-an547": Board("mps3-an547", "Cortex-M55", ("-mcpu=cortex-m55", "-mfloat-abi=hard"),
                             flash_origin=0x10000000, flash_length=512 << 10, ram_origin=0x30000000,
                             ram_length=512 << 10, clock_mhz=160.0, uw_per_mhz=350.0,
                             power_part="a placeholder: the STM32L552's 106 µA/MHz at 3.3 V (no Cortex-M55 part's "
                                        "figure is known here; pass --uw-per-mhz)"),
     # A real part's memory map: STM32F405RG, 1 MB flash at 0x08000000, 128 KB SRAM (SRAM1 + SRAM2).
-    "netduinoplus2": QemuBoard("netduinoplus2", "Cortex-M4F", M4F, flash_origin=0x08000000, ram_length=128 << 10,
+    "netduinoplus2": Board("netduinoplus2", "Cortex-M4F", M4F, flash_origin=0x08000000, ram_length=128 << 10,
                                flash_length=1 << 20, part="STM32F405RG"),
 }
 
-def qemu_board(name: str) -> QemuBoard:
-    if name not in QEMU_BOARDS:
-        raise LenetError(f"--board {name!r} is not supported (choose from: {', '.join(QEMU_BOARDS)})")
-    return QEMU_BOARDS[name]
+
+
+def find_board(name: str, option: str = "--board") -> Board:
+    """The board called `name`; `option` is the flag the user typed it with, for the one-line error."""
+    if name not in BOARDS:
+        raise LenetError(f"{option} {name!r} is not supported (choose from: {', '.join(BOARDS)})")
+    return BOARDS[name]
+
+
+def missing_tools() -> list[str]:
+    """The tools of TOOLCHAIN that are not on PATH."""
+    return [name for name in TOOLCHAIN if shutil.which(name) is None]
+
+
+def require_tools(why: str) -> None:
+    """Refuse, in one line before any work, what needs the ARM toolchain and QEMU where they are missing."""
+    missing = missing_tools()
+    if missing:
+        packages = sorted({p for name in missing for p in TOOLCHAIN[name].split()})
+        raise LenetError(f"{why} needs {', '.join(missing)} (Debian: {' '.join(packages)})")
+
+
+def tool_path(name: str) -> str:
+    """The path of one tool of TOOLCHAIN, or the one-line error naming its Debian package."""
+    found = shutil.which(name)
+    if not found:
+        raise LenetError(f"{name} not found: install the Debian package {TOOLCHAIN[name].split()[0]}")
+    return found

@@ -12,7 +12,10 @@ from typing import Any
 
 import click
 
+from lenet_deploy.boards import BOARDS, Board, find_board
 from lenet_deploy.errors import LenetError
+
+WANDB_MODES = ("auto", "online", "offline", "disabled")  # every command that trains tracks the same way
 
 debug_option = click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
 # --data means the same in every command; a command that trains says so when it gets test images only.
@@ -22,6 +25,40 @@ data_option = click.option("--data", type=click.Path(path_type=Path),
                                 "then the download].")
 unverified_option = click.option("--unverified", is_flag=True,
                                  help="Accept data that is not byte-identical to canonical MNIST (e.g. a subset).")
+wandb_option = click.option("--wandb", "wandb_mode", type=click.Choice(WANDB_MODES), default="auto",
+                            show_default=True, help="W&B mode (auto = online only if an API key is configured).")
+country_option = click.option("--country", default="USA", show_default=True,
+                              help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
+BOARD_FLAG = "lenet_deploy.board_flag"  # click context meta: the flag the user typed the board with
+
+
+def board_option(help: str, default: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--board NAME`, the same in every command, passed to the command as a resolved `Board` (None if not given
+    and no default). `--target`, its earlier name in the sweep and the pipeline, is accepted too (hidden); messages
+    name the flag the user typed (`board_flag()`)."""
+    names = click.Choice(list(BOARDS))
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def wrapper(*args: Any, board: str | None = None, target: str | None = None, **kwargs: Any) -> Any:
+            if board and target:
+                raise click.UsageError("give --board or --target (its other name), not both")
+            flag = "--target" if target else "--board"
+            click.get_current_context().meta[BOARD_FLAG] = flag
+            name = board or target or default
+            return command(*args, board=find_board(name, flag) if name else None, **kwargs)
+
+        wrapper = click.option("--target", type=names, hidden=True, help="The earlier name of --board.")(wrapper)
+        shown_default = f" [default: {default}]" if default else ""
+        return click.option("--board", type=names, help=help + shown_default)(wrapper)
+
+    return decorate
+
+
+def board_flag() -> str:
+    """The flag the current command's board was given with (--board, or its alias --target)."""
+    context = click.get_current_context(silent=True)
+    return context.meta.get(BOARD_FLAG, "--board") if context else "--board"
 
 
 class OneLineUsage:

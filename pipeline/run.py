@@ -7,11 +7,11 @@ The final report is assembled from the manifests, never from logs.
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from lenet_deploy.boards import BOARDS, DEFAULT_BOARD, Board, missing_tools, require_tools
 from lenet_deploy.errors import LenetError
 from lenet_deploy.manifests import (
     BENCH_REPORT,
@@ -23,11 +23,10 @@ from lenet_deploy.manifests import (
     RunManifest,
     read_record,
 )
-from lenet_deploy.sweeps import sweep_config
+from lenet_deploy.sweeps import resolve_sweep_config, sweep_config
 
 DEFAULT_SWEEP = sweep_config("seed.yaml")
-DEVICE_SWEEP = sweep_config("mcu.yaml")  # with --target: the space made for microcontrollers
-DEFAULT_BOARD = "mps2-an386"  # the MCU step's board without --target: a Cortex-M4F
+DEVICE_SWEEP = sweep_config("mcu.yaml")  # with --board: the space made for microcontrollers
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,13 @@ class PipelineOptions:
     quick_bench: bool = False  # tests: few invokes, no energy loop
     seed: int = 0  # of every split, fit and the sweep's draws: the same seed picks the same winner
     workers: int | None = None  # sweep workers [default: the budget's]
-    target: str | None = None  # the board to choose for: its flash and RAM limit the sweep; the MCU step runs there
+    board: Board | None = None  # the board to choose for: its flash and RAM limit the sweep; the MCU step runs there
+    board_flag: str = "--board"  # how the user named it (--target is its other name), for the messages
+
+    @property
+    def mcu_board(self) -> Board:
+        """Where the MCU step runs: the chosen board, else the default Cortex-M4F."""
+        return self.board or BOARDS[DEFAULT_BOARD]
 
 
 def _budget(options: PipelineOptions) -> Budget:
@@ -80,9 +85,9 @@ def _budget(options: PipelineOptions) -> Budget:
 def check_options(options: PipelineOptions, budget: Budget):
     """Every option, before the first step writes anything; returns the parsed sweep spec."""
     from lenet_deploy.energy import check_country
-    from lenet_deploy.train.sweep.spec import load_spec
-    from lenet_deploy.train.tracking import resolve_wandb_mode
+    from lenet_deploy.train import load_spec, resolve_wandb_mode
 
+    spec = load_spec(resolve_sweep_config(options.sweep_config, "--sweep-config"))
     for flag, value, low in (("--count", budget.count, 1), ("--epochs-cap", budget.epochs_cap, 1),
                              ("--workers", budget.workers, 1),
                              ("--samples", options.samples, 1), ("--val-size", options.val_size, 0)):
@@ -90,20 +95,17 @@ def check_options(options: PipelineOptions, budget: Budget):
             raise LenetError(f"{flag} must be >= {low}, got {value}")
     resolve_wandb_mode(options.wandb)  # the same check as every fit's
     check_country(options.country)
-    if not Path(options.sweep_config).is_file():
-        raise LenetError(f"--sweep-config {options.sweep_config}: no such file")
-    if options.target is not None:
-        target_limits(options.target)  # an unknown board is refused before anything runs
-    return load_spec(options.sweep_config)
+    if options.board is not None:
+        board_limits(options)  # the ARM tools are checked before anything runs
+    return spec
 
 
-def target_limits(board: str):
-    """A board's own flash and RAM as the device sweep's limits (the micro:bit: 256 KB and 16 KB)."""
-    from lenet_deploy.boards import qemu_board
-    from lenet_deploy.train.sweep.device import DeviceLimits
+def board_limits(options: PipelineOptions):
+    """The board's own flash and RAM as the device sweep's limits (the micro:bit: 256 KB and 16 KB)."""
+    from lenet_deploy.train import DeviceLimits
 
-    part = qemu_board(board)
-    return DeviceLimits(board, max_flash=part.flash_length, max_ram=part.ram_length)
+    require_tools(f"{options.board_flag} {options.board.machine}")
+    return DeviceLimits(options.board, max_flash=options.board.flash_length, max_ram=options.board.ram_length)
 
 
 def paths(name: str) -> dict[str, Path]:
@@ -131,7 +133,7 @@ def run_pipeline(options: PipelineOptions, say=print) -> Path:
              ("best trial, retrained on all training images", lambda: _best(options, where, mnist)),
              ("convert to float32 + int8 TFLite and C source", lambda: _convert(options, where, val_size)),
              ("benchmark Keras vs TFLite vs int8 vs TFLite Micro", lambda: _bench(options, budget, where, mnist)),
-             (f"int8 C engine on an emulated {_board(options).cpu} ({_board(options).machine}, QEMU)",
+             (f"int8 C engine on an emulated {options.mcu_board.cpu} ({options.mcu_board.machine}, QEMU)",
               lambda: _mcu(options, where, mnist)),
              ("report", lambda: _report(options.name, where))]
     for i, (title, step) in enumerate(steps, 1):
@@ -139,18 +141,12 @@ def run_pipeline(options: PipelineOptions, say=print) -> Path:
         say(f"[{i}/{len(steps)}] {title} …")
         figure = step()
         say(f"[{i}/{len(steps)}] {figure} ({time.perf_counter() - step_started:.0f} s)")
-    from lenet_deploy.train.tracking import offline_runs_note
+    from lenet_deploy.train import offline_runs_note
 
     note = offline_runs_note(started)
     if note:
         say(note)
     return where["report"] / "report.md"
-
-
-def _board(options: PipelineOptions):
-    from lenet_deploy.boards import qemu_board
-
-    return qemu_board(options.target or DEFAULT_BOARD)
 
 
 def _kept(directory: Path, figure: str) -> str:
@@ -164,8 +160,7 @@ def _done(directory: Path, marker: str = MANIFEST) -> bool:
 def _original(options, budget, where, mnist, val_size) -> str:
     if _done(where["original"]):
         return _kept(where["original"], _fit_figure(where["original"]))
-    from lenet_deploy.train.config import make_config, preset
-    from lenet_deploy.train.fit import FitOptions, fit
+    from lenet_deploy.train import FitOptions, fit, make_config, preset
 
     values = preset("original")
     if budget.epochs_cap:
@@ -183,19 +178,21 @@ def _fit_figure(run: Path) -> str:
 
 
 def _sweep(spec, options, budget, where, val_size) -> str:
-    from lenet_deploy.train.sweep.driver import SweepOptions, run_sweep
+    from lenet_deploy.firmware_bench import trial_cost
+    from lenet_deploy.train import SweepOptions, run_sweep
 
     name = f"{options.name}-sweep"
     sweep_options = SweepOptions(count=budget.count, workers=budget.workers, epochs_cap=budget.epochs_cap,
                                  seed=options.seed, val_size=val_size, wandb=options.wandb, country=options.country,
                                  data=str(options.data) if options.data else None, verify=options.verify,
-                                 device=target_limits(options.target).to_dict() if options.target else None)
-    return _sweep_figure(run_sweep(spec, name, where["sweep"], sweep_options), spec, budget)
+                                 device=board_limits(options) if options.board else None)
+    stats = run_sweep(spec, name, where["sweep"], sweep_options, trial_cost=trial_cost if options.board else None)
+    return _sweep_figure(stats, spec, budget)
 
 
 def _sweep_figure(stats: dict, spec, budget: Budget) -> str:
     """How many trials ended how, the pace, and the leader with its configuration (and whether it was capped)."""
-    from lenet_deploy.train.sweep.results import ranked
+    from lenet_deploy.train import ranked
 
     rows = stats["rows"]
     states = {state: sum(r["state"] == state for r in rows) for state in ("COMPLETE", "PRUNED")}
@@ -220,7 +217,7 @@ def _sweep_figure(stats: dict, spec, budget: Budget) -> str:
 def _best(options, where, mnist) -> str:
     if _done(where["best"]):
         return _kept(where["best"], _best_figure(where["best"]))
-    from lenet_deploy.train.sweep.best import write_best
+    from lenet_deploy.train import write_best
 
     write_best(where["sweep"], mnist, retrain=True, force=True, wandb=options.wandb, country=options.country)
     return _best_figure(where["best"])
@@ -235,10 +232,11 @@ def _convert(options, where, val_size) -> str:
     manifest = where["build"] / MANIFEST
     if manifest.is_file() and f"{options.name}_int8" in read_record(manifest, ConvertManifest).artifacts:
         return _kept(where["build"], _convert_figure(manifest, options.name))
-    from lenet_deploy.convert.run import convert_model
+    from lenet_deploy.convert import ConvertOptions, convert_model
 
-    convert_model(where["best"] / "model.keras", "int8", name=options.name, out=where["build"], data=options.data,
-                  verify=options.verify, val_size=val_size, seed=options.seed)
+    convert_model(where["best"] / "model.keras", ConvertOptions(name=options.name, out=where["build"],
+                                                                data=options.data, verify=options.verify,
+                                                                val_size=val_size, seed=options.seed))
     return _convert_figure(manifest, options.name)
 
 
@@ -251,16 +249,20 @@ def _convert_figure(manifest: Path, name: str) -> str:
 
 
 def _bench(options, budget, where, mnist) -> str | None:
-    from lenet_deploy.firmware_bench.bench import BenchOptions, check_variants, failed_variants, run_bench, variants_for
+    from lenet_deploy.firmware_bench import (
+        BenchOptions,
+        check_variants,
+        export_testset,
+        failed_variants,
+        run_bench,
+        variants_for,
+        write_report,
+    )
 
     if _done(where["bench"], BENCH_REPORT) and not failed_variants(read_record(where["bench"] / BENCH_REPORT,
                                                                                 BenchReport)):
-        from lenet_deploy.firmware_bench.report.bench import write_report
-
         write_report(read_record(where["bench"] / BENCH_REPORT, BenchReport), where["bench"])  # cheap; always whole
         return _kept(where["bench"], _bench_figure(where["bench"]))
-    from lenet_deploy.firmware_bench.report.bench import write_report
-    from lenet_deploy.firmware_bench.testdata import export_testset
     from lenet_deploy.tflite import interpreter_class
 
     images, labels = mnist.x_test[:options.samples], mnist.y_test[:options.samples]
@@ -282,7 +284,7 @@ def _bench(options, budget, where, mnist) -> str | None:
 
 
 def _bench_figure(bench: Path) -> str:
-    from lenet_deploy.firmware_bench.report.bench import label
+    from lenet_deploy.firmware_bench import label
 
     report = read_record(bench / BENCH_REPORT, BenchReport)
     return "p50 latency: " + ", ".join(f"{label(v)} {v['latency_ms']['invoke']['p50']:.3f} ms (test accuracy "
@@ -293,15 +295,15 @@ def _mcu(options, where, mnist) -> str:
     """The MCU step needs arm-none-eabi-gcc and qemu-system-arm; without them it is skipped, saying why."""
     if _done(where["mcu"], MCU_REPORT):
         return _kept(where["mcu"], _mcu_figure(read_record(where["mcu"] / MCU_REPORT, McuReport)))
-    missing = [tool for tool in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(tool) is None]
+    missing = missing_tools()
     if missing:
         return f"skipped: {', '.join(missing)} not installed (Debian: gcc-arm-none-eabi libnewlib-arm-none-eabi " \
                "qemu-system-arm)"
     from lenet_deploy.data import to_model_input
-    from lenet_deploy.firmware_bench.mcu.bench import McuOptions, run_mcu_bench
+    from lenet_deploy.firmware_bench import McuOptions, run_mcu_bench
 
     images, labels = to_model_input(mnist.x_test[:options.samples]), mnist.y_test[:options.samples]
-    mcu_options = McuOptions(board=_board(options).machine, compare_samples=20 if options.quick_bench else 1000)
+    mcu_options = McuOptions(board=options.mcu_board, compare_samples=20 if options.quick_bench else 1000)
     report = run_mcu_bench(where["build"] / f"{options.name}_int8.tflite", images, labels,
                            f"MNIST test set, {len(labels)} images", where["mcu"], mcu_options, force=True,
                            say=lambda _: None)
@@ -316,6 +318,6 @@ def _mcu_figure(report) -> str:
 
 
 def _report(name: str, where: dict[str, Path]) -> str:
-    from lenet_deploy.firmware_bench.report.pipeline import write_pipeline_report
+    from lenet_deploy.firmware_bench import write_pipeline_report
 
     return f"wrote {write_pipeline_report(name, where)}"

@@ -63,7 +63,7 @@ def trained_run(subset_npz: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     """A real 1-epoch seed-best fit on the subset (W&B off): the model the convert tests start from."""
     from lenet_deploy.data import load_mnist
     from lenet_deploy.train.config import make_config, preset
-    from lenet_deploy.train.fit import FitOptions, fit
+    from lenet_deploy.train.fitting import FitOptions, fit
 
     out = tmp_path_factory.mktemp("trained") / "run"
     config = make_config({**preset("seed-best"), "epochs": 1})
@@ -75,10 +75,10 @@ def trained_run(subset_npz: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 @pytest.fixture(scope="session")
 def converted_build(trained_run: Path, subset_npz: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """lenet_f32.tflite + lenet_int8.tflite (+ C source) converted from `trained_run`."""
-    from lenet_deploy.convert.run import convert_model
+    from lenet_deploy.convert import ConvertOptions, convert_model
 
     out = tmp_path_factory.mktemp("converted")
-    convert_model(trained_run / "model.keras", "int8", out=out, data=subset_npz, verify=False, tflm_samples=50)
+    convert_model(trained_run / "model.keras", ConvertOptions(out=out, data=subset_npz, verify=False, tflm_samples=50))
     return out
 
 

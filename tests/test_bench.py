@@ -219,6 +219,8 @@ def test_a_device_run_checks_its_answers_against_the_hosts(converted_build, subs
     assert good.exit_code == 0, good.output
     check = json.loads((tmp_path / "good" / "bench.json").read_text())["variants"][0]["reference_check"]
     assert check["agreement"] == 1.0 and check["gap_pp"] == 0.0
+    shown = f"self-check of lenet_int8.tflite · LiteRT {check['host_runtime'].split()[-1]}: top-1 agreement 100.00% "
+    assert shown in good.output and shown in (tmp_path / "good" / "report.md").read_text()
 
     images, labels = load_testset(tmp_path / "t.npz")
     right = load_references(tmp_path / "t.npz")[sha256_file(int8)]
@@ -230,6 +232,8 @@ def test_a_device_run_checks_its_answers_against_the_hosts(converted_build, subs
     variant = json.loads((tmp_path / "bad" / "bench.json").read_text())["variants"][0]
     assert variant["status"] == "failed" and variant["reason"].startswith("wrong answers: top-1 agreement 0.00%")
     assert "wrong answers" in (tmp_path / "bad" / "report.md").read_text()
+    assert "top-1 agreement 0.00% with the host's predictions (a host that disagrees)" in bad.output
+    assert bad.output.count(": FAILED") == 1
 
 
 def test_the_c_engine_is_a_device_runtime(converted_build, testset, tmp_path):

@@ -2,13 +2,13 @@
 
 import csv
 import json
-import shutil
 
 import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
 
+from lenet_deploy.boards import BOARDS, find_board, missing_tools
 from lenet_deploy.errors import LenetError
 from lenet_deploy.sweeps import sweep_config
 from lenet_deploy.train.cli import main
@@ -18,7 +18,7 @@ from lenet_deploy.train.sweep.pareto import pareto_front
 from lenet_deploy.train.sweep.results import ranked
 from lenet_deploy.train.sweep.spec import parse_spec
 
-HAS_MCU_TOOLS = bool(shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc"))
+HAS_MCU_TOOLS = not missing_tools()
 needs_mcu_tools = pytest.mark.skipif(not HAS_MCU_TOOLS, reason="needs qemu-system-arm and arm-none-eabi-gcc")
 
 
@@ -47,13 +47,22 @@ def test_bad_latencies(text, message):
         parse_latency_ms("--max-latency", text)
 
 
-def test_limits_need_a_target_and_a_known_board():
+def test_limits_need_a_board_named_as_the_user_typed_it():
     assert device_limits(None) is None
-    with pytest.raises(LenetError, match="--max-ram needs --target BOARD"):
+    with pytest.raises(LenetError, match="--max-ram needs --board BOARD"):
         device_limits(None, max_ram="16KB")
-    with pytest.raises(LenetError, match="--board 'esp32' is not supported"):
-        device_limits("esp32")
-    assert device_limits("microbit", "64KB", None, "5ms") == DeviceLimits("microbit", 65536, None, 5.0)
+    with pytest.raises(LenetError, match="--max-ram needs --target BOARD"):
+        device_limits(None, max_ram="16KB", flag="--target")
+    with pytest.raises(LenetError, match="--target 'esp32' is not supported"):
+        find_board("esp32", "--target")
+
+
+@needs_mcu_tools
+def test_limits_are_parsed_for_the_board():
+    assert device_limits(BOARDS["microbit"], "64KB", None, "5ms") == DeviceLimits(BOARDS["microbit"], 65536, None,
+                                                                                  5.0)
+    assert DeviceLimits.from_dict(DeviceLimits(BOARDS["microbit"], 65536).to_dict()) == DeviceLimits(
+        BOARDS["microbit"], 65536)
 
 
 COST = {"fits": True, "reason": "", "flash_bytes": 50_000, "ram_bytes": 6_000, "latency_ms": 4.0, "images": 10,
@@ -61,11 +70,11 @@ COST = {"fits": True, "reason": "", "flash_bytes": 50_000, "ram_bytes": 6_000, "
 
 
 def test_every_broken_limit_is_a_reason_and_none_broken_is_feasible():
-    limits = DeviceLimits("mps2-an386", max_flash=40_000, max_ram=8_000, max_latency_ms=3.0)
+    limits = DeviceLimits(BOARDS["mps2-an386"], max_flash=40_000, max_ram=8_000, max_latency_ms=3.0)
     assert violations(COST, limits) == ["engine flash 50,000 B > --max-flash 40,000 B",
                                         "estimated latency 4.00 ms > --max-latency 3.00 ms"]
     assert violations(COST, DeviceLimits("mps2-an386", 50_000, 6_000, 4.0)) == []  # at the limit is within it
-    assert violations({**COST, "bit_exact": 9}, DeviceLimits("mps2-an386")) == [
+    assert violations({**COST, "bit_exact": 9}, DeviceLimits(BOARDS["mps2-an386"])) == [
         "the engine differs from TFLite Micro on 1 of 10 images (an engine bug: please report it)"]
     overflow = {"fits": False, "reason": "the model does not fit microbit: the firmware overflows its flash by 5 B"}
     assert violations(overflow, limits) == [overflow["reason"]]
@@ -113,13 +122,19 @@ def sweep_command(spec_path, out, npz, *extra):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--max-flash", "64KB"], "error: --max-flash needs --target BOARD (the board whose costs it limits)"),
-    (["--target", "mps2-an386", "--max-flash", "64XB"],
+    (["--max-flash", "64KB"], "error: --max-flash needs --board BOARD (the board whose costs it limits)"),
+    (["--board", "mps2-an386", "--max-flash", "64XB"],
      "error: --max-flash '64XB': not a size (write e.g. 64KB, 16 KiB, 1MB or bytes)"),
-    (["--target", "mps2-an386", "--max-latency", "5"], "error: --max-latency '5': give a unit (e.g. 5ms, 500us, "
-                                                       "0.01s)"),
-    (["--target", "mps2-an386", "--backend", "wandb"],
-     "error: --target runs with --backend local only (the device measurement lives in our driver)")])
+    (["--board", "mps2-an386", "--max-latency", "5"], "error: --max-latency '5': give a unit (e.g. 5ms, 500us, "
+                                                      "0.01s)"),
+    (["--board", "mps2-an386", "--backend", "wandb"],
+     "error: --board runs with --backend local only (the device measurement lives in our driver)"),
+    (["--target", "mps2-an386", "--backend", "wandb"],  # the earlier name: the message names what was typed
+     "error: --target runs with --backend local only (the device measurement lives in our driver)"),
+    (["--target", "esp32"], "error: Invalid value for '--target': 'esp32' is not one of 'microbit', 'mps2-an385', "
+                            "'mps2-an386', 'mps2-an500', 'mps2-an505', 'mps3-an547', 'netduinoplus2'. (see main sweep "
+                            "--help)"),
+    (["--target", "microbit", "--board", "microbit"], "error: give --board or --target (its other name), not both (see main sweep --help)")])
 def test_bad_device_options_are_one_line_exit_2_and_write_nothing(tmp_path, subset_npz, extra, message):
     result = CliRunner().invoke(main, sweep_command(sweep_config("mcu.yaml"), tmp_path / "s", subset_npz, *extra))
     assert result.exit_code == 2
@@ -146,7 +161,7 @@ def sweep_two(tmp_path, npz, *device):
 @pytest.mark.slow
 @needs_mcu_tools
 def test_a_trial_over_the_limit_is_recorded_with_its_reason_never_trained_and_never_chosen(tmp_path, subset_npz):
-    spec_path, out, done = sweep_two(tmp_path, subset_npz, "--target", "mps2-an386", "--max-flash", "40KB",
+    spec_path, out, done = sweep_two(tmp_path, subset_npz, "--board", "mps2-an386", "--max-flash", "40KB",
                                      "--max-ram", "16KB")
     assert done.exit_code == 0, done.output
     trials = {json.loads(r["param_filters"])[0]: r for r in csv.DictReader((out / "trials.csv").open())}
@@ -172,18 +187,18 @@ def test_a_trial_over_the_limit_is_recorded_with_its_reason_never_trained_and_ne
     assert [(r["number"], r["chosen"]) for r in front] == [(small["number"], "True")]
     assert (out / "pareto.png").stat().st_size > 10_000
 
-    again = CliRunner().invoke(main, sweep_command(spec_path, out, subset_npz, "--target", "mps2-an386",
+    again = CliRunner().invoke(main, sweep_command(spec_path, out, subset_npz, "--board", "mps2-an386",
                                                    "--max-flash", "64KB"))
     assert again.exit_code == 2
     assert again.stderr.strip() == (
         f"error: --out {out} holds this sweep for mps2-an386 with flash ≤ 40 KB, RAM ≤ 16 KB, not mps2-an386 with "
-        "flash ≤ 64 KB; give the same --target and limits to resume it")
+        "flash ≤ 64 KB; give the same --board and limits to resume it")
 
 
 @pytest.mark.slow
 @needs_mcu_tools
 def test_when_no_trial_fits_best_says_so_and_chooses_nothing(tmp_path, subset_npz):
-    _, out, done = sweep_two(tmp_path, subset_npz, "--target", "microbit", "--max-ram", "1KB")
+    _, out, done = sweep_two(tmp_path, subset_npz, "--board", "microbit", "--max-ram", "1KB")
     assert done.exit_code == 0, done.output
     assert "trial states: infeasible 2" in done.output
     result = CliRunner().invoke(main, ["best", str(out), "--data", str(subset_npz), "--unverified",
@@ -202,7 +217,7 @@ def test_a_trials_cost_is_what_lenet_bench_mcu_measures_on_the_same_model(tmp_pa
 
     model = converted_build / "lenet_int8.tflite"
     images, labels = to_model_input(subset_arrays["x_test"][:10]), subset_arrays["y_test"][:10]
-    cost = measure_cost(model, "mps2-an386", images, tmp_path / "cost", (images, labels))
+    cost = measure_cost(model, BOARDS["mps2-an386"], images, tmp_path / "cost", (images, labels))
     report = run_mcu_bench(model, images, labels, "subset", tmp_path / "mcu", McuOptions(compare_samples=2),
                            say=lambda _: None)
     main_build = report.main_build

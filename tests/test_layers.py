@@ -5,17 +5,15 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 
 # Each layer may import the layers listed after it, never one before it (core <- train <- convert <- bench <- pipeline).
 LAYERS = ("pipeline", "firmware_bench", "convert", "train", "core")
 FOLDERS = {"pipeline": "pipeline", "firmware_bench": "firmware_bench", "convert": "convert", "train": "train",
            "core": "lenet_deploy"}
-# What firmware_bench may take from convert: the C generator's public API, nothing else.
-CONVERT_API = "lenet_deploy.convert.codegen"
-# The one import upwards: a device-aware sweep (train) costs each trial on the board through this module's
-# `trial_cost` (DESIGN.md gives train "the device cost of a trial"; it needs the generator and QEMU).
-DEVICE_COST_API = ("train/sweep/driver.py", "lenet_deploy.firmware_bench.mcu.cost")
+STAGES = ("train", "convert", "firmware_bench")  # the ones with a public face other layers import from
 
 
 def _layer_of(module: str) -> str | None:
@@ -26,14 +24,19 @@ def _layer_of(module: str) -> str | None:
 
 
 def _imports(path: Path) -> list[str]:
+    return [module for module, _ in _imported_names(path)]
+
+
+def _imported_names(path: Path) -> list[tuple[str, str | None]]:
+    """(module, name) per import: `from m import a, b` gives (m, a), (m, b); `import m` gives (m, None)."""
     tree = ast.parse(path.read_text())
-    names = []
+    found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
+            found += [(alias.name, None) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.append(node.module)
-    return names
+            found += [(node.module, alias.name) for alias in node.names]
+    return found
 
 
 def _sources(layer: str) -> list[Path]:
@@ -48,11 +51,49 @@ def test_no_module_imports_a_layer_above_its_own():
         for path in _sources(layer):
             for module in _imports(path):
                 target = _layer_of(module)
-                if (str(path.relative_to(REPO)), module) == DEVICE_COST_API:
-                    continue
                 if target is not None and target not in allowed:
                     wrong.append(f"{path.relative_to(REPO)} imports {module}")
     assert wrong == []
+
+
+def test_other_layers_import_a_stage_only_through_its_public_face():
+    """`from lenet_deploy.train import fit`, never `lenet_deploy.train.fitting`: a stage's insides can move."""
+    import importlib
+
+    faces = {stage: set(importlib.import_module(f"lenet_deploy.{stage}").__all__) for stage in STAGES}
+    wrong = []
+    for layer in LAYERS:
+        for path in _sources(layer):
+            for module, name in _imported_names(path):
+                stage = _layer_of(module)
+                if stage not in STAGES or stage == layer:
+                    continue
+                if module != f"lenet_deploy.{stage}" or name not in faces[stage]:
+                    wrong.append(f"{path.relative_to(REPO)} imports {name or '*'} from {module}")
+    assert wrong == []
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_public_name_resolves_and_none_is_a_submodules_name(stage):
+    """A public name that is also a submodule's would be rebound to the module once the submodule is imported."""
+    import importlib
+
+    package = importlib.import_module(f"lenet_deploy.{stage}")
+    assert package.__all__
+    folder = REPO / FOLDERS[stage]
+    shadowed = [name for name in package.__all__ if (folder / f"{name}.py").exists() or (folder / name).is_dir()]
+    assert shadowed == []
+    for name in package.__all__:
+        assert getattr(getattr(package, name), "__name__", name) == name  # resolves (PRESETS is a dict)
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        package.nope
+
+
+def test_a_device_sweep_gets_firmware_bench_s_trial_cost_through_the_entry_point():
+    from lenet_deploy.device_cost import device_cost_function
+    from lenet_deploy.firmware_bench import trial_cost
+
+    assert device_cost_function() is trial_cost
 
 
 def test_nothing_imports_the_old_top_level_names():
@@ -60,12 +101,6 @@ def test_nothing_imports_the_old_top_level_names():
     wrong = [f"{path.relative_to(REPO)} imports {module}"
              for layer in LAYERS for path in _sources(layer) + list((REPO / "tests").glob("*.py"))
              for module in _imports(path) if module.split(".")[0] in old]
-    assert wrong == []
-
-
-def test_firmware_bench_takes_from_convert_only_its_public_c_generator_api():
-    wrong = [f"{path.relative_to(REPO)} imports {module}" for path in _sources("firmware_bench")
-             for module in _imports(path) if module.startswith("lenet_deploy.convert") and module != CONVERT_API]
     assert wrong == []
 
 

@@ -175,7 +175,7 @@ def test_any_output_byte_that_differs_from_tflm_is_a_failure():
 def _bench_on_a_smaller_microbit(converted_build, testset, tmp_path, part: str):
     """`lenet-bench mcu --board microbit` with the board's memory map changed by `part` (dataclass fields)."""
     shrink = ("import dataclasses, sys; from lenet_deploy import boards; "
-              "boards.QEMU_BOARDS['microbit'] = dataclasses.replace(boards.QEMU_BOARDS['microbit'], "
+              "boards.BOARDS['microbit'] = dataclasses.replace(boards.BOARDS['microbit'], "
               f"{part}); from lenet_deploy.firmware_bench.cli import main; main()")
     return subprocess.run([sys.executable, "-c", shrink, "mcu", "--model", converted_build / "lenet_int8.tflite",
                            "--data", testset, "--samples", "5", "--board", "microbit", "--out", tmp_path / "mcu"],

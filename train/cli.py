@@ -7,20 +7,23 @@ from pathlib import Path
 
 import click
 
-from lenet_deploy.boards import QEMU_BOARDS
-from lenet_deploy.cli import Group, console, data_option, handle_errors, unverified_option
+from lenet_deploy.cli import (
+    Group,
+    board_flag,
+    board_option,
+    console,
+    country_option,
+    data_option,
+    handle_errors,
+    unverified_option,
+    wandb_option,
+)
 from lenet_deploy.data import DEFAULT_VAL_SIZE, cache_dir, load_mnist
 from lenet_deploy.energy import check_country
 from lenet_deploy.errors import LenetError
 from lenet_deploy.train.config import PRESETS, load_yaml, make_config, preset
-from lenet_deploy.train.fit import FitOptions, fit
-from lenet_deploy.train.tracking import WANDB_MODES, offline_runs_note
-
-# Every command that trains tracks the same way (the pipeline's options too).
-wandb_option = click.option("--wandb", "wandb_mode", type=click.Choice(WANDB_MODES), default="auto",
-                            show_default=True, help="W&B mode (auto = online only if an API key is configured).")
-country_option = click.option("--country", default="USA", show_default=True,
-                              help="ISO 3166 alpha-3 country for CodeCarbon's carbon intensity (e.g. USA, DEU, FRA).")
+from lenet_deploy.train.fitting import FitOptions, fit
+from lenet_deploy.train.tracking import offline_runs_note
 
 
 @click.group(cls=Group)
@@ -115,7 +118,8 @@ def _print_summary(out: Path, metrics: dict) -> None:
 
 @main.command()
 @click.option("--config", "config_path", required=True, type=click.Path(path_type=Path),
-              help="W&B sweep YAML (method, metric, parameters, early_terminate).")
+              help="W&B sweep YAML (method, metric, parameters, early_terminate), or an installed one by name: "
+                   "seed, mcu, lenet-plus (also sweeps/seed.yaml where no such file is here).")
 @click.option("--count", type=int, default=20, show_default=True, help="Finished trials to reach (resumes count).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes on this machine.")
 @click.option("--trial-threads", type=int, default=1, show_default=True,
@@ -132,29 +136,30 @@ def _print_summary(out: Path, metrics: dict) -> None:
               help="Validation images held out of the training set (what trials are ranked on).")
 @click.option("--heartbeat", type=int, default=20, show_default=True,
               help="Seconds between trial heartbeats; a silent trial is failed and retried after 3 of them.")
-@click.option("--target", type=click.Choice(list(QEMU_BOARDS)),
-              help="Measure every trial's int8 engine on this board (QEMU) and rank by int8 accuracy among the "
-                   "trials within the limits.")
-@click.option("--max-flash", help="With --target: the engine's flash (code + constants), e.g. 64KB.")
-@click.option("--max-ram", help="With --target: the engine's RAM (arena + data + inference stack), e.g. 16KB.")
-@click.option("--max-latency", help="With --target: instructions x CPI / the board's clock, e.g. 5ms.")
+@click.option("--max-flash", help="With --board: the engine's flash (code + constants), e.g. 64KB.")
+@click.option("--max-ram", help="With --board: the engine's RAM (arena + data + inference stack), e.g. 16KB.")
+@click.option("--max-latency", help="With --board: instructions x CPI / the board's clock, e.g. 5ms.")
 @wandb_option
 @country_option
 @data_option
 @unverified_option
+@board_option("Measure every trial's int8 engine on this board (QEMU) and rank by int8 accuracy among the trials "
+              "within the limits.")
 @handle_errors
 def sweep(config_path: Path, count: int, workers: int, trial_threads: int, storage: str | None, backend: str,
-          epochs_cap: int | None, out: Path | None, seed: int, val_size: int, heartbeat: int, target: str | None,
+          epochs_cap: int | None, out: Path | None, seed: int, val_size: int, heartbeat: int, board,
           max_flash: str | None, max_ram: str | None, max_latency: str | None, wandb_mode: str,
           country: str, data: Path | None, unverified: bool) -> None:
     """Run (or continue) a sweep; trials are ranked on the validation split."""
+    from lenet_deploy.sweeps import resolve_sweep_config
     from lenet_deploy.train.sweep.device import device_limits
     from lenet_deploy.train.sweep.spec import load_spec
 
+    config_path = resolve_sweep_config(config_path)
     spec = load_spec(config_path)
-    limits = device_limits(target, max_flash, max_ram, max_latency)
+    limits = device_limits(board, max_flash, max_ram, max_latency, flag=board_flag())
     if limits and backend == "wandb":
-        raise LenetError("--target runs with --backend local only (the device measurement lives in our driver)")
+        raise LenetError(f"{board_flag()} runs with --backend local only (the device measurement lives in our driver)")
     check_country(country)
     name = str(spec.raw.get("name") or config_path.stem)
     out = out or Path("runs") / name
@@ -166,17 +171,18 @@ def sweep(config_path: Path, count: int, workers: int, trial_threads: int, stora
                                    val_size, seed, country)
         click.echo(f"W&B sweep {sweep_id} ran {count} trials; ranked on W&B's sweep page")
         return
+    from lenet_deploy.device_cost import device_cost_function
     from lenet_deploy.train.sweep.driver import SweepOptions, run_sweep
 
     options = SweepOptions(count=count, workers=workers, trial_threads=trial_threads, storage=storage,
                            epochs_cap=epochs_cap, seed=seed,
                            val_size=val_size, wandb=wandb_mode, country=country, heartbeat=heartbeat,
                            data=str(data) if data else None, verify=not unverified,
-                           device=limits.to_dict() if limits else None)
+                           device=limits)
     started = time.time()
     if limits:
         click.echo(f"every trial measured on {limits.describe()}")
-    stats = run_sweep(spec, name, out, options, say=click.echo)
+    stats = run_sweep(spec, name, out, options, say=click.echo, trial_cost=device_cost_function() if limits else None)
     _print_ranking(stats["rows"], spec, out)
     click.echo(f"{stats['finished']} trials finished ({stats['this_run']} in this run, "
                f"{stats['seconds'] / 60:.1f} min, {stats['trials_per_hour']:.1f} trials/hour). "

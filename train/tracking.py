@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from lenet_deploy.cli import WANDB_MODES
 from lenet_deploy.errors import LenetError
 
-WANDB_MODES = ("auto", "online", "offline", "disabled")
 PROJECT = "lenet-deploy"
 
 

@@ -29,14 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_deploy.boards import QEMU_BOARDS
-from lenet_deploy.convert.run import convert_model
+from lenet_deploy.boards import BOARDS
+from lenet_deploy.convert import ConvertOptions, convert_model
 from lenet_deploy.data import load_mnist, to_model_input
 from lenet_deploy.firmware_bench.mcu.build import elf_sizes, write_firmware_sources
 from lenet_deploy.runtimes import TFLMRunner
 
 HERE = Path(__file__).resolve().parent
-BOARD = QEMU_BOARDS["mps2-an386"]  # Cortex-M4F, as TFLM's cortex_m_generic TARGET_ARCH=cortex-m4+fp
+BOARD = BOARDS["mps2-an386"]  # Cortex-M4F, as TFLM's cortex_m_generic TARGET_ARCH=cortex-m4+fp
 KERNELS = {"reference": [], "cmsis_nn": ["OPTIMIZED_KERNEL_DIR=cmsis_nn"]}
 PLAIN_FLAGS = ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-fno-rtti", "-fno-exceptions"]
 
@@ -143,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for io in args.io:
         header_dir = (args.out / f"header-{io}").resolve()
-        convert_model(args.model, "int8", io_type=io, out=header_dir, data=args.data, verify=not args.unverified)
+        convert_model(args.model, ConvertOptions(io_type=io, out=header_dir, data=args.data,
+                                                   verify=not args.unverified))
         model = (header_dir / "lenet_int8.tflite").read_bytes()
         reference = TFLMRunner(model).predict(to_model_input(images)).argmax(axis=1)
         for kernels, tflm in builds.items():

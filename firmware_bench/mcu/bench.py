@@ -15,9 +15,9 @@ from typing import Any, Callable
 import numpy as np
 
 from lenet_deploy.artifacts import sha256_file, staged_dir, write_text_atomic
-from lenet_deploy.boards import qemu_board
+from lenet_deploy.boards import BOARDS, DEFAULT_BOARD, Board
 from lenet_deploy.contained import contained
-from lenet_deploy.convert.codegen import HostEngine, read_graph, write_engine, write_model_source
+from lenet_deploy.convert import HostEngine, read_graph, write_engine, write_model_source
 from lenet_deploy.errors import CheckFailed, LenetError
 from lenet_deploy.firmware_bench.mcu.build import build_firmware
 from lenet_deploy.firmware_bench.mcu.qemu import run_firmware
@@ -31,7 +31,7 @@ PROFILE_SAMPLES = 100  # images through the per-layer profile build (its counts 
 
 @dataclass(frozen=True)
 class McuOptions:
-    board: str = "mps2-an386"
+    board: Board = BOARDS[DEFAULT_BOARD]
     compare_samples: int = 1000  # images for the extra builds (-Os, no DSP, with the flatbuffer)
     clock_mhz: float | None = None  # None: the board's named part's clock
     cpi: float = 1.25
@@ -39,9 +39,8 @@ class McuOptions:
 
     def resolved(self) -> McuOptions:
         """The options with the board's stated assumptions filled in where the user gave none."""
-        board = qemu_board(self.board)
-        return replace(self, clock_mhz=self.clock_mhz or board.clock_mhz,
-                       uw_per_mhz=self.uw_per_mhz or board.uw_per_mhz)
+        return replace(self, clock_mhz=self.clock_mhz or self.board.clock_mhz,
+                       uw_per_mhz=self.uw_per_mhz or self.board.uw_per_mhz)
 
 
 @dataclass(frozen=True)
@@ -100,14 +99,14 @@ def run_mcu_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data
             builds[key] = build_firmware(engine_c, stage / "firmware", options.board, optimization, dsp,
                                          flatbuffer_c if blob else None)
         profiler = build_firmware(engine_c, stage / "firmware", options.board, "-O2", True, profile=True)
-        say(f"QEMU {options.board}: {len(images):,} images through the -O2 firmware …")
+        say(f"QEMU {options.board.machine}: {len(images):,} images through the -O2 firmware …")
         runs = {MAIN_BUILD: run_firmware(builds[MAIN_BUILD], quantized, reference.shape[1], engine.macs)}
         few = min(len(images), options.compare_samples)
         for key in ("O2-portable", "Os", "O2+flatbuffer"):
-            say(f"QEMU {options.board}: {few:,} images through the {key} firmware …")
+            say(f"QEMU {options.board.machine}: {few:,} images through the {key} firmware …")
             runs[key] = run_firmware(builds[key], quantized[:few], reference.shape[1], engine.macs)
         profiled = min(len(images), PROFILE_SAMPLES)
-        say(f"QEMU {options.board}: {profiled:,} images through the per-layer profile build …")
+        say(f"QEMU {options.board.machine}: {profiled:,} images through the per-layer profile build …")
         profile = _profile(engine, run_firmware(profiler, quantized[:profiled], reference.shape[1],
                                                  engine.macs), reference)
         report = _report(model_path, graph, engine, tflm_arena, labels, reference, host, builds, runs, options,
@@ -115,7 +114,7 @@ def run_mcu_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data
         write_record(stage / MCU_REPORT, report)
         write_text_atomic(stage / "report.md", mcu_report_markdown(report))
         write_record(stage / MANIFEST, McuManifest.new(model=str(model_path), model_sha256=sha256_file(model_path),
-                                                       board=options.board, samples=len(images), data=data_source))
+                                                       board=options.board.machine, samples=len(images), data=data_source))
     failures = exactness_failures(report)
     if failures:
         raise CheckFailed(f"{'; '.join(failures)} (report kept in {out})")
@@ -148,9 +147,8 @@ def energy_uj(instructions: float, options: McuOptions) -> float:
 
 
 def _power_source(options: McuOptions) -> str:
-    board = qemu_board(options.board)
-    if options.uw_per_mhz == board.uw_per_mhz:
-        return f"assumed: {board.power_part}, its datasheet's headline run-mode figure"
+    if options.uw_per_mhz == options.board.uw_per_mhz:
+        return f"assumed: {options.board.power_part}, its datasheet's headline run-mode figure"
     return "given with --uw-per-mhz"
 
 
@@ -207,7 +205,7 @@ def _report(model_path: Path, graph, engine, tflm_arena: int, labels, reference,
     engine_ram = main["engine_ram_bytes"] + main["invoke_stack_bytes"]
     portable = variants["O2-portable"]
     return McuReport(
-        model=str(model_path), board=options.board, cpu=qemu_board(options.board).cpu, data=data_source,
+        model=str(model_path), board=options.board.machine, cpu=options.board.cpu, data=data_source,
         samples=len(reference), macs=engine.macs, ops=engine.ops, int8_weight_bytes=weights,
         tflm={"accuracy": _accuracy(reference, labels), "arena_bytes": tflm_arena},
         host_engine={"accuracy": _accuracy(host, labels),

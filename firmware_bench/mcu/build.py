@@ -7,13 +7,12 @@ its arena, and everything else (startup, newlib, the benchmark's I/O) reported a
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from lenet_deploy.boards import QemuBoard, qemu_board
+from lenet_deploy.boards import Board, tool_path
 from lenet_deploy.errors import LenetError
 
 FIRMWARE_FILES = ("startup.c", "main.c", "link.ld")
@@ -31,7 +30,7 @@ CFLAGS = ("-mthumb", "-std=c99", "-Wall", "-Wextra", "-Werror", "-ffunction-sect
 class Firmware:
     elf: Path
     map: Path
-    board: str
+    board: Board
     optimization: str
     dsp: bool
     with_flatbuffer: bool
@@ -39,14 +38,7 @@ class Firmware:
     profile: bool = False  # times every op (the engine's trace callback)
 
 
-def tool(name: str, package: str) -> str:
-    found = shutil.which(name)
-    if not found:
-        raise LenetError(f"{name} not found: install the Debian package {package}")
-    return found
-
-
-def write_firmware_sources(out: Path, target: QemuBoard) -> None:
+def write_firmware_sources(out: Path, target: Board) -> None:
     """startup.c, main.c and link.ld into `out`, the linker script filled with the board's memory map."""
     sources = resources.files("lenet_deploy.firmware_bench.mcu")
     for name in FIRMWARE_FILES:
@@ -59,19 +51,18 @@ def write_firmware_sources(out: Path, target: QemuBoard) -> None:
         (out / name).write_text(text)
 
 
-def build_firmware(engine_c: Path, out: Path, board_name: str, optimization: str = "-O2", dsp: bool = True,
+def build_firmware(engine_c: Path, out: Path, target: Board, optimization: str = "-O2", dsp: bool = True,
                    flatbuffer_c: Path | None = None, profile: bool = False) -> Firmware:
     """Compile startup + benchmark main + the engine (and optionally the .tflite C array) into out/<stem>.elf.
 
     `profile`: the engine calls back after every op and the firmware times each op (a separate build:
     the production one has no callback)."""
-    target = qemu_board(board_name)
     if optimization not in OPTIMIZATIONS:
         raise LenetError(f"optimization {optimization!r}: choose from {', '.join(OPTIMIZATIONS)}")
-    gcc = tool("arm-none-eabi-gcc", "gcc-arm-none-eabi")
+    gcc = tool_path("arm-none-eabi-gcc")
     out.mkdir(parents=True, exist_ok=True)
     write_firmware_sources(out, target)
-    stem = (f"{board_name}{optimization}{'' if dsp else '-nodsp'}{'-flatbuffer' if flatbuffer_c else ''}"
+    stem = (f"{target.machine}{optimization}{'' if dsp else '-nodsp'}{'-flatbuffer' if flatbuffer_c else ''}"
             f"{'-profile' if profile else ''}")
     flags = [*target.flags, *CFLAGS, optimization, f"-I{Path(engine_c).parent}",
              f'-DENGINE_HEADER="{Path(engine_c).with_suffix(".h").name}"']
@@ -102,7 +93,7 @@ def build_firmware(engine_c: Path, out: Path, board_name: str, optimization: str
         raise LenetError(f"linking the firmware failed: {_first_line(linked)}")
     sizes = map_sizes(map_file.read_text(), engine=f"{stem}.engine.o", flatbuffer=f"{stem}.flatbuffer.o")
     sizes["elf"] = elf_sizes(elf)
-    return Firmware(elf, map_file, board_name, optimization, dsp and target.dsp, flatbuffer_c is not None, sizes,
+    return Firmware(elf, map_file, target, optimization, dsp and target.dsp, flatbuffer_c is not None, sizes,
                     profile)
 
 
@@ -120,7 +111,7 @@ _OVERFLOW = re.compile(r"region `(FLASH|RAM)' overflowed by (\d+) bytes")
 _NO_HEAP_STACK = "RAM: fewer than 5120 bytes above the static data"  # link.ld's run-time room check
 
 
-def does_not_fit(linker_errors: str, target: QemuBoard) -> str | None:
+def does_not_fit(linker_errors: str, target: Board) -> str | None:
     """The linker's region overflows as one sentence about the part, or None if it failed otherwise."""
     overflows = dict(_OVERFLOW.findall(linker_errors))
     part = f" ({target.part})" if target.part else ""
@@ -139,7 +130,7 @@ def does_not_fit(linker_errors: str, target: QemuBoard) -> str | None:
 
 def elf_sizes(elf: Path) -> dict[str, int]:
     """arm-none-eabi-size (Berkeley): text (code + rodata + vectors), data, bss."""
-    result = subprocess.run([tool("arm-none-eabi-size", "binutils-arm-none-eabi"), str(elf)], capture_output=True,
+    result = subprocess.run([tool_path("arm-none-eabi-size"), str(elf)], capture_output=True,
                             text=True, check=True)
     text, data, bss = (int(v) for v in result.stdout.splitlines()[1].split()[:3])
     return {"text": text, "data": data, "bss": bss, "flash": text + data, "static_ram": data + bss}

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lenet_deploy.boards import Board
 from lenet_deploy.contained import contained
-from lenet_deploy.convert.codegen import int8_flatbuffer, representative_images, write_engine
+from lenet_deploy.convert import int8_flatbuffer, representative_images, write_engine
 from lenet_deploy.firmware_bench.mcu.bench import (
     McuOptions,
     energy_uj,
@@ -47,7 +48,7 @@ class DeviceCost:
         return asdict(self)
 
 
-def measure_cost(model_path: Path, board: str, images: np.ndarray, work: Path,
+def measure_cost(model_path: Path, board: Board, images: np.ndarray, work: Path,
                  accuracy_set: tuple[np.ndarray, np.ndarray] | None = None) -> DeviceCost:
     """Generate and build the engine of `model_path` for `board`, run float `images` [N, 28, 28, 1] in QEMU.
 
@@ -59,7 +60,7 @@ def measure_cost(model_path: Path, board: str, images: np.ndarray, work: Path,
     try:
         firmware = build_firmware(engine_c, Path(work) / "firmware", board, "-O2", True)
     except DoesNotFit as exc:
-        return DeviceCost(board, engine.macs, fits=False, reason=str(exc))
+        return DeviceCost(board.machine, engine.macs, fits=False, reason=str(exc))
     tflm = tflm_reference(Path(model_path).read_bytes(), images, str(model_path))
     run = run_firmware(firmware, tflm.inputs, tflm.outputs.shape[1], engine.macs)
     accuracy = None
@@ -70,13 +71,13 @@ def measure_cost(model_path: Path, board: str, images: np.ndarray, work: Path,
         accuracy = float((outputs.argmax(axis=1) == y).mean())
     instructions = run.instructions_per_inference
     return DeviceCost(
-        board, engine.macs, fits=True, flash_bytes=firmware.sizes["engine"]["flash"],
+        board.machine, engine.macs, fits=True, flash_bytes=firmware.sizes["engine"]["flash"],
         ram_bytes=firmware.sizes["engine"]["ram"] + run.invoke_stack_bytes, instructions=instructions,
         latency_ms=latency_ms(instructions, options), energy_uj=energy_uj(instructions, options),
         images=len(images), bit_exact=int((run.outputs == tflm.outputs).all(axis=1).sum()), int8_accuracy=accuracy)
 
 
-def trial_cost(model, mnist, board: str, work: Path, seed: int, val_size: int, accuracy: bool) -> dict:
+def trial_cost(model, mnist, board: Board, work: Path, seed: int, val_size: int, accuracy: bool) -> dict:
     """A sweep trial's Keras `model` as int8 on `board`: its cost, and (`accuracy`) its int8 validation accuracy.
 
     Converted as `lenet-convert --quantize int8` converts (calibrated on the training split of the same seed and

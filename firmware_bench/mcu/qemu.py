@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_deploy.boards import qemu_board
+from lenet_deploy.boards import tool_path
 from lenet_deploy.errors import LenetError
-from lenet_deploy.firmware_bench.mcu.build import Firmware, tool
+from lenet_deploy.firmware_bench.mcu.build import Firmware
 
 # QEMU's time limit per image: a hung firmware must end, a big model on a busy machine must not. Seen idle:
 # 2 ms (seed-best) to 9 ms (lenet-plus, 3M MACs) per image on the M4; lenet-plus on the M3 took > 50 ms while
@@ -42,7 +42,7 @@ class McuRun:
 
 
 def qemu_command(firmware: Firmware) -> list[str]:
-    return [tool("qemu-system-arm", "qemu-system-arm"), "-M", qemu_board(firmware.board).machine, "-nographic",
+    return [tool_path("qemu-system-arm"), "-M", firmware.board.machine, "-nographic",
             "-monitor", "none", "-serial", "none", "-semihosting-config", "enable=on,target=native",
             "-icount", "shift=0", "-kernel", str(firmware.elf.resolve())]
 
@@ -68,7 +68,7 @@ def run_firmware(firmware: Firmware, images: np.ndarray, output_size: int, macs:
             detail = (errors[0][len("LENET_MCU_ERROR "):] if errors
                       else "the firmware faulted (startup.c's fault handler exits with 3)" if result.returncode == 3
                       else result.stderr.strip() or "no output")
-            raise LenetError(f"{firmware.elf.name} on {firmware.board}: exit status {result.returncode}: "
+            raise LenetError(f"{firmware.elf.name} on {firmware.board.machine}: exit status {result.returncode}: "
                              f"{detail.splitlines()[0]}")
         report = next((json.loads(line.split(" ", 1)[1]) for line in lines if line.startswith("LENET_MCU {")), None)
         if report is None:

@@ -108,6 +108,19 @@ def ratios(report: BenchReport) -> list[str]:
     return lines
 
 
+def self_checks(report: BenchReport) -> list[str]:
+    """A device run's check of its own answers against the host's (export-data --model), one line per variant."""
+    lines = []
+    for v in report.variants:
+        check = v.get("reference_check")
+        if check:
+            verdict = "ok" if v["status"] == "ok" else "FAILED"
+            lines.append(f"self-check of {label(v)}: top-1 agreement {check['agreement']:.2%} with the host's "
+                         f"predictions ({check['host_runtime']}), accuracy {v['metrics']['accuracy']:.4f} vs the "
+                         f"host's {check['host_accuracy']:.4f}: {verdict}")
+    return lines
+
+
 def how_measured(report: BenchReport) -> str:
     p, o = report.platform, report.options
     emulated = f", EMULATED: {p['emulation']}" if p.get("emulation") else ""
@@ -140,8 +153,8 @@ def print_table(report: BenchReport) -> None:
         table.add_row(*(_cell(row, k) for k in MAIN))
     out = console()
     out.print(table)
-    for line in failed:
-        out.print(line, markup=False)
+    for line in failed + self_checks(report):
+        out.print(line, markup=False, soft_wrap=True)  # one line each, whatever the width: people grep them
     for line in ratios(report):
         out.print(line)
     for r in mcu_rows(report.mcu_reports()):
@@ -227,7 +240,7 @@ def write_report(report: BenchReport, out: Path) -> Path:
     write_csv(report, out / "bench.csv")
     plots = write_plots(report, out)
     parts = ["# lenet-bench report", "", f"How measured: {how_measured(report)}", "", markdown_table(report), ""]
-    parts += [f"- {line}" for line in ratios(report)] + [""]
+    parts += [f"- {line}" for line in self_checks(report) + ratios(report)] + [""]
     parts += ["Detail (every column, raw keys, in bench.csv):", "", markdown_table(report, DETAIL), ""]
     parts += mcu_markdown(report.mcu_reports())
     parts += [f"![{name}]({name})" for name in plots]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lenet_deploy.boards import qemu_board
+from lenet_deploy.boards import find_board
 from lenet_deploy.manifests import MAIN_BUILD, McuReport
 
 
@@ -46,7 +46,7 @@ def mcu_report_markdown(report: McuReport) -> str:
         "measures it on this 64-bit host; a 32-bit target needs less, e.g. 11,172 B on the Cortex-M4 against "
         "12,576 B on the host for seed-best, measured by examples/tflm/verify.py)",
         f"- portable C at -O2: {t['portable_instructions_per_mac']:.2f} instructions per MAC ≤ 3: "
-        f"{ok[t['instructions_ok']]}; the {qemu_board(report.board).fast_path} path runs {t['dsp_speedup']:.2f}x fewer "
+        f"{ok[t['instructions_ok']]}; the {find_board(report.board).fast_path} path runs {t['dsp_speedup']:.2f}x fewer "
         "instructions", "",
         "How measured: " + "; ".join(f"{k}: {m}" for k, m in report.method.items()) + ".",
         "Firmware flash/RAM include newlib's stdio and semihosting, which a product would not carry.", "",
@@ -55,7 +55,7 @@ def mcu_report_markdown(report: McuReport) -> str:
 
 
 def _build_name(key: str, row: dict[str, Any], board: str) -> str:
-    return f"{key} ({qemu_board(board).fast_path if row['dsp'] else 'portable C'})"
+    return f"{key} ({find_board(board).fast_path if row['dsp'] else 'portable C'})"
 
 
 LAYER_COLUMNS = ("op", "layer", "output", "MACs", "instructions", "instr / MAC", "share")

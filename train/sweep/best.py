@@ -26,7 +26,7 @@ from lenet_deploy.manifests import (
 )
 from lenet_deploy.plots import confusion_matrix_png
 from lenet_deploy.train.config import make_config
-from lenet_deploy.train.fit import FitOptions, fit, headline_metrics
+from lenet_deploy.train.fitting import FitOptions, fit, headline_metrics
 from lenet_deploy.train.sweep.driver import open_study, recorded_storage_url
 from lenet_deploy.train.sweep.results import device_sweep, ranked, trial_rows
 from lenet_deploy.train.sweep.spec import parse_spec

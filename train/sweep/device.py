@@ -1,35 +1,42 @@
 """A device-aware sweep: the board a trial must run on, its limits, and what each trial costs there.
 
-Every trial is converted to int8, its C engine built for the board and run in QEMU: `trial_cost` in
-`firmware_bench/mcu/cost.py`, the one function this layer takes from above it (DESIGN.md gives train "the
-device cost of a trial", which needs the generator and the emulator). The same is measured once before
-training, on the freshly initialised model: flash, RAM and instructions follow from the architecture, not the
+Every trial is converted to int8, its C engine built for the board and run in QEMU: that needs the generator
+and the emulator, both above train, so the sweep receives the cost as a function from the command that starts
+it (firmware_bench's `trial_cost`; see `run_sweep`). The same is measured once before training, on the freshly initialised model: flash, RAM and instructions follow from the architecture, not the
 weights, so a trial over a limit is recorded with the reason and never trained.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
+from lenet_deploy.boards import Board, find_board, require_tools
 from lenet_deploy.errors import LenetError
 
 
 @dataclass(frozen=True)
 class DeviceLimits:
-    board: str
+    board: Board
     max_flash: int | None = None  # bytes: the engine's code + constants
     max_ram: int | None = None  # bytes: the engine's arena + static data + the stack of one inference
     max_latency_ms: float | None = None  # instructions x the board's CPI / its clock
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As sweep.json records it: the board by name."""
+        return {"board": self.board.machine, "max_flash": self.max_flash, "max_ram": self.max_ram,
+                "max_latency_ms": self.max_latency_ms}
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> DeviceLimits:
+        return cls(find_board(record["board"]), record.get("max_flash"), record.get("max_ram"),
+                   record.get("max_latency_ms"))
 
     def describe(self) -> str:
         limits = [f"{name} ≤ {value}" for name, value in (
             ("flash", _kb(self.max_flash)), ("RAM", _kb(self.max_ram)),
             ("latency", f"{self.max_latency_ms:g} ms" if self.max_latency_ms is not None else None)) if value]
-        return f"{self.board}" + (f" with {', '.join(limits)}" if limits else " (the part's own flash and RAM)")
+        return f"{self.board.machine}" + (f" with {', '.join(limits)}" if limits else " (the part's own flash and RAM)")
 
 
 def _kb(size: int | None) -> str | None:
@@ -64,24 +71,18 @@ def parse_latency_ms(flag: str, text: str) -> float:
     return seconds * 1000
 
 
-def device_limits(board: str | None, max_flash: str | None = None, max_ram: str | None = None,
-                  max_latency: str | None = None) -> DeviceLimits | None:
-    """The limits the command line asks for; None without --target (and then no limit may be given)."""
-    given = [flag for flag, value in (("--max-flash", max_flash), ("--max-ram", max_ram),
+def device_limits(board: Board | None, max_flash: str | None = None, max_ram: str | None = None,
+                  max_latency: str | None = None, flag: str = "--board") -> DeviceLimits | None:
+    """The limits the command line asks for; None without a board (and then no limit may be given).
+
+    `flag`: the option the user named the board with, for the messages."""
+    given = [name for name, value in (("--max-flash", max_flash), ("--max-ram", max_ram),
                                       ("--max-latency", max_latency)) if value is not None]
     if board is None:
         if given:
-            raise LenetError(f"{given[0]} needs --target BOARD (the board whose costs it limits)")
+            raise LenetError(f"{given[0]} needs {flag} BOARD (the board whose costs it limits)")
         return None
-    import shutil
-
-    from lenet_deploy.boards import qemu_board
-
-    qemu_board(board)  # an unknown board is refused here, before anything is trained
-    missing = [tool for tool in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(tool) is None]
-    if missing:
-        raise LenetError(f"--target needs {' and '.join(missing)} (Debian: gcc-arm-none-eabi "
-                         "libnewlib-arm-none-eabi qemu-system-arm)")
+    require_tools(f"{flag} {board.machine}")  # before anything is trained
     return DeviceLimits(board, parse_size("--max-flash", max_flash) if max_flash is not None else None,
                         parse_size("--max-ram", max_ram) if max_ram is not None else None,
                         parse_latency_ms("--max-latency", max_latency) if max_latency is not None else None)

@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,13 @@ from lenet_deploy.energy import EnergyMeter
 from lenet_deploy.errors import LenetError
 from lenet_deploy.manifests import SWEEP_MANIFEST, SweepManifest, read_record, write_record
 from lenet_deploy.train.config import cap_epochs, make_config
-from lenet_deploy.train.fit import FitOptions, fit
+from lenet_deploy.train.fitting import FitOptions, fit
 from lenet_deploy.train.model import spatial_plan
 from lenet_deploy.train.sweep.progress import TrialProgress
 from lenet_deploy.train.sweep.pruning import make_in_order_hyperband
 from lenet_deploy.train.sweep.results import write_results
 from lenet_deploy.train.sweep.sampling import make_sampler
+from lenet_deploy.train.sweep.device import DeviceLimits, violations
 from lenet_deploy.train.sweep.spec import SweepSpec, grid_size, grid_space, max_epochs, optuna_distributions
 
 FINISHED = ("COMPLETE", "PRUNED")
@@ -53,7 +55,17 @@ class SweepOptions:
     data: str | None = None
     verify: bool = True
     trial_threads: int = 1  # TensorFlow threads per trial: fixed, because results depend on it
-    device: dict | None = None  # DeviceLimits.to_dict(): measure every trial on that board, within those limits
+    device: DeviceLimits | None = None  # measure every trial on that board, within those limits
+
+    def record(self) -> dict[str, Any]:
+        """As sweep.json records them (the storage apart: it may hold a password)."""
+        options = {k: v for k, v in asdict(self).items() if k not in ("storage", "device")}
+        return {**options, "device": self.device.to_dict() if self.device else None}
+
+
+# A trial's cost on the board: (Keras model, MNIST, board, work directory, seed, validation size, whether to measure
+# int8 accuracy) -> the cost record. firmware_bench's `trial_cost`, passed in by the command that starts the sweep.
+TrialCost = Callable[..., dict[str, Any]]
 
 
 class SurplusTrial(Exception):
@@ -128,9 +140,10 @@ def prepare_sweep_dir(spec: SweepSpec, name: str, out: Path, options: SweepOptio
         if earlier.spec != spec.raw or earlier.study != name:
             raise LenetError(f"--out {out} holds a different sweep ({earlier.study}); "
                              "choose another --out to start a new one")
-        if earlier.options.get("device") != options.device:
+        device = options.device.to_dict() if options.device else None
+        if earlier.options.get("device") != device:
             raise LenetError(f"--out {out} holds this sweep for {_target_text(earlier.options.get('device'))}, "
-                             f"not {_target_text(options.device)}; give the same --target and limits to resume it")
+                             f"not {_target_text(device)}; give the same --board and limits to resume it")
         return
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -138,20 +151,23 @@ def prepare_sweep_dir(spec: SweepSpec, name: str, out: Path, options: SweepOptio
         raise LenetError(f"--out {out} is not writable ({exc.strerror})") from None
     write_record(manifest_path, SweepManifest.new(
         study=name, spec=spec.raw, storage=redact(options.storage) if options.storage else LOCAL_STUDY,
-        options={k: v for k, v in asdict(options).items() if k != "storage"}))
+        options=options.record()))
 
 
 def _target_text(device: dict | None) -> str:
-    from lenet_deploy.train.sweep.device import DeviceLimits
-
-    return DeviceLimits(**device).describe() if device else "no --target"
+    return DeviceLimits.from_dict(device).describe() if device else "no --board"
 
 
-def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions, say=lambda line: None) -> dict[str, Any]:
+def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions, say=lambda line: None,
+              trial_cost: TrialCost | None = None) -> dict[str, Any]:
     """Run workers until `count` trials have finished, then write the results (trials table, plots).
 
-    Returns {'finished', 'this_run', 'seconds', 'trials_per_hour', 'rows'} (rows: one per trial).
+    `trial_cost` measures a trial on `options.device`'s board (needed then). It is a module-level function, so
+    the spawned workers receive it by reference. Returns {'finished', 'this_run', 'seconds', 'trials_per_hour',
+    'rows'} (rows: one per trial).
     """
+    if options.device is not None and trial_cost is None:
+        raise LenetError("a device-aware sweep needs the trial cost function of the command that starts it")
     if options.count < 1:
         raise LenetError(f"--count must be >= 1, got {options.count}")
     if options.workers < 1:
@@ -173,16 +189,17 @@ def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions, say=
     before = _finished(study)
     started = time.perf_counter()
     try:
-        _run_worker_processes(spec, name, str(out), options)
+        _run_worker_processes(spec, name, str(out), options, trial_cost)
     finally:  # a worker that failed still leaves the trials table of what did finish
-        rows = write_results(study, spec, Path(out), options.device)
+        rows = write_results(study, spec, Path(out), options.device.to_dict() if options.device else None)
     seconds = time.perf_counter() - started
     done = _finished(study) - before
     return {"finished": _finished(study), "this_run": done, "seconds": seconds,
             "trials_per_hour": done / seconds * 3600 if seconds else 0.0, "rows": rows}
 
 
-def _run_worker_processes(spec: SweepSpec, name: str, out: str, options: SweepOptions) -> None:
+def _run_worker_processes(spec: SweepSpec, name: str, out: str, options: SweepOptions,
+                          trial_cost: TrialCost | None) -> None:
     """N spawned workers (TensorFlow is not fork-safe), even for one.
 
     A trial's numbers depend on TensorFlow's thread count (Eigen splits sums by thread), so every trial
@@ -192,7 +209,8 @@ def _run_worker_processes(spec: SweepSpec, name: str, out: str, options: SweepOp
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=run_worker, args=(spec, name, out, options, i, os.getpid()), daemon=False)
+    workers = [context.Process(target=run_worker, args=(spec, name, out, options, i, os.getpid(), trial_cost),
+                               daemon=False)
                for i in range(options.workers)]
     for worker in workers:
         worker.start()
@@ -203,7 +221,8 @@ def _run_worker_processes(spec: SweepSpec, name: str, out: str, options: SweepOp
         raise LenetError(f"sweep worker(s) {failed} exited with an error; rerun the same command to continue")
 
 
-def run_worker(spec: SweepSpec, name: str, out: str, options: SweepOptions, index: int, parent: int) -> None:
+def run_worker(spec: SweepSpec, name: str, out: str, options: SweepOptions, index: int, parent: int,
+               trial_cost: TrialCost | None = None) -> None:
     """One worker process: run trials of the shared study until `count` of them have finished."""
     import optuna
 
@@ -224,7 +243,7 @@ def run_worker(spec: SweepSpec, name: str, out: str, options: SweepOptions, inde
         if finished + sum(t.state.name == "RUNNING" for t in trials) >= options.count:
             time.sleep(min(5, options.heartbeat))  # the last slots are taken; wait in case their worker dies
             continue
-        objective = _Objective(spec, name, Path(out), options, mnist, study, progress)
+        objective = _Objective(spec, name, Path(out), options, mnist, study, progress, trial_cost)
         try:
             study.optimize(objective, n_trials=1, catch=(SurplusTrial,), gc_after_trial=True)
         except (optuna.exceptions.UpdateFinishedTrialError, ValueError) as exc:
@@ -282,12 +301,10 @@ def _finished(study) -> int:
 class _Objective:
     """Sample a config, prune infeasible ones with the reason, fit with per-epoch pruning."""
 
-    def __init__(self, spec, name, out, options, mnist, study, progress) -> None:
-        from lenet_deploy.train.sweep.device import DeviceLimits
-
+    def __init__(self, spec, name, out, options, mnist, study, progress, trial_cost=None) -> None:
         self.spec, self.name, self.out, self.options = spec, name, out, options
         self.mnist, self.study, self.progress = mnist, study, progress
-        self.device = DeviceLimits(**options.device) if options.device else None
+        self.device, self.trial_cost = options.device, trial_cost
 
     def __call__(self, trial) -> float:
         import optuna
@@ -348,14 +365,11 @@ class _Objective:
 
     def _device_cost(self, model, work: Path, accuracy: bool) -> tuple[dict, list[str]]:
         """The trial's measured cost on the board and why it is infeasible (a failed measurement is a reason)."""
-        from lenet_deploy.firmware_bench.mcu.cost import trial_cost
-        from lenet_deploy.train.sweep.device import violations
-
         try:
-            cost = trial_cost(model, self.mnist, self.device.board, work, self.options.seed, self.options.val_size,
+            cost = self.trial_cost(model, self.mnist, self.device.board, work, self.options.seed, self.options.val_size,
                               accuracy)
         except LenetError as exc:
-            return {"fits": False, "reason": str(exc)}, [f"could not be measured on {self.device.board}: {exc}"]
+            return {"fits": False, "reason": str(exc)}, [f"could not be measured on {self.device.board.machine}: {exc}"]
         return cost, violations(cost, self.device)
 
     def _check_before_training(self, trial, config, position: int) -> None:
@@ -370,7 +384,7 @@ class _Objective:
             cost, reasons = self._device_cost(build_model(config, self.options.seed), Path(work), accuracy=False)
         trial.set_user_attr("device", cost)
         if reasons:
-            reason = f"infeasible on {self.device.board}: {'; '.join(reasons)}"
+            reason = f"infeasible on {self.device.board.machine}: {'; '.join(reasons)}"
             trial.set_user_attr("feasible", False)
             trial.set_user_attr("reason", reason)
             self.progress.skipped(trial.number, position, reason)
@@ -385,8 +399,8 @@ class _Objective:
         trial.set_user_attr("device", cost)
         trial.set_user_attr("feasible", not reasons)
         if reasons:
-            trial.set_user_attr("reason", f"infeasible on {self.device.board}: {'; '.join(reasons)}")
-        self.progress.measured(trial.number, self.device.board, cost, reasons)
+            trial.set_user_attr("reason", f"infeasible on {self.device.board.machine}: {'; '.join(reasons)}")
+        self.progress.measured(trial.number, self.device.board.machine, cost, reasons)
 
     def _claim_slot(self, trial) -> int:
         """Two workers can ask for the last slot at once: the lower trial number keeps it.

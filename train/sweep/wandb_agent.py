@@ -11,7 +11,7 @@ from pathlib import Path
 from lenet_deploy.data import Mnist
 from lenet_deploy.errors import LenetError
 from lenet_deploy.train.config import cap_epochs, make_config
-from lenet_deploy.train.fit import FitOptions, fit
+from lenet_deploy.train.fitting import FitOptions, fit
 from lenet_deploy.train.sweep.spec import ALIASES, SweepSpec
 from lenet_deploy.train.tracking import PROJECT, wandb_key_configured
 
