@@ -15,12 +15,14 @@ from lenet_deploy.tflm import arena_bytes
 def compare_with_keras(keras_scores: np.ndarray, model: bytes, images: np.ndarray, labels: np.ndarray,
                        runtime: str = "auto") -> dict[str, Any]:
     """Accuracy of each, the drop in percentage points, top-1 agreement, max |Δ| of dequantized outputs."""
-    runtime_name, scores = contained("running the converted model in LiteRT", _tflite_scores, model, runtime, images)
+    runtime_name, delegates, scores = contained("running the converted model in LiteRT", _tflite_scores, model,
+                                                runtime, images)
     keras_top1, tflite_top1 = keras_scores.argmax(axis=1), scores.argmax(axis=1)
     keras_accuracy = float(np.mean(keras_top1 == labels))
     tflite_accuracy = float(np.mean(tflite_top1 == labels))
     return {
         "runtime": runtime_name,
+        "delegates": delegates,
         "samples": int(len(labels)),
         "keras_accuracy": keras_accuracy,
         "tflite_accuracy": tflite_accuracy,
@@ -42,9 +44,9 @@ def tflm_check(model: bytes, images: np.ndarray, labels: np.ndarray,
     return summary, io
 
 
-def _tflite_scores(model: bytes, runtime: str, images: np.ndarray) -> tuple[str, np.ndarray]:
+def _tflite_scores(model: bytes, runtime: str, images: np.ndarray) -> tuple[str, str, np.ndarray]:
     runner = TFLiteRunner(model, runtime)
-    return runner.runtime, runner.predict(images)
+    return runner.runtime, runner.delegates, runner.predict(images)
 
 
 def _tflm_predictions(model: bytes, images: np.ndarray) -> tuple[np.ndarray, int, tuple[TensorIO, TensorIO]]:

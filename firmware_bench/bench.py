@@ -23,8 +23,11 @@ from lenet_deploy.manifests import BENCH_REPORT, BenchReport, McuReport, write_r
 @dataclass(frozen=True)
 class Variant:
     name: str
-    kind: str  # keras | tflite | tflm
+    kind: str  # keras | tflite | tflm | c-engine
     path: str
+
+
+OPTION_OF = {"keras": "--keras", "tflite": "--tflite", "tflm": "--tflm", "c-engine": "--engine"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,21 @@ def variants_for(keras: Path | None, tflite: list[Path], tflm: list[Path], runti
     return found
 
 
+def check_variants_load(variants: list[Variant], options: BenchOptions) -> None:
+    """Every model loads in its runtime and every C engine compiles, before anything is written: a file that is
+    not what its option asks for is bad input (exit 2). A runtime that fails later, while benchmarking, is a failed
+    variant instead (exit 1, report kept). Each load runs in the variant's own worker process, as the benchmark
+    does, so a crash is one line too."""
+    for variant in variants:
+        option = OPTION_OF[variant.kind]
+        loaded = run_variant(variant, None, options, load_only=True)
+        if loaded["status"] != "ok":
+            message = loaded["reason"]
+            if not message.startswith((option, variant.path)):
+                message = f"{variant.path}: {message}"  # a crash: the signal and the step it died in
+            raise LenetError(message if message.startswith(option) else f"{option} {message}")
+
+
 def model_sha256(variant: Variant) -> str | None:
     """Which model a variant runs: its file's SHA-256; for a C engine, that of the .tflite it was generated from."""
     if variant.kind == "c-engine":
@@ -67,8 +85,9 @@ def model_sha256(variant: Variant) -> str | None:
     return sha256_file(variant.path) if Path(variant.path).is_file() else None
 
 
-def run_variant(variant: Variant, data: Path, options: BenchOptions) -> dict[str, Any]:
-    spec = {"kind": variant.kind, "path": variant.path, "data": str(data), **asdict(options)}
+def run_variant(variant: Variant, data: Path | None, options: BenchOptions,
+                load_only: bool = False) -> dict[str, Any]:
+    spec = {"kind": variant.kind, "path": variant.path, "data": str(data), "load_only": load_only, **asdict(options)}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(spec, f)
     try:

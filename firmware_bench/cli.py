@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -51,7 +52,13 @@ def run(more_tflite: tuple[Path, ...], keras: Path | None, tflite: tuple[Path, .
         samples: int | None, invokes: int, warmup: int, repeats: int, batch: int, energy_seconds: float, out: Path,
         force: bool, mcu_reports: tuple[Path, ...]) -> None:
     """Benchmark every variant on the same test images; writes bench.json, bench.csv, report.md and plots."""
-    from lenet_deploy.firmware_bench.bench import BenchOptions, check_variants, run_bench, variants_for
+    from lenet_deploy.firmware_bench.bench import (
+        BenchOptions,
+        check_variants,
+        check_variants_load,
+        run_bench,
+        variants_for,
+    )
     from lenet_deploy.firmware_bench.report.bench import print_table, write_report
     from lenet_deploy.tflite import interpreter_class
 
@@ -72,10 +79,12 @@ def run(more_tflite: tuple[Path, ...], keras: Path | None, tflite: tuple[Path, .
     resolved = interpreter_class(runtime)[1] if tflite_paths else runtime
     if runtime == "auto" and tflite_paths:
         click.echo(f"--runtime auto: using {resolved}")
-    testset, source = prepare_testset(data, out, samples, not unverified)
     options = BenchOptions(runtime=resolved, threads=threads, invokes=invokes, warmup=warmup, batch=batch,
                            repeats=repeats, energy_seconds=energy_seconds)
     variants = variants_for(keras, tflite_paths, list(tflm), resolved, list(engines))
+    write_testset = prepare_testset(data, out, samples, not unverified)
+    check_variants_load(variants, options)  # every file is what its option says before anything is written
+    testset, source = write_testset()
     report = run_bench(variants, testset, source, out, options,
                        progress=lambda v: click.echo(f"benchmarking {v.name} ({v.path}) …"), mcu=mcu)
     write_report(report, out)
@@ -99,24 +108,29 @@ def _check_samples(samples: int, available: int) -> None:
         raise LenetError(f"--samples {samples}: the test set has only {available} images")
 
 
-def prepare_testset(data: Path | None, out: Path, samples: int | None, verify: bool) -> tuple[Path, str]:
-    """The npz every worker reads: the user's export-data file as it is, else the test images exported into --out."""
+def prepare_testset(data: Path | None, out: Path, samples: int | None, verify: bool) -> Callable[[], tuple[Path, str]]:
+    """Read and check the test set now; the returned function gives the npz every worker reads (the user's
+    export-data file as it is, else the test images written into --out), writing only when it is called."""
     from lenet_deploy.firmware_bench.testdata import Reference, export_testset, is_export_npz, load_references
 
     images, labels, source = _test_images(data, verify)  # fails here, once, with the data error
     exported = data is not None and is_export_npz(data)
     if exported and samples is None:
-        return data, source
+        return lambda: (data, source)
     references = load_references(data) if exported else {}
     if samples is not None:
         _check_samples(samples, len(labels))
         images, labels, source = images[:samples], labels[:samples], f"{source} (first {samples})"
         references = {sha: Reference(r.predictions[:samples], float((r.predictions[:samples] == labels).mean()),
                                      r.runtime) for sha, r in references.items()}
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "testset.npz"
-    export_testset(path, images, labels, source, references)  # the host's references travel with the images
-    return path, source
+
+    def write() -> tuple[Path, str]:
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "testset.npz"
+        export_testset(path, images, labels, source, references)  # the host's references travel with the images
+        return path, source
+
+    return write
 
 
 @main.command()

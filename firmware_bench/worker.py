@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from lenet_deploy.cli import quiet_tensorflow
 from lenet_deploy.errors import LenetError
 
 STAGE = "LENET_STAGE "  # a stderr line before each step: a crash's report names the step it died in
@@ -24,20 +25,33 @@ def stage(text: str) -> None:
     sys.stderr.flush()
 
 
-def run(spec: dict) -> dict:
-    from lenet_deploy.firmware_bench.measure import measure
-    from lenet_deploy.firmware_bench.testdata import load_testset
-    from lenet_deploy.runtimes import open_runner, runtime_version
+def open_variant(spec: dict):
+    """The variant's runner: its model loaded, or its C engine compiled (a LenetError saying why not)."""
+    from lenet_deploy.runtimes import open_runner
 
-    stage("reading the test images")
-    images, labels = load_testset(Path(spec["data"]))
+    path = Path(spec["path"])
+    if not path.is_file():
+        raise LenetError(f"{path}: {'is a directory' if path.is_dir() else 'no such file'}")
     stage(WHAT_OPENS.get(spec["kind"], f"creating the {spec.get('runtime', 'auto')} interpreter"))
     if spec["kind"] == "c-engine":
         from lenet_deploy.firmware_bench.c_engine import CEngineRunner
 
-        runner = CEngineRunner(Path(spec["path"]))
-    else:
-        runner = open_runner(spec["kind"], Path(spec["path"]), spec.get("runtime", "auto"), spec.get("threads"))
+        return CEngineRunner(path)
+    return open_runner(spec["kind"], path, spec.get("runtime", "auto"), spec.get("threads"))
+
+
+def run(spec: dict) -> dict:
+    """Measure the variant; with `load_only`, only open it (the command's check before anything is written)."""
+    from lenet_deploy.firmware_bench.measure import measure
+    from lenet_deploy.firmware_bench.testdata import load_testset
+    from lenet_deploy.runtimes import runtime_version
+
+    if spec.get("load_only"):
+        open_variant(spec)
+        return {}
+    stage("reading the test images")
+    images, labels = load_testset(Path(spec["data"]))
+    runner = open_variant(spec)
     stage(f"running the model on {runner.runtime} (accuracy, latency, throughput, energy)")
     result = measure(runner, images, labels, spec["invokes"], spec["warmup"], spec["batch"], spec["repeats"],
                      spec["energy_seconds"])
@@ -47,7 +61,7 @@ def run(spec: dict) -> dict:
 
 
 def main() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_tensorflow()
     spec = json.loads(Path(sys.argv[1]).read_text())
     try:
         result = {"status": "ok", **run(spec)}

@@ -95,6 +95,9 @@ def quiet_tensorflow() -> None:
     needs; `--debug` keeps them. Call before TensorFlow is imported (and in every spawned worker)."""
     if os.environ.get(DEBUG_ENV):
         return
+    from lenet_deploy.quiet import quiet_tensorflow_import
+
+    quiet_tensorflow_import()  # the start-up lines TF_CPP_MIN_LOG_LEVEL no longer stops
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
 

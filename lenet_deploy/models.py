@@ -6,6 +6,7 @@ from pathlib import Path
 
 from lenet_deploy.data import IMAGE_SHAPE
 from lenet_deploy.errors import LenetError
+from lenet_deploy.filekind import file_kind
 
 
 def check_finite_weights(model, path: Path) -> None:
@@ -24,8 +25,12 @@ def load_keras_model(path: Path):
     path = Path(path)
     if not path.exists():
         raise LenetError(f"{path}: no such file")
-    if path.is_dir() or path.suffix not in (".keras", ".h5"):
-        raise LenetError(f"{path}: not a Keras model file (.keras or .h5)")
+    kind = file_kind(path)
+    if path.suffix not in (".keras", ".h5"):
+        raise LenetError(f"{path}: not a Keras model file (.keras or .h5): it is {kind}")
+    expected = "a Keras model (.keras zip)" if path.suffix == ".keras" else "an HDF5 file"
+    if kind != expected:
+        raise LenetError(f"{path}: not a Keras model: it is {kind}")
     import keras
 
     try:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from lenet_deploy.errors import LenetError
+from lenet_deploy.filekind import file_kind
 from lenet_deploy.tflite import RUNTIMES, TensorIO, interpreter_class, load_interpreter
 
 FLOAT_IO = TensorIO(np.dtype(np.float32), 0.0, 0, (1, 28, 28, 1))
@@ -62,7 +63,11 @@ class Runner:
 class TFLiteRunner(Runner):
     def __init__(self, model: bytes, runtime: str = "auto", threads: int | None = None, where: str = "model") -> None:
         started = time.perf_counter()
-        self.interpreter, self.runtime, self.input, self.output = load_interpreter(model, runtime, threads)
+        try:
+            self.interpreter, self.runtime, self.input, self.output, self.delegates = load_interpreter(
+                model, runtime, threads)
+        except LenetError as exc:
+            raise LenetError(f"{where}: {exc}") from None
         self.load_seconds = time.perf_counter() - started
         _check_image_input(self.input.shape, where)
         self._in = self.interpreter.get_input_details()[0]["index"]
@@ -131,7 +136,7 @@ def _read_model(path: Path) -> bytes:
         raise LenetError(f"{path}: no such file")
     data = path.read_bytes()
     if data[4:8] != b"TFL3":
-        raise LenetError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier)")
+        raise LenetError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier): it is {file_kind(path)}")
     return data
 
 

@@ -6,6 +6,7 @@ tf.lite are fallbacks. firmware_bench's runners (also used by convert's checks) 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,8 @@ from lenet_deploy.errors import LenetError
 from lenet_deploy.fdcapture import capture_fds
 
 RUNTIMES = ("litert", "tflite-runtime", "tf.lite")
+DEFAULT_DELEGATES = "default (XNNPACK)"
+NO_DELEGATE = "none: the default delegate (XNNPACK) could not prepare this model; run with the builtin kernels"
 
 
 def interpreter_class(runtime: str = "auto") -> tuple[Any, str]:
@@ -72,16 +75,33 @@ class TensorIO:
 
 
 def load_interpreter(model: bytes, runtime: str = "auto", threads: int | None = None):
-    """(interpreter with tensors allocated, runtime name, input TensorIO, output TensorIO)."""
+    """(interpreter with tensors allocated, runtime name, input TensorIO, output TensorIO, delegates used).
+
+    A model the default delegate cannot prepare (XNNPACK refuses some valid graphs, e.g. a 1x1 convolution
+    with one filter first) runs on the builtin kernels instead, and says so: a model is unloadable only when
+    no kernel set can load it."""
     Interpreter, name = interpreter_class(runtime)
     try:
-        with capture_fds((2,)):  # "Created TensorFlow Lite XNNPACK delegate" on every load
-            interpreter = Interpreter(model_content=model, num_threads=threads)
-            interpreter.allocate_tensors()
+        interpreter, delegates = _allocated(Interpreter, model, threads), DEFAULT_DELEGATES
     except (ValueError, RuntimeError) as exc:
-        raise LenetError(f"not a loadable TFLite model ({str(exc).splitlines()[0]})") from None
+        resolver = getattr(sys.modules[Interpreter.__module__], "OpResolverType", None)
+        if resolver is None:
+            raise LenetError(f"not a loadable TFLite model ({str(exc).splitlines()[0]})") from None
+        try:
+            interpreter = _allocated(Interpreter, model, threads,
+                                     experimental_op_resolver_type=resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        except (ValueError, RuntimeError):
+            raise LenetError(f"not a loadable TFLite model ({str(exc).splitlines()[0]})") from None
+        delegates = NO_DELEGATE
     inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
     if len(inputs) != 1 or len(outputs) != 1:
         raise LenetError(f"expected one input and one output, got {len(inputs)} and {len(outputs)}")
-    return interpreter, name, TensorIO.from_details(inputs[0]), TensorIO.from_details(outputs[0])
+    return interpreter, name, TensorIO.from_details(inputs[0]), TensorIO.from_details(outputs[0]), delegates
+
+
+def _allocated(Interpreter, model: bytes, threads: int | None, **options: Any):
+    with capture_fds((2,)):  # "Created TensorFlow Lite XNNPACK delegate" on every load
+        interpreter = Interpreter(model_content=model, num_threads=threads, **options)
+        interpreter.allocate_tensors()
+    return interpreter
 

@@ -24,8 +24,9 @@ def tflm_interpreter(model: bytes, arena_size: int = PROBE_ARENA):
         raise LenetError("the TFLite Micro check needs the tflite-micro package (pip install tflite-micro)") from None
     try:
         return runtime.Interpreter.from_bytes(model, arena_size=arena_size)
-    except (RuntimeError, ValueError) as exc:
-        raise LenetError(f"TFLite Micro cannot load the model ({str(exc).splitlines()[0]})") from None
+    except Exception as exc:  # its flatbuffer reader raises TypeError or struct errors on garbage too
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise LenetError(f"TFLite Micro cannot load the model ({type(exc).__name__}: {first})") from None
 
 
 def tflm_io(details: dict) -> TensorIO:

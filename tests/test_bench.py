@@ -133,18 +133,20 @@ def test_compare(full_report, tmp_path):
 
 
 def test_a_failing_variant_never_loses_the_others(converted_build, testset, tmp_path):
-    (tmp_path / "corrupt.tflite").write_bytes(b"\0\0\0\0TFL3" + bytes(500))
-    result = bench("--tflite", converted_build / "lenet_int8.tflite", tmp_path / "corrupt.tflite",
-                   tmp_path / "missing.tflite", "--data", testset, "--samples", "50", "--out", tmp_path / "r",
-                   "--energy-seconds", "0")
+    """A runtime that crashes while it is measured fails its variant only (exit 1, every other result kept)."""
+    from tests.test_hostile import crashing_engine
+
+    engine = crashing_engine(tmp_path)
+    result = bench("--tflite", converted_build / "lenet_int8.tflite", "--engine", engine, "--data", testset,
+                   "--samples", "50", "--out", tmp_path / "r", "--energy-seconds", "0")
     assert result.exit_code == 1, result.output
-    assert "2 of 3 variants failed (corrupt:litert, missing:litert)" in result.stderr
+    assert "1 of 2 variants failed (crash_engine:c-engine)" in result.stderr
     variants = json.loads((tmp_path / "r" / "bench.json").read_text())["variants"]
-    assert [v["status"] for v in variants] == ["ok", "failed", "failed"]
-    assert "not a loadable TFLite model" in variants[1]["reason"]
-    assert "no such file" in variants[2]["reason"]
+    assert [v["status"] for v in variants] == ["ok", "failed"]
+    assert variants[0]["metrics"]["samples"] == 50
+    assert variants[1]["reason"].startswith("the worker died (SIGSEGV) while running the model on c-engine")
     assert "FAILED" in result.output
-    assert "| corrupt.tflite · TFLite | failed:" in (tmp_path / "r" / "report.md").read_text()
+    assert "| crash_engine.c · C engine" in (tmp_path / "r" / "report.md").read_text()
 
 
 def test_model_whose_input_is_not_28x28x1(tmp_path, testset):
@@ -157,12 +159,11 @@ def test_model_whose_input_is_not_28x28x1(tmp_path, testset):
     (tmp_path / "rgb.tflite").write_bytes(convert(model, "none"))
     result = bench("--tflite", tmp_path / "rgb.tflite", "--data", testset, "--out", tmp_path / "r",
                    "--energy-seconds", "0")
-    variant = json.loads((tmp_path / "r" / "bench.json").read_text())["variants"][0]
-    assert variant["status"] == "failed" and "expected [1, 28, 28, 1]" in variant["reason"]
-    # A run in which a variant failed exits 1 with its report kept.
-    assert result.exit_code == 1 and (tmp_path / "r" / "report.md").is_file()
-    assert result.stderr.strip().splitlines()[-1] == f"error: 1 of 1 variants failed (rgb:litert); report kept in " \
-                                                     f"{tmp_path / 'r'}"
+    # Not a LeNet for these images: bad input, refused before anything is written.
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"error: --tflite {tmp_path / 'rgb.tflite'}: model input is [1, 32, 32, 3], "
+                                     "expected [1, 28, 28, 1]")
+    assert not (tmp_path / "r").exists()
 
 
 def assert_error(result, fragment):

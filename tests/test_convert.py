@@ -131,9 +131,32 @@ def test_missing_model(tmp_path, subset_npz):
     assert_error(convert_cli(tmp_path / "nope.keras", tmp_path / "b", subset_npz), "no such file")
 
 
-def test_not_a_keras_model(tmp_path, subset_npz):
-    (tmp_path / "fake.keras").write_text("not a zip")
-    assert_error(convert_cli(tmp_path / "fake.keras", tmp_path / "b", subset_npz), "not a loadable Keras model")
+def _hdf5(path):
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+
+
+def _tflite(path):
+    path.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(100))
+
+
+def _zip(path):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+
+
+@pytest.mark.parametrize("name, make, kind", [
+    ("fake.keras", lambda p: p.write_text("not a zip"), "not a Keras model: it is a text file"),
+    ("fake.keras", lambda p: p.mkdir(), "not a Keras model: it is a directory"),
+    ("fake.keras", _hdf5, "not a Keras model: it is an HDF5 file"),
+    ("fake.keras", _tflite, "not a Keras model: it is a TFLite model"),
+    ("fake.keras", _zip, "not a Keras model: it is a zip archive"),
+    ("fake.h5", lambda p: p.write_bytes(b""), "not a Keras model: it is an empty file"),
+    ("model.npz", _zip, "not a Keras model file (.keras or .h5): it is a zip archive")])
+def test_not_a_keras_model_says_what_the_file_is(tmp_path, subset_npz, name, make, kind):
+    make(tmp_path / name)
+    assert_error(convert_cli(tmp_path / name, tmp_path / "b", subset_npz), f"{tmp_path / name}: {kind}")
     assert not (tmp_path / "b").exists()
 
 
@@ -161,13 +184,27 @@ def test_wrong_input_shape(tmp_path, subset_npz):
     assert_error(convert_cli(tmp_path / "rgb.keras", tmp_path / "b", subset_npz), "expected (28, 28, 1)")
 
 
+@pytest.mark.parametrize("args", [["inspect", "model.tflite"], ["model.tflite", "--engine", "c", "--out", "b"]])
+def test_a_keras_model_given_where_a_tflite_belongs_is_named(args, tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "model.tflite", "w") as archive:  # what a .keras file holds
+        archive.writestr("config.json", "{}")
+        archive.writestr("metadata.json", "{}")
+    result = CliRunner().invoke(main, [str(tmp_path / a) if a == "model.tflite" else a for a in args])
+    assert_error(result, f"{tmp_path / 'model.tflite'}: not a TFLite flatbuffer (no TFL3 identifier): it is a Keras "
+                         "model (.keras zip)")
+    assert not (tmp_path / "b").exists()
+
+
 def test_corrupt_tflite_given_to_inspect(int8_build, tmp_path):
     out, _ = int8_build
     data = (out / "lenet_int8.tflite").read_bytes()
     (tmp_path / "cut.tflite").write_bytes(data[:200])
     (tmp_path / "noise.tflite").write_bytes(b"\0\0\0\0TFL3" + bytes(range(256)) * 4)
     (tmp_path / "text.tflite").write_text("hello")
-    assert_error(CliRunner().invoke(main, ["inspect", str(tmp_path / "text.tflite")]), "not a TFLite flatbuffer")
+    assert_error(CliRunner().invoke(main, ["inspect", str(tmp_path / "text.tflite")]),
+                 "not a TFLite flatbuffer (no TFL3 identifier): it is a text file")
     for name in ("cut.tflite", "noise.tflite"):
         result = CliRunner().invoke(main, ["inspect", str(tmp_path / name)])
         assert_error(result, "corrupt TFLite flatbuffer")
@@ -200,3 +237,37 @@ def test_tflm_samples_must_be_positive(trained_run, subset_npz, tmp_path):
     assert_error(convert_cli(trained_run / "model.keras", tmp_path / "b", subset_npz, "--tflm-samples", "0"),
                  "--tflm-samples must be >= 1")
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.slow
+def test_a_model_xnnpack_cannot_prepare_runs_on_the_builtin_kernels_and_says_so(subset_arrays):
+    """A valid LeNet whose first layer is one 1x1 filter with a dead ReLU: XNNPACK fails to prepare its int8 graph,
+    LiteRT's builtin kernels run it with the float model's answers (unloadable only when no kernel set loads it)."""
+    import keras
+    import numpy as np
+
+    from lenet_deploy.convert.converter import batch_one, convert
+    from lenet_deploy.data import to_model_input
+    from lenet_deploy.tflite import DEFAULT_DELEGATES, NO_DELEGATE, load_interpreter
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Conv2D(1, 1, activation="relu")(inputs)
+    x = keras.layers.Conv2D(6, 5, activation="tanh")(x)
+    x = keras.layers.Flatten()(keras.layers.AveragePooling2D(2)(x))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+    # As one epoch of training left it (seen): a negative weight and no bias, so the ReLU's output is always 0.
+    model.layers[1].set_weights([np.full((1, 1, 1, 1), -0.46, np.float32), np.zeros(1, np.float32)])
+    images = to_model_input(subset_arrays["x_test"][:100])
+    f32 = convert(batch_one(model), "none")
+    int8 = convert(batch_one(model), "int8", "int8", images)
+    assert load_interpreter(f32)[4] == DEFAULT_DELEGATES
+    interpreter, _, io_in, io_out, delegates = load_interpreter(int8)
+    assert delegates == NO_DELEGATE
+    agree = 0
+    expected = model.predict(images, verbose=0).argmax(axis=1)
+    for image, label in zip(images, expected):
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], io_in.quantize(image[None]))
+        interpreter.invoke()
+        agree += int(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).argmax() == label)
+    assert agree >= 95  # int8 against float on 100 images: the same top class almost always

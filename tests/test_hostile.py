@@ -167,13 +167,72 @@ def test_bad_test_labels_or_none_at_all(work, subset_arrays, labels, fragment):
     assert snapshot(work) == before
 
 
+CRASHING_ENGINE_H = """#include <stdint.h>
+#define CRASH_INPUT_HEIGHT 28
+#define CRASH_INPUT_WIDTH 28
+#define CRASH_INPUT_CHANNELS 1
+#define CRASH_INPUT_SCALE 0.00392156886f
+#define CRASH_INPUT_ZERO_POINT -128
+#define CRASH_OUTPUT_SCALE 0.00390625f
+#define CRASH_OUTPUT_ZERO_POINT -128
+#define CRASH_OUTPUT_SIZE 10
+#define CRASH_MODEL_SHA256 "00"
+void crash_invoke(const int8_t *input, int8_t *output);
+"""
+
+
+def crashing_engine(where: Path, body: str = "raise(SIGSEGV);") -> Path:
+    """A C engine that loads (its header is an engine's, it compiles) and fails when it runs."""
+    (where / "crash_engine.h").write_text(CRASHING_ENGINE_H)
+    (where / "crash_engine.c").write_text('#include <signal.h>\n#include "crash_engine.h"\n'
+                                          "void crash_invoke(const int8_t *input, int8_t *output) {\n"
+                                          f"    (void)input; (void)output; {body}\n}}\n")
+    return where / "crash_engine.c"
+
+
 def test_a_run_where_every_variant_failed_exits_1_and_keeps_its_report(work, testset):
-    result = CliRunner().invoke(bench, ["run", "--tflite", "missing.tflite", "--data", str(testset), "--out", "r",
+    """A variant that loads but whose runtime crashes while it is measured: a failed run, not bad input."""
+    engine = crashing_engine(work)
+    result = CliRunner().invoke(bench, ["run", "--engine", str(engine), "--data", str(testset), "--out", "r",
                                         "--invokes", "5", "--energy-seconds", "0"])
     assert result.exit_code == 1
-    assert result.stderr.strip().splitlines()[-1] == "error: 1 of 1 variants failed (missing:litert); report kept in r"
-    report = json.loads((work / "r" / "bench.json").read_text())
-    assert report["variants"][0]["status"] == "failed" and (work / "r" / "report.md").is_file()
+    assert result.stderr.strip().splitlines()[-1] == ("error: 1 of 1 variants failed (crash_engine:c-engine); report "
+                                                      "kept in r")
+    variant = json.loads((work / "r" / "bench.json").read_text())["variants"][0]
+    assert variant["status"] == "failed" and variant["reason"].startswith("the worker died (SIGSEGV) while running")
+    assert "FAILED" in result.output and (work / "r" / "report.md").is_file()
+
+
+def _write(name: str, content: bytes | str):
+    def make(work: Path) -> None:
+        (work / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    return make
+
+
+@pytest.mark.parametrize("args, make, fragment", [
+    (["--tflite", "missing.tflite"], None, "--tflite missing.tflite: no such file"),
+    (["--tflite", "t.tflite"], _write("t.tflite", "hello"),
+     "--tflite t.tflite: not a TFLite flatbuffer (no TFL3 identifier): it is a text file"),
+    (["--tflm", "t.tflite"], _write("t.tflite", b"\x1c\x00\x00\x00TFL3" + b"\xee" * 40),
+     "--tflm t.tflite: TFLite Micro cannot load the model ("),
+    (["--keras", "m.keras"], _write("m.keras", "hello"), "--keras m.keras: not a Keras model: it is a text file"),
+    (["--keras", "m.tflite"], _write("m.tflite", b"\x1c\x00\x00\x00TFL3"),
+     "--keras m.tflite: not a Keras model file (.keras or .h5): it is a TFLite model"),
+    (["--engine", "missing.c"], None, "--engine missing.c: no such file"),
+    (["--engine", "e.c"], _write("e.c", "int x;\n"), "--engine e.c: its header e.h is not beside it"),
+    (["--engine", "crash_engine.c"], lambda w: (crashing_engine(w), (w / "crash_engine.h").write_text("int x;\n")),
+     "--engine crash_engine.c: crash_engine.h is not a header from lenet-convert --engine c"),
+    (["--engine", "crash_engine.c"], lambda w: crashing_engine(w, "this is not C"),
+     "--engine crash_engine.c: does not compile: crash_engine.c:4:32: error: unknown type name"),
+])
+def test_a_model_or_engine_that_is_not_what_its_option_says_is_refused_before_anything_is_written(
+        work, testset, args, make, fragment):
+    if make is not None:
+        make(work)
+    before = snapshot(work)
+    result = CliRunner().invoke(bench, ["run", *args, "--data", str(testset), "--samples", "10", "--out", "r"])
+    one_line_error(result, 2, fragment)
+    assert snapshot(work) == before
 
 
 @pytest.mark.parametrize("target, fragment", [

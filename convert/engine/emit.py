@@ -17,7 +17,7 @@ from lenet_deploy.artifacts import staged_update, write_text_atomic
 from lenet_deploy.convert.c_array import c_comment, check_c_identifier
 from lenet_deploy.convert.engine.memory import MemoryPlan, plan_memory
 from lenet_deploy.convert.engine.plan import Layer, plan_layers
-from lenet_deploy.convert.flatbuffer import Graph, read_graph
+from lenet_deploy.convert.flatbuffer import Graph, read_graph, read_graph_file
 from lenet_deploy.errors import LenetError
 
 VALUES_PER_LINE = 16
@@ -258,12 +258,11 @@ def _header(name: str, graph: Graph, arena: int, weight_bytes: int, macs: int, s
 def write_engine(model_path: Path, out: Path, name: str = "lenet") -> tuple[list[Path], Engine]:
     """Generate from `model_path` into `out`/<stem>_engine.{h,c}, atomically."""
     model_path, out = Path(model_path), Path(out)
-    if not model_path.is_file():
-        raise LenetError(f"{model_path}: no such file")
+    data, _ = read_graph_file(model_path)  # a missing, non-TFLite or corrupt file: one line saying what it is
     if out.exists() and not out.is_dir():
         raise LenetError(f"--out {out} is a file, not a directory")
     header, c_file = out / f"{model_path.stem}_engine.h", out / f"{model_path.stem}_engine.c"
-    engine = build_engine(model_path.read_bytes(), name, str(model_path), header.name)
+    engine = build_engine(data, name, str(model_path), header.name)
     with staged_update(out) as stage:
         write_text_atomic(stage / header.name, engine.header)
         write_text_atomic(stage / c_file.name, engine.source)

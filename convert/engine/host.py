@@ -38,7 +38,9 @@ class HostEngine:
                    str(library)]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
-            raise LenetError(f"{engine_c}: does not compile: {result.stderr.strip().splitlines()[0]}")
+            lines = result.stderr.strip().splitlines() or ["no message"]
+            first_error = next((line for line in lines if "error" in line), lines[0])
+            raise LenetError(f"{engine_c}: does not compile: {first_error}")
         self._lib = ctypes.CDLL(str(library))
         self._invoke = getattr(self._lib, f"{name}_invoke")
         self._invoke.restype = None
