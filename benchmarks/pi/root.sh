@@ -20,13 +20,20 @@ case $board in
   *) echo "root.sh: unknown board '$board' (pi4 or zero)" >&2; exit 2 ;;
 esac
 root=${2:-/var/cache/lenet-deploy/$board-root}
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 cannot() { echo "root.sh: $*" >&2; exit 3; }
+# The Debian mirror this machine's apt is configured with (its bookworm suite), unless DEBIAN_MIRROR says otherwise.
+mirror=${DEBIAN_MIRROR:-$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null \
+  | awk '$2 == "bookworm" { print $1; exit }')}
+[ -n "$mirror" ] || { echo "root.sh: no Debian bookworm mirror in apt's configuration (set DEBIAN_MIRROR)" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || cannot "needs root (debootstrap, chroot, binfmt_misc)"
 if ! command -v debootstrap >/dev/null || [ ! -e "/usr/lib/binfmt.d/qemu-$qemu.conf" ]; then
+  command -v apt-get >/dev/null || cannot "no qemu-user-static and debootstrap, and no apt-get to install them"
+  # apt is here: a failure to install is a failure (exit 1, apt's words), not a machine that cannot emulate.
+  log=$(mktemp)
   { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-user-static debootstrap; } \
-    >/dev/null 2>&1 || cannot "cannot install qemu-user-static and debootstrap"
+    >"$log" 2>&1 || { tail -n 20 "$log" >&2; echo "root.sh: installing qemu-user-static and debootstrap failed" >&2; exit 1; }
+  rm -f "$log"
 fi
 # Foreign binaries run through qemu-user only if binfmt_misc knows them (containers often start without it).
 binfmt=/proc/sys/fs/binfmt_misc
