@@ -9,6 +9,7 @@ from lenet_deploy.api import public_api
 
 __getattr__, __all__ = public_api(__name__, {
     "ConvertOptions": "run", "convert_model": "run",
-    **{name: "codegen" for name in ("Engine", "Graph", "HostEngine", "LayerCost", "host_compiler", "int8_flatbuffer",
-                                    "read_graph", "representative_images", "write_engine", "write_model_source")},
+    **{name: "codegen" for name in ("Engine", "Graph", "HostEngine", "LayerCost", "build_engine", "host_compiler",
+                                    "int8_flatbuffer", "read_graph", "read_graph_file", "representative_images",
+                                    "write_engine", "write_model_source")},
 })

@@ -11,12 +11,13 @@ from pathlib import Path
 
 from lenet_deploy.convert.c_array import ModelMacros, arena_margin, write_c_array
 from lenet_deploy.convert.converter import batch_one, convert, representative_images
-from lenet_deploy.convert.engine.emit import Engine, LayerCost, write_engine
+from lenet_deploy.convert.engine.emit import Engine, LayerCost, build_engine, write_engine
 from lenet_deploy.convert.engine.host import HostEngine, host_compiler
-from lenet_deploy.convert.flatbuffer import Graph, read_graph
+from lenet_deploy.convert.flatbuffer import Graph, read_graph, read_graph_file
 from lenet_deploy.tflite import TensorIO
 
-__all__ = ["Engine", "Graph", "HostEngine", "LayerCost", "host_compiler", "int8_flatbuffer", "read_graph",
+__all__ = ["Engine", "Graph", "HostEngine", "LayerCost", "build_engine", "host_compiler", "int8_flatbuffer",
+           "read_graph", "read_graph_file",
            "representative_images", "write_engine", "write_model_source"]
 
 

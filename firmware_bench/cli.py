@@ -158,13 +158,14 @@ def mcu(model_path: Path, board, samples: int | None, compare_samples: int, data
 
     Exit status 1 (report kept) if any output byte differs from TFLite Micro's.
     """
-    from lenet_deploy.firmware_bench.mcu.bench import McuOptions, run_mcu_bench
+    from lenet_deploy.firmware_bench.mcu.bench import McuOptions, check_model, run_mcu_bench
 
     for name, value in (("--samples", samples), ("--compare-samples", compare_samples), ("--clock-mhz", clock_mhz),
                         ("--cpi", cpi), ("--uw-per-mhz", uw_per_mhz)):
         if value is not None and value <= 0:
             raise LenetError(f"{name} must be > 0, got {value}")
     require_tools(f"lenet-bench mcu --board {board.machine}")
+    check_model(model_path)
     images, labels, source = _test_images(data, not unverified)
     if samples is not None:
         _check_samples(samples, len(labels))
@@ -248,7 +249,10 @@ def host_reference(model: Path, images, labels):
         runner = open_runner("keras" if Path(model).suffix == ".keras" else "tflite", Path(model))
         return runner.predict(images).argmax(axis=1), runner.runtime
 
-    predictions, runtime = contained(f"running {model} on this host", predict)
+    try:
+        predictions, runtime = contained(f"running {model} on this host", predict)
+    except LenetError as exc:
+        raise LenetError(f"--model {exc}") from None
     accuracy = float((predictions == labels).mean())
     return sha256_file(model), Reference(predictions, accuracy, f"{runtime} {runtime_version(runtime) or ''}".strip())
 

@@ -354,3 +354,42 @@ def test_a_directory_where_a_file_belongs(work, cli, args, fragment):
     before = snapshot(work)
     one_line_error(CliRunner().invoke(cli, args), 2, fragment)
     assert snapshot(work) == before
+
+
+@pytest.mark.parametrize("model, make, fragment", [
+    ("nope.tflite", None, "--model nope.tflite: no such file"),
+    ("d", lambda w: (w / "d").mkdir(), "--model d: is a directory"),
+    ("t.tflite", _write("t.tflite", "hello"),
+     "--model t.tflite: not a TFLite flatbuffer (no TFL3 identifier): it is a text file"),
+    ("m.keras", _write("m.keras", b"\x89HDF\r\n\x1a\n" + bytes(64)), "--model m.keras: not a Keras model: it is an HDF5 file"),
+])
+def test_export_data_refuses_a_reference_model_that_is_not_one(work, subset_npz, model, make, fragment):
+    if make is not None:
+        make(work)
+    before = snapshot(work)
+    result = CliRunner().invoke(bench, ["export-data", "--model", model, "--data", str(subset_npz), "--unverified",
+                                        "--out", "t.npz"])
+    one_line_error(result, 2, fragment)
+    assert snapshot(work) == before
+
+
+@pytest.mark.parametrize("model, make, fragment", [
+    ("nope.tflite", None, "--model nope.tflite: no such file"),
+    ("d", lambda w: (w / "d").mkdir(), "--model d: is a directory, not a .tflite file"),
+    ("m.keras", _write("m.keras", "hello"), "--model m.keras: not a TFLite flatbuffer (no TFL3 identifier): it is a "
+                                            "text file"),
+    ("cut.tflite", _write("cut.tflite", b"\x1c\x00\x00\x00TFL3" + b"\xee" * 40),
+     "--model cut.tflite: corrupt TFLite flatbuffer (error)"),
+])
+def test_lenet_bench_mcu_refuses_a_model_before_reading_data_or_writing(work, model, make, fragment):
+    """Checked first: no data needed (--data points nowhere and is never read), nothing written."""
+    from lenet_deploy.boards import missing_tools
+
+    if missing_tools():
+        pytest.skip(f"needs {', '.join(missing_tools())}")
+    if make is not None:
+        make(work)
+    before = snapshot(work)
+    result = CliRunner().invoke(bench, ["mcu", "--model", model, "--data", "nowhere", "--out", "r"])
+    one_line_error(result, 2, fragment)
+    assert snapshot(work) == before

@@ -78,7 +78,7 @@ def _padding(kind: int, in_size: int, out_size: int, stride: int, filter_size: i
 
 def _check_int8(tensor: Tensor, where: str, role: str) -> None:
     if tensor.dtype != "INT8" or not tensor.scales:
-        raise LenetError(f"{where}: {role} tensor '{tensor.name}' is {tensor.dtype}"
+        raise LenetError(f"{where + ': ' if where else ''}{role} tensor '{tensor.name}' is {tensor.dtype}"
                          f"{'' if tensor.scales else ' without quantization'}; the C engine needs int8 "
                          "(convert with --quantize int8 --io int8)")
 
@@ -222,8 +222,8 @@ def plan_layers(graph: Graph) -> list[Layer]:
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise LenetError(f"the C engine needs one input and one output (model has {len(graph.inputs)} and "
                          f"{len(graph.outputs)})")
-    _check_int8(graph.tensors[graph.inputs[0]], "model", "input")
-    _check_int8(graph.tensors[graph.outputs[0]], "model", "output")
+    _check_int8(graph.tensors[graph.inputs[0]], "", "the model's input")
+    _check_int8(graph.tensors[graph.outputs[0]], "", "the model's output")
     layers = []
     for op in graph.ops:
         where = f"op {op.index} ({op.name})"

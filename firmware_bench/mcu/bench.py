@@ -17,7 +17,7 @@ import numpy as np
 from lenet_deploy.artifacts import sha256_file, staged_dir, write_text_atomic
 from lenet_deploy.boards import BOARDS, DEFAULT_BOARD, Board
 from lenet_deploy.contained import contained
-from lenet_deploy.convert import HostEngine, read_graph, write_engine, write_model_source
+from lenet_deploy.convert import HostEngine, build_engine, read_graph_file, write_engine, write_model_source
 from lenet_deploy.errors import CheckFailed, LenetError
 from lenet_deploy.firmware_bench.mcu.build import build_firmware
 from lenet_deploy.firmware_bench.mcu.qemu import run_firmware
@@ -72,14 +72,22 @@ def host_engine_outputs(engine_c: Path, images: np.ndarray, output_size: int) ->
     return HostEngine(engine_c).run(images, output_size)
 
 
+def check_model(model_path: Path):
+    """The int8 .tflite the engine can run, or one `--model` line saying why not (before any data or work).
+    Returns (its bytes, its graph)."""
+    try:
+        model, graph = read_graph_file(Path(model_path))
+        build_engine(model, source=str(model_path))  # an op or type the engine does not serve
+    except LenetError as exc:
+        raise LenetError(f"--model {exc}") from None
+    return model, graph
+
+
 def run_mcu_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data_source: str, out: Path,
                   options: McuOptions, force: bool = False, say: Callable[[str], None] = print) -> McuReport:
     options = options.resolved()
     model_path = Path(model_path)
-    if not model_path.is_file():
-        raise LenetError(f"--model {model_path}: {'is a directory' if model_path.is_dir() else 'no such file'}")
-    model = model_path.read_bytes()
-    graph = read_graph(model, str(model_path))
+    model, graph = check_model(model_path)
     with staged_dir(out, force) as stage:
         (_, engine_c), engine = write_engine(model_path, stage / "engine")
         # The production build first: a model that does not fit the part fails here, before minutes of TFLM.
