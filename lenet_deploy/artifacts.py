@@ -22,11 +22,28 @@ from typing import Any
 from lenet_deploy.errors import LenetError
 
 
+def umask_mode(full: int) -> int:
+    """The mode a plain open() or mkdir() would give (`full` 0o666 for files, 0o777 for directories) under this
+    process's umask: mkstemp and mkdtemp make 0600 and 0700, which others cannot read once renamed into place."""
+    return full & ~_umask()
+
+
+def _umask() -> int:
+    """This process's umask, read without changing it where Linux shows it (setting it is not thread-safe)."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        status = Path("/proc/self/status").read_text().splitlines()
+        return int(next(line for line in status if line.startswith("Umask:")).split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same directory, then rename over the target."""
+    """Write via a temp file in the same directory, then rename over the target (with the umask's mode)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, umask_mode(0o666))
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -126,6 +143,7 @@ def _link_or_copy(source: str, target: str) -> None:
 def _staging(out: Path) -> Iterator[Path]:
     remove_stale_staging(out)
     stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.{os.getpid()}.", suffix=STAGING))
+    os.chmod(stage, umask_mode(0o777))  # it becomes `out`
     try:
         yield stage
     except BaseException:
