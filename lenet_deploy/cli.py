@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from lenet_deploy.boards import BOARDS, Board, find_board
-from lenet_deploy.errors import LenetError
+from lenet_deploy.errors import Interrupted, LenetError
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")  # every command that trains tracks the same way
 
@@ -119,6 +119,9 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         quiet_tensorflow()
         try:
             return command(*args, **kwargs)
+        except Interrupted as exc:  # the work so far is kept: a rerun continues it
+            click.echo(f"interrupted: {exc}", err=True)
+            sys.exit(exc.exit_code)
         except LenetError as exc:
             if debug:
                 raise

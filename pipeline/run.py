@@ -192,13 +192,11 @@ def _sweep(spec, options, budget, where, val_size) -> str:
 
 def _sweep_figure(stats: dict, spec, budget: Budget) -> str:
     """How many trials ended how, the pace, and the leader with its configuration (and whether it was capped)."""
-    from lenet_deploy.train import ranked
+    from lenet_deploy.train import ranked, state_counts
 
     rows = stats["rows"]
-    states = {state: sum(r["state"] == state for r in rows) for state in ("COMPLETE", "PRUNED")}
     pace = f"{stats['trials_per_hour']:.0f} trials/hour" if stats["this_run"] else "all kept from an earlier run"
-    figure = (f"{stats['finished']} trials finished ({states['COMPLETE']} complete, {states['PRUNED']} pruned), "
-              f"{pace}")
+    figure = f"{state_counts(rows)}, {pace}"
     leaders = ranked(rows, spec)
     if not leaders:
         return figure

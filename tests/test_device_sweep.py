@@ -191,8 +191,9 @@ def test_a_trial_over_the_limit_is_recorded_with_its_reason_never_trained_and_ne
                                                    "--max-flash", "64KB"))
     assert again.exit_code == 2
     assert again.stderr.strip() == (
-        f"error: --out {out} holds this sweep for mps2-an386 with flash ≤ 40 KB, RAM ≤ 16 KB, not mps2-an386 with "
-        "flash ≤ 64 KB; give the same --board and limits to resume it")
+        f"error: --out {out} holds a sweep for mps2-an386 with flash ≤ 40 KB, RAM ≤ 16 KB, not mps2-an386 with "
+        "flash ≤ 64 KB: give the same --board and limits to continue it, choose another --out, or pass --restart to "
+        "start it over")
 
 
 @pytest.mark.slow

@@ -109,17 +109,46 @@ def test_rerun_after_finish_adds_nothing_and_more_count_continues(tmp_path, subs
     assert CliRunner().invoke(main, sweep_args(config, out, subset_npz, 1)).exit_code == 0
     again = CliRunner().invoke(main, sweep_args(config, out, subset_npz, 2))
     assert again.exit_code == 0, again.output
-    assert "2 trials finished (1 in this run" in again.output
+    assert "2 trials finished (" in again.output and "; 1 finished in this run" in again.output
     assert len(load_study(out).trials) == 2
 
 
 @pytest.mark.slow
-def test_a_different_sweep_into_the_same_directory_is_refused(tmp_path, subset_npz):
-    out = tmp_path / "sweep"
-    assert CliRunner().invoke(main, sweep_args(write_spec(tmp_path), out, subset_npz, 1)).exit_code == 0
-    other = write_spec(tmp_path, {**SMALL, "method": "grid"}, "other.yaml")
-    result = CliRunner().invoke(main, sweep_args(other, out, subset_npz, 1))
-    assert result.exit_code == 2 and "holds a different sweep" in result.stderr
+def test_a_sweep_is_one_search_only_more_trials_continue_it(tmp_path, subset_npz, subset_arrays):
+    """Another config, seed, cap, split, thread count or data never continues the old study: one line naming what
+    differs and the ways on, nothing written. --restart starts it over; a higher --count continues it."""
+    import numpy as np
+
+    config, out = write_spec(tmp_path), tmp_path / "sweep"
+    assert CliRunner().invoke(main, sweep_args(config, out, subset_npz, 1)).exit_code == 0
+    other_data = tmp_path / "other.npz"
+    np.savez(other_data, **{**subset_arrays, "x_train": subset_arrays["x_train"][::-1]})
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    ways = ", choose another --out, or pass --restart to start it over"
+    for args, differs in [
+        (sweep_args(write_spec(tmp_path, {**SMALL, "method": "grid"}, "other.yaml"), out, subset_npz, 2),
+         "from another --config (sweep-test): rerun with that config to continue it"),
+        ([*sweep_args(config, out, subset_npz, 2), "--seed", "1"], "with --seed 0, not --seed 1: rerun with --seed 0 "
+                                                                   "to continue it"),
+        (sweep_args(config, out, subset_npz, 2, "2"), "with --epochs-cap 1, not --epochs-cap 2: rerun with "
+                                                       "--epochs-cap 1 to continue it"),
+        ([*sweep_args(config, out, subset_npz, 2), "--val-size", "500"], "with --val-size 400, not --val-size 500: "
+                                                                           "rerun with --val-size 400 to continue it"),
+        ([*sweep_args(config, out, subset_npz, 2), "--trial-threads", "2"], "with --trial-threads 1, not "
+                                                                            "--trial-threads 2: rerun with "
+                                                                            "--trial-threads 1 to continue it"),
+        (sweep_args(config, out, other_data, 2), "of other data (sha256 ")]:
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(f"error: --out {out} holds a sweep {differs}"), result.stderr
+        assert result.stderr.strip().endswith(ways) and len(result.stderr.strip().splitlines()) == 1
+        assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
+    restarted = CliRunner().invoke(main, [*sweep_args(config, out, subset_npz, 1), "--seed", "1", "--restart"])
+    assert restarted.exit_code == 0, restarted.output
+    assert json.loads((out / "sweep.json").read_text())["options"]["seed"] == 1
+    assert [t.number for t in load_study(out).trials] == [0]
+    more = CliRunner().invoke(main, [*sweep_args(config, out, subset_npz, 2), "--seed", "1"])
+    assert more.exit_code == 0 and [t.state.name for t in load_study(out).trials] == ["COMPLETE", "COMPLETE"]
 
 
 def test_wandb_backend_without_a_key_fails_before_training(tmp_path, subset_npz):
@@ -252,3 +281,60 @@ def test_a_moved_sweep_directory_reads_its_own_study_from_any_working_directory(
     assert best.exit_code == 0, best.output + best.stderr
     assert json.loads((moved / "best" / "manifest.json").read_text())["picked"]["trial"] == 0
     assert not (tmp_path / "sweep").exists()  # nothing recreated where the sweep used to be
+
+
+HYPERBAND = {"name": "sweep-interrupt", "method": "random", "metric": {"name": "val_accuracy", "goal": "maximize"},
+             "parameters": {"filters": {"values": [4, 6, 12]}, "conv_layers": {"values": [1, 2]},
+                            "learn_rate": {"values": [0.01, 0.005]}, "epochs": {"value": 3}},
+             "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 2}}
+
+
+def _trials(out) -> list[tuple]:
+    """Each finished trial as (its configuration, state, validation accuracy), in the order the search drew them."""
+    rows = json.loads((out / "trials.json").read_text())
+    return [(r["param_filters"], r["param_conv_layers"], r["param_learn_rate"], r["state"], r["val_accuracy"])
+            for r in rows if r["state"] in ("COMPLETE", "PRUNED")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_sweep_resumes_to_the_uninterrupted_trials_and_winner(tmp_path, subset_npz, signum, code):
+    """Ctrl-C (to the whole process group, as a terminal sends it) or SIGTERM mid-trial with 2 workers: one line,
+    no traceback, no process left; the running trials go back to the queue with their parameters, and the same
+    command then ends with the same trials, numbers and winner as a sweep that was never interrupted."""
+    config = write_spec(tmp_path, HYPERBAND)
+    args = lambda out: cli(*sweep_args(config, out, subset_npz, 6, "3", "--workers", "2"))  # noqa: E731
+    whole = subprocess.run(args(tmp_path / "whole"), capture_output=True, text=True, timeout=900)
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+
+    out = tmp_path / "cut"
+    sweep = subprocess.Popen(args(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+    for line in sweep.stdout:  # both workers are training their first trials
+        if "epoch 1/3" in line:
+            break
+    os.killpg(sweep.pid, signum) if signum == signal.SIGINT else sweep.send_signal(signum)
+    stdout, stderr = sweep.communicate(timeout=180)
+    assert sweep.returncode == code, stdout + stderr
+    assert "Traceback" not in stdout + stderr
+    assert stderr.strip().startswith(f"interrupted: stopped by {'Ctrl-C' if code == 130 else 'SIGTERM'}: ")
+    assert stderr.strip().endswith(" attempts interrupted (retried), 2 queued to run again; rerun the same command "
+                                   "to continue") and len(stderr.strip().splitlines()) == 1
+    deadline = time.time() + 10  # none left (an exiting helper may stay a zombie for a moment, until init reaps it)
+    while subprocess.run(["pgrep", "-s", str(sweep.pid)], capture_output=True).returncode == 0:
+        assert time.time() < deadline, subprocess.run(["ps", "-s", str(sweep.pid)], capture_output=True, text=True)
+        time.sleep(0.2)
+    study = load_study(out)
+    assert not [t for t in study.trials if t.state.name == "RUNNING"]
+    waiting = [t for t in study.trials if t.state.name == "WAITING"]
+    assert waiting and all(t.system_attrs["failed_trial"] < t.number for t in waiting)
+    table = json.loads((out / "trials.json").read_text())  # trials.csv/json agree with the study
+    assert [(r["number"], r["state"]) for r in table] == [(t.number, t.state.name) for t in study.trials]
+
+    resumed = subprocess.run(args(out), capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert sorted(_trials(out)) == sorted(_trials(tmp_path / "whole"))
+    winner = [json.loads((d / "best_trial.json").read_text()) for d in (tmp_path / "whole", out)]
+    assert [(w["param_filters"], w["param_conv_layers"], w["param_learn_rate"], w["val_accuracy"]) for w in winner] \
+        == [(winner[0]["param_filters"], winner[0]["param_conv_layers"], winner[0]["param_learn_rate"],
+             winner[0]["val_accuracy"])] * 2

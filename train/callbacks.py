@@ -58,11 +58,15 @@ class WandbEpochLogger(keras.callbacks.Callback):
 
 
 class EpochHook(keras.callbacks.Callback):
-    """Calls `hook(epoch, logs)` after each epoch; a sweep uses it to report and prune."""
+    """Calls `hook(epoch, logs)` after each epoch; a sweep uses it to report and prune. `batch_hook()` after each
+    batch: a sweep worker stops there when asked to (a safe point, unlike anywhere a signal arrives)."""
 
-    def __init__(self, hook: Callable[[int, dict], None]) -> None:
+    def __init__(self, hook: Callable[[int, dict], None], batch_hook: Callable[[], None] = lambda: None) -> None:
         super().__init__()
-        self.hook = hook
+        self.hook, self.batch_hook = hook, batch_hook
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.batch_hook()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.hook(epoch + 1, dict(logs or {}))

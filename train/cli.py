@@ -134,6 +134,9 @@ def _print_summary(out: Path, metrics: dict) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split and of each fit.")
 @click.option("--val-size", type=int, default=DEFAULT_VAL_SIZE, show_default=True,
               help="Validation images held out of the training set (what trials are ranked on).")
+@click.option("--restart", is_flag=True,
+              help="Start the sweep in --out over (its study and trials are deleted), e.g. to change its --seed; "
+                   "without it a different search there is refused, and the same one continues.")
 @click.option("--heartbeat", type=int, default=20, show_default=True,
               help="Seconds between trial heartbeats; a silent trial is failed and retried after 3 of them.")
 @click.option("--max-flash", help="With --board: the engine's flash (code + constants), e.g. 64KB.")
@@ -147,7 +150,7 @@ def _print_summary(out: Path, metrics: dict) -> None:
               "within the limits.")
 @handle_errors
 def sweep(config_path: Path, count: int, workers: int, trial_threads: int, storage: str | None, backend: str,
-          epochs_cap: int | None, out: Path | None, seed: int, val_size: int, heartbeat: int, board,
+          epochs_cap: int | None, out: Path | None, seed: int, val_size: int, restart: bool, heartbeat: int, board,
           max_flash: str | None, max_ram: str | None, max_latency: str | None, wandb_mode: str,
           country: str, data: Path | None, unverified: bool) -> None:
     """Run (or continue) a sweep; trials are ranked on the validation split."""
@@ -173,6 +176,7 @@ def sweep(config_path: Path, count: int, workers: int, trial_threads: int, stora
         return
     from lenet_deploy.device_cost import device_cost_function
     from lenet_deploy.train.sweep.driver import SweepOptions, run_sweep
+    from lenet_deploy.train.sweep.results import state_counts
 
     options = SweepOptions(count=count, workers=workers, trial_threads=trial_threads, storage=storage,
                            epochs_cap=epochs_cap, seed=seed,
@@ -182,10 +186,11 @@ def sweep(config_path: Path, count: int, workers: int, trial_threads: int, stora
     started = time.time()
     if limits:
         click.echo(f"every trial measured on {limits.describe()}")
-    stats = run_sweep(spec, name, out, options, say=click.echo, trial_cost=device_cost_function() if limits else None)
+    stats = run_sweep(spec, name, out, options, say=click.echo, trial_cost=device_cost_function() if limits else None,
+                      restart=restart)
     _print_ranking(stats["rows"], spec, out)
-    click.echo(f"{stats['finished']} trials finished ({stats['this_run']} in this run, "
-               f"{stats['seconds'] / 60:.1f} min, {stats['trials_per_hour']:.1f} trials/hour). "
+    click.echo(f"{state_counts(stats['rows'])}; {stats['this_run']} finished in this run, "
+               f"{stats['seconds'] / 60:.1f} min, {stats['trials_per_hour']:.1f} trials/hour. "
                f"Results: {out}/trials.csv")
     _say_offline_runs(started)
 
@@ -223,7 +228,7 @@ def best(sweep_dir: Path, retrain: bool, storage: str | None, force: bool, wandb
 def _print_ranking(rows: list[dict], spec, out: Path, limit: int = 20) -> None:
     from rich.table import Table
 
-    from lenet_deploy.train.sweep.results import device_sweep, ranked
+    from lenet_deploy.train.sweep.results import RETRIED, device_sweep, ranked
 
     device = device_sweep(rows)
     what = "feasible trials ranked by int8 accuracy" if device else f"completed trials ranked by {spec.metric}"
@@ -242,7 +247,8 @@ def _print_ranking(rows: list[dict], spec, out: Path, limit: int = 20) -> None:
     console().print(table)
     states = {}
     for row in rows:
-        state = "infeasible" if device and row.get("feasible") is False else row["state"].lower()
+        state = ("infeasible" if device and row.get("feasible") is False
+                 else "retried" if row["state"] == "FAIL" and row["reason"].endswith(RETRIED) else row["state"].lower())
         states[state] = states.get(state, 0) + 1
     click.echo("trial states: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
 

@@ -42,7 +42,8 @@ class FitOptions:
 
 
 def fit(config: TrainConfig, mnist: Mnist, out: Path, name: str, options: FitOptions = FitOptions(),
-        force: bool = False, epoch_hook: Callable[[int, dict], None] | None = None) -> dict[str, Any]:
+        force: bool = False, epoch_hook: Callable[[int, dict], None] | None = None,
+        batch_hook: Callable[[], None] = lambda: None) -> dict[str, Any]:
     """Train `config`, evaluate on the test set, write the run directory `out`; returns metrics.json."""
     spatial_plan(config)
     check_output_dir(out, force)
@@ -68,7 +69,7 @@ def fit(config: TrainConfig, mnist: Mnist, out: Path, name: str, options: FitOpt
             wandb_run(mode, name, {**config.to_dict(), "seed": options.seed, "val_size": options.val_size},
                       group=options.wandb_group) as (run, mode):
         callbacks = [StopOnNonFiniteLoss(), throughput, WandbEpochLogger(run)] + \
-            ([EpochHook(epoch_hook)] if epoch_hook else [])
+            ([EpochHook(epoch_hook, batch_hook)] if epoch_hook else [])
         started = time.perf_counter()
         with EnergyMeter(options.country, name) as energy:
             history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks,

@@ -9,14 +9,16 @@ other machines, a pid check on this one), so a rerun after a crash simply contin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import socket
+import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,14 +27,14 @@ from lenet_deploy.artifacts import process_alive
 from lenet_deploy.cli import quiet_tensorflow
 from lenet_deploy.data import DEFAULT_VAL_SIZE, load_mnist
 from lenet_deploy.energy import EnergyMeter
-from lenet_deploy.errors import LenetError
+from lenet_deploy.errors import Interrupted, LenetError, StopRequested
 from lenet_deploy.manifests import SWEEP_MANIFEST, SweepManifest, read_record, write_record
 from lenet_deploy.train.config import cap_epochs, make_config
 from lenet_deploy.train.fitting import FitOptions, fit
 from lenet_deploy.train.model import spatial_plan
 from lenet_deploy.train.sweep.progress import TrialProgress
-from lenet_deploy.train.sweep.pruning import make_in_order_hyperband
-from lenet_deploy.train.sweep.results import write_results
+from lenet_deploy.train.sweep.pruning import make_in_order_hyperband, retry_from_scratch
+from lenet_deploy.train.sweep.results import state_counts, write_results
 from lenet_deploy.train.sweep.sampling import make_sampler
 from lenet_deploy.train.sweep.device import DeviceLimits, violations
 from lenet_deploy.train.sweep.spec import SweepSpec, grid_size, grid_space, max_epochs, optuna_distributions
@@ -102,7 +104,7 @@ def redact(url: str) -> str:
 def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int, seed: int = 0, epochs_cap: int | None = None):
     """Create or join the study `name` in `url`, with the sampler and pruner the spec asks for."""
     import optuna
-    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    from optuna.storages import RDBStorage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -111,7 +113,7 @@ def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int, seed: int =
         try:
             storage = RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat,
                                  grace_period=3 * heartbeat,
-                                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback())
+                                 heartbeat_stale_trial_callback=retry_from_scratch())
             break
         except Exception as exc:  # driver missing, server down, bad URL; or two workers creating the tables
             from sqlalchemy.exc import SQLAlchemyError
@@ -121,7 +123,7 @@ def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int, seed: int =
                                  f"({str(exc).splitlines()[0]})") from None
             time.sleep(1 + attempt)
     pruner = (make_in_order_hyperband(spec.hyperband.min_iter, max_epochs(spec, epochs_cap), spec.hyperband.eta,
-                                      on_wait=lambda: fail_dead_trials(study))
+                                      on_wait=lambda: (stop_if_asked(), fail_dead_trials(study)))
               if spec.hyperband else optuna.pruners.NopPruner())
     sampler = make_sampler(spec.method, grid_space(spec) if spec.method == "grid" else None, seed)
     study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
@@ -129,21 +131,52 @@ def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int, seed: int =
     return study  # named: the pruner's on_wait above closes over it
 
 
-def prepare_sweep_dir(spec: SweepSpec, name: str, out: Path, options: SweepOptions) -> None:
-    """Create the sweep directory, or check that an existing one holds this same sweep (then: resume)."""
+# What decides which trials a sweep draws and how they train, as sweep.json records it, with the flag that sets it.
+# The trial count is not among them (asking for more continues the search), nor are the workers (same results).
+SEARCH_FLAGS = {"seed": "--seed", "epochs_cap": "--epochs-cap", "val_size": "--val-size",
+                "trial_threads": "--trial-threads", "data_sha256": "--data"}
+
+
+def sweep_mismatch(spec: SweepSpec, name: str, out: Path, options: SweepOptions, data_sha256: str,
+                   config_flag: str = "--config") -> str | None:
+    """None if `out` holds no sweep or this very search; else what differs and how to continue the old one,
+    e.g. "with --seed 0, not --seed 1: rerun with --seed 0 to continue it"."""
+    manifest_path = Path(out) / SWEEP_MANIFEST
+    if not manifest_path.exists():
+        return None
+    earlier = read_record(manifest_path, SweepManifest)
+    if earlier.spec != spec.raw or earlier.study != name:
+        return (f"from another {config_flag} ({earlier.study}): rerun with that config to continue it")
+    device = options.device.to_dict() if options.device else None
+    if earlier.options.get("device") != device:
+        was = _target_text(earlier.options.get("device"))
+        return f"for {was}, not {_target_text(device)}: give the same --board and limits to continue it"
+    now = {**options.record(), "data_sha256": data_sha256}
+    for key, flag in SEARCH_FLAGS.items():
+        if key in earlier.options and earlier.options[key] != now[key]:  # older sweeps recorded fewer keys
+            was, asked = earlier.options[key], now[key]
+            if key == "data_sha256":
+                return f"of other data (sha256 {was[:12]}…, not {asked[:12]}…): give the same --data to continue it"
+            return f"with {flag} {was}, not {flag} {asked}: rerun with {flag} {was} to continue it"
+    return None
+
+
+def prepare_sweep_dir(spec: SweepSpec, name: str, out: Path, options: SweepOptions, data_sha256: str,
+                      restart: bool = False) -> None:
+    """Create the sweep directory, or check that an existing one holds this same search (then: resume).
+
+    `restart`: an existing sweep in `out` (its study included) is deleted first and the search starts over."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise LenetError(f"--out {out} is a file, not a directory")
     manifest_path = out / SWEEP_MANIFEST
-    if manifest_path.exists():
-        earlier = read_record(manifest_path, SweepManifest)
-        if earlier.spec != spec.raw or earlier.study != name:
-            raise LenetError(f"--out {out} holds a different sweep ({earlier.study}); "
-                             "choose another --out to start a new one")
-        device = options.device.to_dict() if options.device else None
-        if earlier.options.get("device") != device:
-            raise LenetError(f"--out {out} holds this sweep for {_target_text(earlier.options.get('device'))}, "
-                             f"not {_target_text(device)}; give the same --board and limits to resume it")
+    if manifest_path.exists() and restart:
+        _delete_sweep(out, name, options)
+    elif manifest_path.exists():
+        mismatch = sweep_mismatch(spec, name, out, options, data_sha256)
+        if mismatch:
+            raise LenetError(f"--out {out} holds a sweep {mismatch}, choose another --out, or pass --restart to "
+                             "start it over")
         return
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -151,7 +184,21 @@ def prepare_sweep_dir(spec: SweepSpec, name: str, out: Path, options: SweepOptio
         raise LenetError(f"--out {out} is not writable ({exc.strerror})") from None
     write_record(manifest_path, SweepManifest.new(
         study=name, spec=spec.raw, storage=redact(options.storage) if options.storage else LOCAL_STUDY,
-        options=options.record()))
+        options={**options.record(), "data_sha256": data_sha256}))
+
+
+def _delete_sweep(out: Path, name: str, options: SweepOptions) -> None:
+    """--restart: the old study (in its storage) and the sweep directory's files go."""
+    import shutil
+
+    import optuna
+
+    earlier = read_record(out / SWEEP_MANIFEST, SweepManifest)
+    url = options.storage or recorded_storage_url(out, earlier.storage)
+    if not url.startswith("sqlite:"):  # a server's study: delete it there (the local study.db goes with `out`)
+        with contextlib.suppress(KeyError):
+            optuna.delete_study(study_name=earlier.study, storage=url)
+    shutil.rmtree(out)
 
 
 def _target_text(device: dict | None) -> str:
@@ -159,12 +206,13 @@ def _target_text(device: dict | None) -> str:
 
 
 def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions, say=lambda line: None,
-              trial_cost: TrialCost | None = None) -> dict[str, Any]:
+              trial_cost: TrialCost | None = None, restart: bool = False) -> dict[str, Any]:
     """Run workers until `count` trials have finished, then write the results (trials table, plots).
 
-    `trial_cost` measures a trial on `options.device`'s board (needed then). It is a module-level function, so
-    the spawned workers receive it by reference. Returns {'finished', 'this_run', 'seconds', 'trials_per_hour',
-    'rows'} (rows: one per trial).
+    `trial_cost` measures a trial on `options.device`'s board (needed then); it is a module-level function, so
+    the spawned workers receive it by reference. `restart`: an existing sweep in `out` is deleted and the search
+    starts over (otherwise a different search there is refused). Returns {'finished', 'this_run', 'seconds',
+    'trials_per_hour', 'rows'} (rows: one per trial).
     """
     if options.device is not None and trial_cost is None:
         raise LenetError("a device-aware sweep needs the trial cost function of the command that starts it")
@@ -184,14 +232,21 @@ def run_sweep(spec: SweepSpec, name: str, out: Path, options: SweepOptions, say=
     say(mnist.summary())
     if options.storage:  # a server's URL is checked (and the study joined) before the directory is claimed
         open_study(spec, name, options.storage, options.heartbeat)
-    prepare_sweep_dir(spec, name, out, options)
+    prepare_sweep_dir(spec, name, out, options, mnist.checksum, restart)
     study = open_study(spec, name, storage_url(out, options), options.heartbeat, options.seed, options.epochs_cap)
     before = _finished(study)
     started = time.perf_counter()
+    interrupted = None
     try:
         _run_worker_processes(spec, name, str(out), options, trial_cost)
-    finally:  # a worker that failed still leaves the trials table of what did finish
+    except Interrupted as exc:  # the interrupted trials go back to the queue with their parameters
+        fail_dead_local_trials(study, reason="interrupted; re-queued")
+        interrupted = exc
+    finally:  # a worker that failed (or an interrupt) still leaves the trials table of what did finish
         rows = write_results(study, spec, Path(out), options.device.to_dict() if options.device else None)
+    if interrupted is not None:
+        raise Interrupted(f"{interrupted}: {state_counts(rows)}; rerun the same command to continue",
+                          interrupted.exit_code - 128)
     seconds = time.perf_counter() - started
     done = _finished(study) - before
     return {"finished": _finished(study), "this_run": done, "seconds": seconds,
@@ -212,18 +267,75 @@ def _run_worker_processes(spec: SweepSpec, name: str, out: str, options: SweepOp
     workers = [context.Process(target=run_worker, args=(spec, name, out, options, i, os.getpid(), trial_cost),
                                daemon=False)
                for i in range(options.workers)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    with _interrupts_stop(workers):
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
     failed = [i for i, w in enumerate(workers) if w.exitcode != 0]
     if failed:
         raise LenetError(f"sweep worker(s) {failed} exited with an error; rerun the same command to continue")
 
 
+@contextlib.contextmanager
+def _interrupts_stop(workers: list) -> Iterator[None]:
+    """Ctrl-C or SIGTERM to the sweep command: each worker is asked to stop (SIGTERM), leaves its trial RUNNING
+    and exits quietly; then Interrupted. The workers run in their own process group, so a terminal's Ctrl-C
+    reaches only this process, which speaks for them."""
+    def on_sigterm(signum, frame) -> None:
+        raise Interrupted("stopped by SIGTERM", signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    except (KeyboardInterrupt, Interrupted) as exc:
+        signum = signal.SIGINT if isinstance(exc, KeyboardInterrupt) else signal.SIGTERM
+        _stop(workers)
+        raise Interrupted("stopped by Ctrl-C" if signum == signal.SIGINT else "stopped by SIGTERM", signum) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop(workers: list, grace: float = 60.0) -> None:
+    """SIGTERM to every live worker, then wait; one that does not stop within `grace` seconds is killed."""
+    for worker in workers:
+        if worker.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for worker in workers:
+        while worker.is_alive() and time.monotonic() < deadline:
+            with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C does not leave workers behind
+                worker.join(timeout=0.5)
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
+
+
+_STOP = threading.Event()  # set by SIGTERM in a worker; honoured at the next safe point (stop_if_asked)
+
+
 def run_worker(spec: SweepSpec, name: str, out: str, options: SweepOptions, index: int, parent: int,
                trial_cost: TrialCost | None = None) -> None:
     """One worker process: run trials of the shared study until `count` of them have finished."""
+    os.setpgrp()  # a terminal's Ctrl-C goes to the sweep command only, which stops its workers with SIGTERM
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, frame: _STOP.set())
+    try:
+        _work(spec, name, out, options, index, parent, trial_cost)
+    except StopRequested:  # its trial stays RUNNING with this dead pid: the command re-queues it
+        sys.exit(128 + signal.SIGTERM)
+
+
+def stop_if_asked() -> None:
+    """Raise StopRequested where stopping is safe (between batches, epochs and trials, while waiting): raised by
+    the signal handler itself, it could land inside a database call and leave its cursor half-read."""
+    if _STOP.is_set():
+        raise StopRequested()
+
+
+def _work(spec: SweepSpec, name: str, out: str, options: SweepOptions, index: int, parent: int,
+          trial_cost: TrialCost | None) -> None:
     import optuna
 
     _die_with(parent)
@@ -235,6 +347,7 @@ def run_worker(spec: SweepSpec, name: str, out: str, options: SweepOptions, inde
                        options.epochs_cap)
     progress = TrialProgress(options.count, prefix=f"[w{index}] " if options.workers > 1 else "")
     while True:
+        stop_if_asked()
         fail_dead_trials(study)
         trials = study.get_trials(deepcopy=False)
         finished = sum(t.state.name in FINISHED for t in trials)
@@ -272,10 +385,9 @@ def fail_dead_trials(study) -> None:
     optuna.storages.fail_stale_trials(study)
 
 
-def fail_dead_local_trials(study) -> None:
+def fail_dead_local_trials(study, reason: str = "worker died mid-trial; re-queued") -> None:
     """Fail (and re-queue) RUNNING trials whose worker process on this host no longer exists."""
     import optuna
-    from optuna.storages import RetryHeartbeatStaleTrialCallback
     from optuna.trial import TrialState
 
     host = socket.gethostname()
@@ -287,11 +399,11 @@ def fail_dead_local_trials(study) -> None:
         if trial.user_attrs.get("host") != host or process_alive(trial.user_attrs.get("pid")):
             continue
         try:
-            study._storage.set_trial_user_attr(trial._trial_id, "reason", "worker died mid-trial; re-queued")
+            study._storage.set_trial_user_attr(trial._trial_id, "reason", reason)
             study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:  # another worker failed it first
             continue
-        RetryHeartbeatStaleTrialCallback()(study, study._storage.get_trial(trial._trial_id))
+        retry_from_scratch()(study, study._storage.get_trial(trial._trial_id))
 
 
 def _finished(study) -> int:
@@ -348,20 +460,26 @@ class _Objective:
                     FitOptions(seed=self.options.seed, val_size=self.options.val_size, wandb=self.options.wandb,
                                wandb_group=self.name, country=self.options.country, verbose=0,
                                evaluate_test=False),
-                    force=True, epoch_hook=after_epoch)
+                    force=True, epoch_hook=after_epoch, batch_hook=stop_if_asked)
             trial.set_user_attr("run_dir", str(run_dir.absolute()))
             if self.device:
                 self._measure_trained(trial, run_dir)
-        except optuna.TrialPruned as exc:
-            trial.set_user_attr("reason", str(exc))
+        except StopRequested:  # the sweep was interrupted: this trial is re-queued, not ended
             raise
-        finally:
-            trial.set_user_attr("duration_s", time.perf_counter() - started)
-            trial.set_user_attr("last_epoch", {k: float(v) for k, v in last_logs.items()})
-            if meter.result:
-                trial.set_user_attr("energy", meter.result)
-            self.progress.finished(trial.number, self._done() + 1, time.perf_counter() - started)
+        except BaseException as exc:  # pruned, or failed: it ended here
+            if isinstance(exc, optuna.TrialPruned):
+                trial.set_user_attr("reason", str(exc))
+            self._ended(trial, started, last_logs, meter)
+            raise
+        self._ended(trial, started, last_logs, meter)
         return float(last_logs[self.spec.metric])
+
+    def _ended(self, trial, started: float, last_logs: dict, meter) -> None:
+        trial.set_user_attr("duration_s", time.perf_counter() - started)
+        trial.set_user_attr("last_epoch", {k: float(v) for k, v in last_logs.items()})
+        if meter.result:
+            trial.set_user_attr("energy", meter.result)
+        self.progress.finished(trial.number, self._done() + 1, time.perf_counter() - started)
 
     def _device_cost(self, model, work: Path, accuracy: bool) -> tuple[dict, list[str]]:
         """The trial's measured cost on the board and why it is infeasible (a failed measurement is a reason)."""

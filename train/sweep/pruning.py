@@ -7,11 +7,16 @@ trial numbered before it (in its bracket, still running) has passed that rung, t
 those earlier trials only: exactly what one worker running the trials in order would compare. The
 brackets are sized from the epochs the sweep may train (known up front), not from the first result.
 Trials wait only at rung epochs, so workers rarely idle.
+
+A trial retried after its worker died or the sweep was interrupted keeps the place of the trial it retries
+(`original_number`): the same bracket and the same earlier trials, so a resumed sweep prunes what an
+uninterrupted one prunes.
 """
 
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from typing import Any
 
 PASSED = "passed_step"  # system attr: the last step at which this trial was checked and kept
@@ -24,6 +29,9 @@ def make_in_order_hyperband(min_resource: int, max_resource: int, eta: int, on_w
     from optuna.trial import TrialState
 
     class InOrderHyperband(optuna.pruners.HyperbandPruner):
+        def _get_bracket_id(self, study, trial) -> int:
+            return super()._get_bracket_id(study, SimpleNamespace(number=original_number(trial)))
+
         def prune(self, study, trial) -> bool:
             step = trial.last_step
             if step is None:
@@ -45,7 +53,7 @@ def make_in_order_hyperband(min_resource: int, max_resource: int, eta: int, on_w
         """The bracket's trials numbered before `trial`, once none of them is still short of `step`."""
         while True:
             trials = [t for t in study.get_trials(deepcopy=False)
-                      if t.number < trial.number and in_bracket(t)
+                      if original_number(t) < original_number(trial) and in_bracket(t)
                       and t.state in (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)]
             behind = [t for t in trials if t.state == TrialState.RUNNING and t.system_attrs.get(PASSED, -1) < step]
             if not behind:
@@ -56,6 +64,29 @@ def make_in_order_hyperband(min_resource: int, max_resource: int, eta: int, on_w
     # With fewer epochs than min_resource no trial reaches a rung: one bracket that never prunes.
     return InOrderHyperband(min_resource=min_resource, max_resource=max(max_resource, min_resource),
                             reduction_factor=eta)
+
+
+def retry_from_scratch():
+    """Optuna's retry of a failed trial (same parameters, WAITING), without what the failed attempt left: the
+    pruner's marks of the rungs it passed and its reason, which the retry has not earned yet."""
+    import copy
+
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+    class RetryFromScratch(RetryHeartbeatStaleTrialCallback):
+        def __call__(self, study, trial) -> None:
+            clean = copy.copy(trial)
+            clean.system_attrs = {k: v for k, v in trial.system_attrs.items()
+                                  if k != PASSED and not k.startswith("completed_rung_")}
+            clean.user_attrs = {k: v for k, v in trial.user_attrs.items() if k != "reason"}
+            super().__call__(study, clean)
+
+    return RetryFromScratch()
+
+
+def original_number(trial) -> int:
+    """The number of the first trial a retry retries (Optuna's retry_history), else the trial's own."""
+    return (trial.system_attrs.get("retry_history") or [trial.number])[0]
 
 
 def _current_rung(trial) -> int:

@@ -43,6 +43,25 @@ def trial_rows(study, spec: SweepSpec) -> list[dict[str, Any]]:
     return rows
 
 
+RETRIED = "re-queued"  # the end of a failed trial's reason when it was retried with the same parameters
+
+
+def state_counts(rows: list[dict[str, Any]]) -> str:
+    """'4 trials finished (3 complete, 1 pruned), 1 failed, 2 attempts interrupted (retried), 2 queued to run
+    again': every trial counted once (a retry is a new trial; the attempt it retries stays, failed)."""
+    def count(state: str) -> int:
+        return sum(r["state"] == state for r in rows)
+
+    retried = sum(r["state"] == "FAIL" and str(r.get("reason", "")).endswith(RETRIED) for r in rows)
+    parts = [f"{count('COMPLETE') + count('PRUNED')} trials finished ({count('COMPLETE')} complete, "
+             f"{count('PRUNED')} pruned)"]
+    for number, what in ((count("FAIL") - retried, "failed"), (retried, "attempts interrupted (retried)"),
+                         (count("WAITING"), "queued to run again"), (count("RUNNING"), "running")):
+        if number:
+            parts.append(f"{number} {what}")
+    return ", ".join(parts)
+
+
 DEVICE_COLUMNS = ("int8_val_accuracy", "instructions", "latency_ms", "flash_bytes", "ram_bytes", "energy_uj", "macs")
 
 
