@@ -177,8 +177,10 @@ def run_bench(variants: list[Variant], data: Path, data_source: str, out: Path, 
         if result["status"] == "ok" and reference is not None:
             agree = [a == b for a, b in zip(result["predictions"], reference["predictions"])]
             result["agreement_with_keras"] = sum(agree) / len(agree)
+    from lenet_deploy.firmware_bench.testdata import testset_sha256
+
     report = BenchReport.new(platform=platform_info(), data=data_source, options=asdict(options),
-                             variants=results, mcu=[asdict(m) for m in mcu or []], data_sha256=sha256_file(data))
+                             variants=results, mcu=[asdict(m) for m in mcu or []], data_sha256=testset_sha256(data))
     out.mkdir(parents=True, exist_ok=True)
     write_record(out / BENCH_REPORT, report)
     return report

@@ -79,6 +79,17 @@ def read_test_data(data: Path | None, verify: bool = True) -> tuple[np.ndarray, 
             f"MNIST test set from {mnist.source} ({check}), {len(mnist.y_test):,} images")
 
 
+def testset_sha256(path: Path) -> str:
+    """The checksum of the images and labels a test set file holds, not of the file: the same 10,000 images give the
+    same checksum whether they came as an export-data file (with host references or not) or were written by a run."""
+    import hashlib
+
+    images, labels = load_testset(path)
+    digest = hashlib.sha256(np.ascontiguousarray(images, np.float32).tobytes())
+    digest.update(np.ascontiguousarray(labels, np.int64).tobytes())
+    return digest.hexdigest()
+
+
 def load_testset(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(float images [N, 28, 28, 1] in [0, 1], labels) from an exported npz, checked for shape, dtype and NaN."""
     path = Path(path)

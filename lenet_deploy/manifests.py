@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import sys
 import types
 import typing
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -26,6 +27,7 @@ METRICS = "metrics.json"  # a run's full metrics (per-class report, confusion ma
 SWEEP_MANIFEST = "sweep.json"  # a sweep directory's manifest: which study, where it lives
 BENCH_REPORT = "bench.json"  # `lenet-bench run`
 MCU_REPORT = "mcu.json"  # `lenet-bench mcu`
+PIPELINE_MANIFEST = "pipeline.json"  # reports/<name>/: what made each step of `lenet-pipeline`
 MAIN_BUILD = "O2"  # the MCU firmware build every summary quotes (-O2, DSP path where the core has it)
 
 R = TypeVar("R")
@@ -41,15 +43,33 @@ class Record:
     command: str
     platform: dict[str, Any]
     versions: dict[str, str]
+    commit: str | None = field(default=None, kw_only=True)  # the git commit of the code, when run from a checkout
 
     @classmethod
     def new(cls: type[R], **measured: Any) -> R:
-        """A record of this run of this process: its command line, platform and library versions."""
+        """A record of this run of this process: its command line, platform, library versions and commit."""
         made = {"stage": cls.STAGE, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
                 "platform": {"machine": platform.machine(), "system": platform.platform(),
                              "cpu_count": os.cpu_count()},
-                "versions": library_versions()}
+                "versions": library_versions(), "commit": source_commit()}
         return cls(**{**made, **measured})
+
+
+def source_commit() -> str | None:
+    """'3c8e2e4… (+ uncommitted changes)' when lenet-deploy runs from a git checkout, else None (a wheel)."""
+    checkout = Path(__file__).resolve().parent.parent
+    if not (checkout / ".git").exists():
+        return None
+    try:
+        head = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10)
+        dirty = subprocess.run(["git", "-C", str(checkout), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + (" (+ uncommitted changes)" if dirty.stdout.strip() else "")
 
 
 @dataclass
@@ -105,7 +125,7 @@ class BenchReport(Record):
     options: dict[str, Any]
     variants: list[dict[str, Any]]
     mcu: list[dict[str, Any]]  # mcu.json records joined by `lenet-bench run --mcu`
-    data_sha256: str | None = None  # of the test set file every variant read (None: written before it was kept)
+    data_sha256: str | None = None  # of the test images and labels every variant read (not of the file)
 
     def mcu_reports(self) -> list[McuReport]:
         return [parse_record(row, McuReport, f"{BENCH_REPORT}: mcu row") for row in self.mcu]
@@ -122,6 +142,19 @@ class McuManifest(Record):
     board: str
     samples: int
     data: str
+
+
+@dataclass
+class PipelineManifest(Record):
+    """reports/<name>/pipeline.json: what this pipeline was asked (seed, budget, data), and for each step the key
+    of what made its result and the checksum of the result it left: a rerun keeps a step only when both match."""
+
+    STAGE: ClassVar[str] = "pipeline"
+    DESCRIBES: ClassVar[str] = "a lenet-pipeline pipeline.json"
+    name: str
+    asked: dict[str, Any]  # seed, budget (trials, epoch cap, workers), samples, board, sweep config
+    data: dict[str, Any]  # the MNIST it read: source and checksum
+    steps: dict[str, dict[str, Any]]  # step -> {"key": {...}, "result_sha256": "…"}
 
 
 @dataclass

@@ -39,6 +39,9 @@ from lenet_deploy.pipeline.run import BUDGETS
 @data_option
 @unverified_option
 @click.option("--quick-bench", is_flag=True, help="Few latency invokes and no energy loop (smoke runs).")
+@click.option("--restart", is_flag=True,
+              help="Start the sweep over when runs/<name>-sweep holds another search (another --seed, --epochs-cap, "
+                   "config, data or board); without it that is refused.")
 @board_option("Choose the model for this board: the sweep (sweeps/mcu.yaml unless --sweep-config) measures every "
               f"trial there and keeps to its flash and RAM; the MCU step runs on it [default: {DEFAULT_BOARD}, "
               "after a sweep on accuracy alone].")
@@ -46,8 +49,11 @@ from lenet_deploy.pipeline.run import BUDGETS
 def main(name: str, budget: str, sweep_config: Path | None, count: int | None, workers: int | None, seed: int,
          epochs_cap: int | None,
          samples: int | None, val_size: int | None, wandb_mode: str, country: str, data: Path | None,
-         unverified: bool, quick_bench: bool, board) -> None:
-    """Original LeNet-5 → sweep → best → convert → bench → MCU → reports/<name>/report.md. Rerun to continue.
+         unverified: bool, quick_bench: bool, restart: bool, board) -> None:
+    """Original LeNet-5 → sweep → best → convert → bench → MCU → reports/<name>/report.md.
+
+    A rerun keeps each step whose result was made from the same options and inputs, and reruns the others, saying
+    what changed (reports/<name>/pipeline.json records what made each step).
 
     \b
     1. original LeNet-5 (runs/<name>-original)
@@ -65,7 +71,8 @@ def main(name: str, budget: str, sweep_config: Path | None, count: int | None, w
     options = PipelineOptions(name=name, budget=budget, sweep_config=sweep_config or default_sweep, count=count,
                               epochs_cap=epochs_cap, data=data, verify=not unverified, val_size=val_size,
                               samples=samples, wandb=wandb_mode, country=country, quick_bench=quick_bench,
-                              seed=seed, workers=workers, board=board, board_flag=board_flag())
+                              seed=seed, workers=workers, restart=restart, board=board,
+                              board_flag=board_flag())
     report = run_pipeline(options, say=click.echo)
     click.echo(f"report: {report}")
 

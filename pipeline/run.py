@@ -1,8 +1,9 @@
 """`lenet-pipeline`: the whole job in one command — original LeNet-5, sweep, best, convert, bench, MCU, report.
 
-Each step writes its artifact directory and is skipped when that directory is already complete,
-so a rerun after a crash continues where it stopped (the sweep itself resumes its study).
-The final report is assembled from the manifests, never from logs.
+Each step writes its artifact directory; a rerun keeps a step only when what made its result (options, input
+checksums, version: pipeline/steps.py) is unchanged, so a rerun after a crash or an interrupt continues where it
+stopped (the sweep resumes its study) and a rerun with other options redoes what they change. The final report is
+assembled from the manifests, never from logs.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+from lenet_deploy.artifacts import sha256_file
 from lenet_deploy.boards import BOARDS, DEFAULT_BOARD, Board, missing_tools, require_tools
 from lenet_deploy.errors import LenetError
 from lenet_deploy.manifests import (
@@ -23,6 +26,7 @@ from lenet_deploy.manifests import (
     RunManifest,
     read_record,
 )
+from lenet_deploy.pipeline.steps import StepLock
 from lenet_deploy.sweeps import resolve_sweep_config, sweep_config
 
 DEFAULT_SWEEP = sweep_config("seed.yaml")
@@ -60,6 +64,7 @@ class PipelineOptions:
     quick_bench: bool = False  # tests: few invokes, no energy loop
     seed: int = 0  # of every split, fit and the sweep's draws: the same seed picks the same winner
     workers: int | None = None  # sweep workers [default: the budget's]
+    restart: bool = False  # start the sweep over when its directory holds another search
     board: Board | None = None  # the board to choose for: its flash and RAM limit the sweep; the MCU step runs there
     board_flag: str = "--board"  # how the user named it (--target is its other name), for the messages
 
@@ -116,7 +121,7 @@ def paths(name: str) -> dict[str, Path]:
 
 
 def run_pipeline(options: PipelineOptions, say=print) -> Path:
-    """Run (or continue) every step; returns the report path."""
+    """Run every step whose result is missing or was made from something else; returns the report path."""
     from lenet_deploy.data import DEFAULT_VAL_SIZE, load_mnist
 
     budget = _budget(options)
@@ -126,20 +131,25 @@ def run_pipeline(options: PipelineOptions, say=print) -> Path:
     started = time.time()
     mnist = load_mnist(options.data, verify=options.verify)
     say(mnist.summary())
-    steps = [("original LeNet-5 (the reference architecture)", lambda: _original(options, budget, where, mnist,
-                                                                               val_size)),
-             (f"sweep ({budget.count} trials, {budget.workers} worker{'s' if budget.workers != 1 else ''})",
-              lambda: _sweep(spec, options, budget, where, val_size)),
-             ("best trial, retrained on all training images", lambda: _best(options, where, mnist)),
-             ("convert to float32 + int8 TFLite and C source", lambda: _convert(options, where, val_size)),
-             ("benchmark Keras vs TFLite vs int8 vs TFLite Micro", lambda: _bench(options, budget, where, mnist)),
-             (f"int8 C engine on an emulated {options.mcu_board.cpu} ({options.mcu_board.machine}, QEMU)",
-              lambda: _mcu(options, where, mnist)),
-             ("report", lambda: _report(options.name, where))]
-    for i, (title, step) in enumerate(steps, 1):
+    _check_same_search(spec, options, budget, where, val_size, mnist)  # before any step does work
+    lock = StepLock(where["report"], options.name, _asked(options, budget, val_size), mnist.describe())
+    lock.save()
+    context = (options, budget, where, mnist, val_size)
+    steps = [Original(*context), Sweep(*context, spec=spec), Best(*context, spec=spec), Convert(*context),
+             Bench(*context),
+             Mcu(*context), Report(*context)]
+    for i, step in enumerate(steps, 1):
         step_started = time.perf_counter()
-        say(f"[{i}/{len(steps)}] {title} …")
-        figure = step()
+        key = step.key()
+        why = lock.why_rerun(step.name, key, step.result) if key is not None else "it always runs"
+        if why is None:
+            say(f"[{i}/{len(steps)}] {step.figure()} (kept {step.result.parent}: nothing that made it changed)")
+            continue
+        rerun = "" if why in ("no result yet", "it always runs") else f": rerun ({why})"
+        say(f"[{i}/{len(steps)}] {step.title}{rerun} …")
+        figure = step.run()
+        if key is not None and step.result.is_file():
+            lock.done(step.name, key, step.result)
         say(f"[{i}/{len(steps)}] {figure} ({time.perf_counter() - step_started:.0f} s)")
     from lenet_deploy.train import offline_runs_note
 
@@ -149,25 +159,231 @@ def run_pipeline(options: PipelineOptions, say=print) -> Path:
     return where["report"] / "report.md"
 
 
-def _kept(directory: Path, figure: str) -> str:
-    return f"{figure} (kept {directory} from an earlier run)"
+def _asked(options: PipelineOptions, budget: Budget, val_size: int) -> dict[str, Any]:
+    """What this run was asked, for pipeline.json and the report's provenance."""
+    return {"seed": options.seed, "budget": options.budget, "trials": budget.count, "epochs_cap": budget.epochs_cap,
+            "workers": budget.workers, "val_size": val_size, "samples": options.samples,
+            "sweep_config": str(options.sweep_config), "board": options.mcu_board.machine,
+            "quick_bench": options.quick_bench, "country": options.country}
 
 
-def _done(directory: Path, marker: str = MANIFEST) -> bool:
-    return (directory / marker).is_file()
+def _sweep_options(options: PipelineOptions, budget: Budget, val_size: int):
+    from lenet_deploy.train import SweepOptions
+
+    return SweepOptions(count=budget.count, workers=budget.workers, epochs_cap=budget.epochs_cap, seed=options.seed,
+                        val_size=val_size, wandb=options.wandb, country=options.country,
+                        data=str(options.data) if options.data else None, verify=options.verify,
+                        device=board_limits(options) if options.board else None)
 
 
-def _original(options, budget, where, mnist, val_size) -> str:
-    if _done(where["original"]):
-        return _kept(where["original"], _fit_figure(where["original"]))
-    from lenet_deploy.train import FitOptions, fit, make_config, preset
+def _check_same_search(spec, options: PipelineOptions, budget: Budget, where, val_size: int, mnist) -> None:
+    """A sweep directory holding another search (seed, cap, config, data, board) is refused, unless --restart."""
+    from lenet_deploy.train import sweep_mismatch
 
-    values = preset("original")
-    if budget.epochs_cap:
-        values["epochs"] = min(values["epochs"], budget.epochs_cap)
-    fit(make_config(values, "preset original"), mnist, where["original"], f"{options.name}-original",
-        FitOptions(seed=options.seed, val_size=val_size, wandb=options.wandb, country=options.country), force=True)
-    return _fit_figure(where["original"])
+    if options.restart:
+        return
+    mismatch = sweep_mismatch(spec, f"{options.name}-sweep", where["sweep"], _sweep_options(options, budget, val_size),
+                              mnist.checksum, "--sweep-config")
+    if mismatch:
+        raise LenetError(f"{where['sweep']} holds a sweep {mismatch}, choose another --name, or pass --restart to "
+                         "start the sweep over")
+
+
+class Step:
+    """One step: its key (None: it always runs), the file that holds its result, how it runs, its key figure."""
+
+    name = ""
+    title = ""
+
+    def __init__(self, options: PipelineOptions, budget: Budget, where: dict[str, Path], mnist, val_size: int) -> None:
+        self.options, self.budget, self.where, self.mnist, self.val_size = options, budget, where, mnist, val_size
+
+    @property
+    def result(self) -> Path:
+        raise NotImplementedError
+
+    def key(self) -> dict[str, Any] | None:
+        return None
+
+    def run(self) -> str:
+        raise NotImplementedError
+
+    def figure(self) -> str:
+        raise NotImplementedError
+
+
+class Original(Step):
+    name, title = "original", "original LeNet-5 (the reference architecture)"
+
+    @property
+    def result(self) -> Path:
+        return self.where["original"] / MANIFEST
+
+    def _config(self):
+        from lenet_deploy.train import make_config, preset
+
+        values = preset("original")
+        if self.budget.epochs_cap:
+            values["epochs"] = min(values["epochs"], self.budget.epochs_cap)
+        return make_config(values, "preset original")
+
+    def key(self) -> dict[str, Any]:
+        return {"config": self._config().to_dict(), "seed": self.options.seed, "val_size": self.val_size,
+                "data": self.mnist.checksum, "country": self.options.country}
+
+    def run(self) -> str:
+        from lenet_deploy.train import FitOptions, fit
+
+        fit(self._config(), self.mnist, self.where["original"], f"{self.options.name}-original",
+            FitOptions(seed=self.options.seed, val_size=self.val_size, wandb=self.options.wandb,
+                       country=self.options.country), force=True)
+        return self.figure()
+
+    def figure(self) -> str:
+        return _fit_figure(self.where["original"])
+
+
+class Sweep(Step):
+    """Always runs: the sweep resumes its own study (and refuses another search, checked before any step)."""
+
+    name = "sweep"
+
+    def __init__(self, *context, spec) -> None:
+        super().__init__(*context)
+        self.spec = spec
+        workers = self.budget.workers
+        self.title = f"sweep ({self.budget.count} trials, {workers} worker{'s' if workers != 1 else ''})"
+
+    @property
+    def result(self) -> Path:
+        return self.where["sweep"] / "trials.json"
+
+    def run(self) -> str:
+        from lenet_deploy.firmware_bench import trial_cost
+        from lenet_deploy.train import run_sweep
+
+        stats = run_sweep(self.spec, f"{self.options.name}-sweep", self.where["sweep"],
+                          _sweep_options(self.options, self.budget, self.val_size),
+                          trial_cost=trial_cost if self.options.board else None, restart=self.options.restart)
+        return _sweep_figure(stats, self.spec, self.budget)
+
+
+class Best(Step):
+    name, title = "best", "best trial, retrained on all training images"
+
+    def __init__(self, *context, spec) -> None:
+        super().__init__(*context)
+        self.spec = spec
+
+    @property
+    def result(self) -> Path:
+        return self.where["best"] / MANIFEST
+
+    def key(self) -> dict[str, Any]:
+        """The sweep's current winner (of this very search) is what the retrain starts from."""
+        import json
+
+        from lenet_deploy.train import ranked
+
+        leaders = ranked(json.loads((self.where["sweep"] / "trials.json").read_text()), self.spec)
+        return {"sweep": sha256_file(self.where["sweep"] / "sweep.json"),
+                "trial": leaders[0]["number"] if leaders else None, "seed": self.options.seed,
+                "data": self.mnist.checksum, "country": self.options.country}
+
+    def run(self) -> str:
+        from lenet_deploy.train import write_best
+
+        write_best(self.where["sweep"], self.mnist, retrain=True, force=True, wandb=self.options.wandb,
+                   country=self.options.country)
+        return self.figure()
+
+    def figure(self) -> str:
+        manifest = read_record(self.result, RunManifest)
+        return f"trial #{manifest.picked['trial']}: {_fit_figure(self.where['best'])}"
+
+
+class Convert(Step):
+    name, title = "convert", "convert to float32 + int8 TFLite and C source"
+
+    @property
+    def result(self) -> Path:
+        return self.where["build"] / MANIFEST
+
+    def key(self) -> dict[str, Any]:
+        return {"model": sha256_file(self.where["best"] / "model.keras"), "seed": self.options.seed,
+                "val_size": self.val_size, "data": self.mnist.checksum}
+
+    def run(self) -> str:
+        from lenet_deploy.convert import ConvertOptions, convert_model
+
+        convert_model(self.where["best"] / "model.keras",
+                      ConvertOptions(name=self.options.name, out=self.where["build"], data=self.options.data,
+                                     verify=self.options.verify, val_size=self.val_size, seed=self.options.seed))
+        return self.figure()
+
+    def figure(self) -> str:
+        return _convert_figure(self.result, self.options.name)
+
+
+class Bench(Step):
+    name, title = "bench", "benchmark Keras vs TFLite vs int8 vs TFLite Micro"
+
+    @property
+    def result(self) -> Path:
+        return self.where["bench"] / BENCH_REPORT
+
+    def _models(self) -> list[Path]:
+        build, name = self.where["build"], self.options.name
+        return [self.where["best"] / "model.keras", build / f"{name}_f32.tflite", build / f"{name}_int8.tflite"]
+
+    def key(self) -> dict[str, Any]:
+        return {"models": {p.name: sha256_file(p) for p in self._models()}, "samples": self.options.samples,
+                "quick_bench": self.options.quick_bench, "invokes": self.budget.invokes, "data": self.mnist.checksum}
+
+    def run(self) -> str:
+        return _bench(self.options, self.budget, self.where, self.mnist)
+
+    def figure(self) -> str:
+        return _bench_figure(self.where["bench"])
+
+
+class Mcu(Step):
+    name = "mcu"
+
+    def __init__(self, *context) -> None:
+        super().__init__(*context)
+        board = self.options.mcu_board
+        self.title = f"int8 C engine on an emulated {board.cpu} ({board.machine}, QEMU)"
+
+    @property
+    def result(self) -> Path:
+        return self.where["mcu"] / MCU_REPORT
+
+    def key(self) -> dict[str, Any] | None:
+        if missing_tools():
+            return None  # it says why it is skipped, every time
+        return {"model": sha256_file(self.where["build"] / f"{self.options.name}_int8.tflite"),
+                "board": self.options.mcu_board.machine, "samples": self.options.samples,
+                "quick_bench": self.options.quick_bench, "data": self.mnist.checksum}
+
+    def run(self) -> str:
+        return _mcu(self.options, self.where, self.mnist)
+
+    def figure(self) -> str:
+        return _mcu_figure(read_record(self.result, McuReport))
+
+
+class Report(Step):
+    name, title = "report", "report"
+
+    @property
+    def result(self) -> Path:
+        return self.where["report"] / "report.md"
+
+    def run(self) -> str:
+        from lenet_deploy.firmware_bench import write_pipeline_report
+
+        return f"wrote {write_pipeline_report(self.options.name, self.where)}"
 
 
 def _fit_figure(run: Path) -> str:
@@ -175,19 +391,6 @@ def _fit_figure(run: Path) -> str:
     epochs = f"{manifest.epochs_run} epoch{'s' if manifest.epochs_run != 1 else ''}"
     return (f"test accuracy {manifest.metrics['test_accuracy']:.4f} after {epochs} "
             f"on {manifest.split['train']:,} images")
-
-
-def _sweep(spec, options, budget, where, val_size) -> str:
-    from lenet_deploy.firmware_bench import trial_cost
-    from lenet_deploy.train import SweepOptions, run_sweep
-
-    name = f"{options.name}-sweep"
-    sweep_options = SweepOptions(count=budget.count, workers=budget.workers, epochs_cap=budget.epochs_cap,
-                                 seed=options.seed, val_size=val_size, wandb=options.wandb, country=options.country,
-                                 data=str(options.data) if options.data else None, verify=options.verify,
-                                 device=board_limits(options) if options.board else None)
-    stats = run_sweep(spec, name, where["sweep"], sweep_options, trial_cost=trial_cost if options.board else None)
-    return _sweep_figure(stats, spec, budget)
 
 
 def _sweep_figure(stats: dict, spec, budget: Budget) -> str:
@@ -212,32 +415,6 @@ def _sweep_figure(stats: dict, spec, budget: Budget) -> str:
             f"with {config}{capped}")
 
 
-def _best(options, where, mnist) -> str:
-    if _done(where["best"]):
-        return _kept(where["best"], _best_figure(where["best"]))
-    from lenet_deploy.train import write_best
-
-    write_best(where["sweep"], mnist, retrain=True, force=True, wandb=options.wandb, country=options.country)
-    return _best_figure(where["best"])
-
-
-def _best_figure(best: Path) -> str:
-    manifest = read_record(best / MANIFEST, RunManifest)
-    return f"trial #{manifest.picked['trial']}: {_fit_figure(best)}"
-
-
-def _convert(options, where, val_size) -> str:
-    manifest = where["build"] / MANIFEST
-    if manifest.is_file() and f"{options.name}_int8" in read_record(manifest, ConvertManifest).artifacts:
-        return _kept(where["build"], _convert_figure(manifest, options.name))
-    from lenet_deploy.convert import ConvertOptions, convert_model
-
-    convert_model(where["best"] / "model.keras", ConvertOptions(name=options.name, out=where["build"],
-                                                                data=options.data, verify=options.verify,
-                                                                val_size=val_size, seed=options.seed))
-    return _convert_figure(manifest, options.name)
-
-
 def _convert_figure(manifest: Path, name: str) -> str:
     int8 = read_record(manifest, ConvertManifest).artifacts[f"{name}_int8"]
     check = int8["check"]
@@ -251,16 +428,11 @@ def _bench(options, budget, where, mnist) -> str | None:
         BenchOptions,
         check_variants,
         export_testset,
-        failed_variants,
         run_bench,
         variants_for,
         write_report,
     )
 
-    if _done(where["bench"], BENCH_REPORT) and not failed_variants(read_record(where["bench"] / BENCH_REPORT,
-                                                                                BenchReport)):
-        write_report(read_record(where["bench"] / BENCH_REPORT, BenchReport), where["bench"])  # cheap; always whole
-        return _kept(where["bench"], _bench_figure(where["bench"]))
     from lenet_deploy.tflite import interpreter_class
 
     images, labels = mnist.x_test[:options.samples], mnist.y_test[:options.samples]
@@ -291,8 +463,6 @@ def _bench_figure(bench: Path) -> str:
 
 def _mcu(options, where, mnist) -> str:
     """The MCU step needs arm-none-eabi-gcc and qemu-system-arm; without them it is skipped, saying why."""
-    if _done(where["mcu"], MCU_REPORT):
-        return _kept(where["mcu"], _mcu_figure(read_record(where["mcu"] / MCU_REPORT, McuReport)))
     missing = missing_tools()
     if missing:
         return f"skipped: {', '.join(missing)} not installed (Debian: gcc-arm-none-eabi libnewlib-arm-none-eabi " \
@@ -313,9 +483,3 @@ def _mcu_figure(report) -> str:
     return (f"test accuracy {build['accuracy']:.4f} on {report.cpu}, bit-exact with TFLite Micro on "
             f"{build['bit_exact_vs_tflm']:,} of {build['images']:,} images, "
             f"{build['instructions_per_inference']:,.0f} instructions per inference")
-
-
-def _report(name: str, where: dict[str, Path]) -> str:
-    from lenet_deploy.firmware_bench import write_pipeline_report
-
-    return f"wrote {write_pipeline_report(name, where)}"

@@ -106,3 +106,21 @@ def test_a_crashed_worker_names_the_signal_and_the_step():
     assert worker_failure(1, stderr + "MemoryError\n") == \
         "the worker died (exit status 1) while creating the litert interpreter: MemoryError"
     assert worker_failure(-9, "") == "the worker died (SIGKILL)"
+
+
+def test_the_test_set_checksum_is_of_the_images_not_of_the_file(tmp_path, subset_arrays):
+    """compare tells two runs on the same images apart from runs on other images, however each file was written."""
+    import numpy as np
+
+    from lenet_deploy.firmware_bench.testdata import Reference, export_testset, testset_sha256
+
+    images, labels = subset_arrays["x_test"][:50], subset_arrays["y_test"][:50]
+    export_testset(tmp_path / "plain.npz", images, labels, "subset")
+    export_testset(tmp_path / "with_references.npz", images, labels, "subset, another description",
+                   {"ab" * 32: Reference(labels.copy(), 1.0, "litert 2.3.0")})
+    np.savez(tmp_path / "floats.npz", x_test=images.astype(np.float32) / 255, y_test=labels)
+    sums = {name: testset_sha256(tmp_path / name) for name in ("plain.npz", "with_references.npz", "floats.npz")}
+    assert len({(tmp_path / name).read_bytes() for name in sums}) == 3  # three different files
+    assert len(set(sums.values())) == 1  # one test set
+    export_testset(tmp_path / "other.npz", images[::-1], labels[::-1], "subset")
+    assert testset_sha256(tmp_path / "other.npz") != sums["plain.npz"]

@@ -52,12 +52,33 @@ def test_pipeline_writes_a_complete_report_and_continues_on_rerun(subset_npz, tm
     else:
         assert "Not run: arm-none-eabi-gcc and qemu-system-arm are needed" in report
 
+    assert "## How this was made" in report and "- seed 0; default budget: 2 trials, epochs capped at 1" in report
+
+    # Nothing changed: every step is kept (the sweep has nothing left to run), in seconds.
     again = CliRunner().invoke(pipeline, [*ARGS, "--data", str(subset_npz)])
     assert again.exit_code == 0, again.output
-    expected_kept = 6 if shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc") else 5
-    # original, sweep, best, convert, bench (, mcu)
-    assert again.output.count("from an earlier run") == expected_kept
-    assert "2 trials finished" in again.output
+    has_mcu = bool(shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc"))
+    assert again.output.count("nothing that made it changed") == 4 + has_mcu  # original, best, convert, bench (, mcu)
+    assert "2 trials finished (" in again.output and "all kept from an earlier run" in again.output
+
+    # Another seed: the sweep would be another search. Refused in one line before any step, nothing written.
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+    seed = CliRunner().invoke(pipeline, [*ARGS, "--data", str(subset_npz), "--seed", "1"])
+    assert seed.exit_code == 2
+    assert seed.stderr.strip() == ("error: runs/lenet-sweep holds a sweep with --seed 0, not --seed 1: rerun with "
+                                   "--seed 0 to continue it, choose another --name, or pass --restart to start the "
+                                   "sweep over")
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
+
+    # Fewer benchmark images: only the steps that read them rerun, saying why; the others are kept.
+    fewer = CliRunner().invoke(pipeline, [*[a if a != "300" else "200" for a in ARGS], "--data", str(subset_npz)])
+    assert fewer.exit_code == 0, fewer.output
+    assert "[5/7] benchmark Keras vs TFLite vs int8 vs TFLite Micro: rerun (--samples changed: 300 -> 200) …" \
+        in fewer.output
+    assert fewer.output.count("rerun (--samples changed: 300 -> 200)") == 1 + has_mcu
+    assert fewer.output.count("nothing that made it changed") == 3  # original, best, convert
+    assert json.loads((tmp_path / "reports" / "lenet" / "bench" / "bench.json").read_text())[
+        "variants"][0]["metrics"]["samples"] == 200
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ __getattr__, __all__ = public_api(__name__, {
     "FitOptions": "fitting", "fit": "fitting",
     "build_model": "model",
     "resolve_wandb_mode": "tracking", "offline_runs_note": "tracking",
-    "SweepOptions": "sweep.driver", "run_sweep": "sweep.driver",
+    "SweepOptions": "sweep.driver", "run_sweep": "sweep.driver", "sweep_mismatch": "sweep.driver",
     "load_spec": "sweep.spec", "ranked": "sweep.results", "state_counts": "sweep.results", "write_best": "sweep.best",
     "DeviceLimits": "sweep.device", "device_limits": "sweep.device",
 })

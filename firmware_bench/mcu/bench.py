@@ -119,10 +119,11 @@ def run_mcu_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data
                                                  engine.macs), reference)
         report = _report(model_path, graph, engine, tflm_arena, labels, reference, host, builds, runs, options,
                          data_source, profile)
+        made = McuManifest.new(model=str(model_path), model_sha256=sha256_file(model_path),
+                               board=options.board.machine, samples=len(images), data=data_source)
         write_record(stage / MCU_REPORT, report)
-        write_text_atomic(stage / "report.md", mcu_report_markdown(report))
-        write_record(stage / MANIFEST, McuManifest.new(model=str(model_path), model_sha256=sha256_file(model_path),
-                                                       board=options.board.machine, samples=len(images), data=data_source))
+        write_text_atomic(stage / "report.md", mcu_report_markdown(report, made))
+        write_record(stage / MANIFEST, made)
     failures = exactness_failures(report)
     if failures:
         raise CheckFailed(f"{'; '.join(failures)} (report kept in {out})")

@@ -12,6 +12,7 @@ from lenet_deploy.artifacts import write_text_atomic
 from lenet_deploy.errors import LenetError
 from lenet_deploy.firmware_bench.bench import MAX_ACCURACY_GAP_PP, MIN_AGREEMENT
 from lenet_deploy.firmware_bench.report.mcu import mcu_markdown, mcu_rows
+from lenet_deploy.firmware_bench.report.provenance import made_by
 from lenet_deploy.manifests import BenchReport
 
 COLUMNS = ("variant", "runtime", "status", "size_kb", "load_ms", "accuracy", "precision_w", "recall_w", "f1_w",
@@ -239,7 +240,9 @@ def write_report(report: BenchReport, out: Path) -> Path:
     """report.md + CSV + plots next to bench.json."""
     write_csv(report, out / "bench.csv")
     plots = write_plots(report, out)
-    parts = ["# lenet-bench report", "", f"How measured: {how_measured(report)}", "", markdown_table(report), ""]
+    parts = ["# lenet-bench report", "", f"How measured: {how_measured(report)}", "",
+             made_by(report) + (f" Test set sha256 {report.data_sha256}." if report.data_sha256 else ""), "",
+             markdown_table(report), ""]
     parts += [f"- {line}" for line in self_checks(report) + ratios(report)] + [""]
     parts += ["Detail (every column, raw keys, in bench.csv):", "", markdown_table(report, DETAIL), ""]
     parts += mcu_markdown(report.mcu_reports())

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from lenet_deploy.boards import find_board
-from lenet_deploy.manifests import MAIN_BUILD, McuReport
+from lenet_deploy.firmware_bench.report.provenance import made_by
+from lenet_deploy.manifests import MAIN_BUILD, McuManifest, McuReport
 
 
-def mcu_report_markdown(report: McuReport) -> str:
+def mcu_report_markdown(report: McuReport, made: McuManifest) -> str:
     t, v = report.targets, report.variants
     lines = [
         f"# {report.model} on an emulated {report.cpu} ({report.board})", "",
@@ -50,6 +51,7 @@ def mcu_report_markdown(report: McuReport) -> str:
         "instructions", "",
         "How measured: " + "; ".join(f"{k}: {m}" for k, m in report.method.items()) + ".",
         "Firmware flash/RAM include newlib's stdio and semihosting, which a product would not carry.", "",
+        f"{made_by(made)} Model sha256 {made.model_sha256}.", "",
     ]
     return "\n".join(lines + layer_table(report))
 

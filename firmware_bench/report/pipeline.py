@@ -10,14 +10,17 @@ from typing import Any
 from lenet_deploy.artifacts import write_text_atomic
 from lenet_deploy.firmware_bench.report.bench import markdown_table, ratios
 from lenet_deploy.firmware_bench.report.mcu import mcu_markdown
+from lenet_deploy.firmware_bench.report.provenance import made_by
 from lenet_deploy.manifests import (
     BENCH_REPORT,
     MANIFEST,
     MCU_REPORT,
     METRICS,
+    PIPELINE_MANIFEST,
     BenchReport,
     ConvertManifest,
     McuReport,
+    PipelineManifest,
     RunManifest,
     read_record,
 )
@@ -54,8 +57,27 @@ def write_pipeline_report(name: str, where: dict[str, Path]) -> Path:
     lines += _section_energy(original, best, trials)
     lines += _section_deployment(convert, bench, where)
     lines += _section_mcu(where)
+    lines += _section_provenance(out / PIPELINE_MANIFEST)
     write_text_atomic(out / "report.md", "\n".join(lines) + "\n")
     return out / "report.md"
+
+
+def _section_provenance(path: Path) -> list[str]:
+    """What made this report: the command, what it was asked, the data, the code and library versions."""
+    if not path.is_file():
+        return []
+    made = read_record(path, PipelineManifest)
+    asked = made.asked
+    budget = (f"{asked['budget']} budget: {asked['trials']} trials, epochs capped at {asked['epochs_cap']}"
+              if asked["epochs_cap"] else f"{asked['budget']} budget: {asked['trials']} trials, full epochs")
+    return ["", "## How this was made", "", made_by(made), "",
+            f"- seed {asked['seed']}; {budget}, {asked['workers']} workers; validation {asked['val_size']} images; "
+            f"benchmark on {asked['samples'] or 'all'} test images{' (quick)' if asked['quick_bench'] else ''}; "
+            f"board {asked['board']}; sweep config {asked['sweep_config']}",
+            f"- data: {made.data['source']} (sha256 {made.data['sha256']}, "
+            f"{'verified' if made.data.get('verified') else 'not verified'})",
+            f"- each step's key (what made it) and its result's checksum: [{PIPELINE_MANIFEST}]({PIPELINE_MANIFEST})",
+            ""]
 
 
 def _section_mcu(where: dict[str, Path]) -> list[str]:
