@@ -54,7 +54,8 @@ BOARDS = {
                             power_part="STM32F103 (27 mA at 72 MHz, peripherals off, 3.3 V)"),
     "mps2-an386": Board("mps2-an386", "Cortex-M4F", M4F),
     "mps2-an500": Board("mps2-an500", "Cortex-M7", ("-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16"),
-                            clock_mhz=216.0, uw_per_mhz=1558.0, power_part="STM32F746 (472 µA/MHz in Run mode, 3.3 V)"),
+                            clock_mhz=216.0, uw_per_mhz=1558.0,
+                            power_part="STM32F746 (472 µA/MHz in Run mode, 3.3 V)"),
     # ARMv8-M: the core boots in the Secure state, so code and data use the Secure aliases.
     "mps2-an505": Board("mps2-an505", "Cortex-M33", ("-mcpu=cortex-m33", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"),
                         flash_origin=0x10000000, ram_origin=0x38000000, ram_length=2 << 20, clock_mhz=110.0,

@@ -13,7 +13,11 @@ from contextlib import contextmanager
 
 
 class PostgresUnavailable(Exception):
-    pass
+    """PostgreSQL is not installed here: the one reason its test skips."""
+
+
+class PostgresFailed(Exception):
+    """PostgreSQL is installed but did not start: a failure, not a skip (.ci/run installs it)."""
 
 
 def _bindir() -> str:
@@ -46,7 +50,7 @@ def postgres_server() -> Iterator[str]:
     def run(*args: str) -> None:
         done = subprocess.run([*as_user, *args], capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
-            raise PostgresUnavailable(f"{os.path.basename(args[0])} failed: "
+            raise PostgresFailed(f"{os.path.basename(args[0])} failed: "
                                       f"{(done.stderr or done.stdout).strip().splitlines()[-1:]}")
 
     try:

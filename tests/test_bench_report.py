@@ -124,3 +124,49 @@ def test_the_test_set_checksum_is_of_the_images_not_of_the_file(tmp_path, subset
     assert len(set(sums.values())) == 1  # one test set
     export_testset(tmp_path / "other.npz", images[::-1], labels[::-1], "subset")
     assert testset_sha256(tmp_path / "other.npz") != sums["plain.npz"]
+
+
+def _checked(tmp_path, reference, labels, predictions):
+    """One device result checked against a test set that holds the host's `reference` predictions."""
+    import numpy as np
+
+    from lenet_deploy.firmware_bench.bench import check_against_references
+    from lenet_deploy.firmware_bench.testdata import Reference, export_testset
+
+    images = np.zeros((len(labels), 28, 28), np.uint8)
+    export_testset(tmp_path / "t.npz", images, labels, "made", {"ab" * 32: Reference(reference, 0.0, "host")})
+    result = {"status": "ok", "model_sha256": "ab" * 32, "predictions": predictions.tolist(),
+              "metrics": {"accuracy": float((predictions == labels).mean())}}
+    check_against_references([result], tmp_path / "t.npz")
+    return result
+
+
+@pytest.mark.parametrize("disagree, wrong, ok", [
+    (0, 0, True),
+    (10, 0, True),      # 1.0 % of 1,000 answers differ between wrong classes: agreement 99.0 %, the limit: kept
+    (11, 0, False),     # 98.9 %: failed
+    (0, 5, True),       # 5 right answers turned wrong: accuracy 0.5 pp below the host's, the limit: kept
+    (0, 6, False),      # 0.6 pp: failed
+    (50, 0, False),     # 5 %
+    (1000, 0, False),   # every answer shifted
+])
+def test_a_device_run_checks_itself_at_the_edges_of_its_limits(tmp_path, disagree, wrong, ok):
+    """The README's self-check: a variant fails when fewer than 99 % of its answers are the host's or its accuracy
+    is more than 0.5 pp from the host's; exactly at either limit it passes."""
+    import numpy as np
+
+    labels = np.arange(1000) % 10
+    reference = labels.copy()
+    reference[:200] = (labels[:200] + 1) % 10  # the host is wrong on the first 200 (accuracy 0.8)
+    predictions = reference.copy()
+    if disagree == 1000:
+        predictions = (reference + 5) % 10
+    else:
+        predictions[:disagree] = (reference[:disagree] + 1) % 10  # another wrong class: accuracy unchanged
+        assert (predictions[:disagree] != labels[:disagree]).all()
+        predictions[200:200 + wrong] = (labels[200:200 + wrong] + 3) % 10  # right answers turned wrong
+    result = _checked(tmp_path, reference, labels, predictions)
+    assert (result["status"] == "ok") is ok, result.get("reason")
+    assert result["reference_check"]["agreement"] == pytest.approx((1000 - disagree - wrong) / 1000)
+    if not ok:
+        assert result["reason"].startswith("wrong answers: top-1 agreement ")

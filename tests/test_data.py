@@ -101,3 +101,14 @@ def test_model_input_convention():
     out = to_model_input(np.array([[[0, 255]]], np.uint8))
     assert out.dtype == np.float32 and out.shape == (1, 1, 2, 1)
     assert out.max() == 1.0
+
+
+def test_the_test_subset_covers_every_digit_in_any_first_n(subset_arrays):
+    """Tests benchmark the first N test images (--samples N): every run of ten holds each digit once, so no test
+    can pass by seeing one class only (a model that always answers 0 scores 0.1 on any first 10·k images)."""
+    import numpy as np
+
+    labels = subset_arrays["y_test"]
+    for n in (10, 50, 100, 300, 1000):
+        assert np.bincount(labels[:n], minlength=10).tolist() == [n // 10] * 10
+    assert labels[:10].tolist() != list(range(10))  # shuffled within each run, not 0..9 every time

@@ -134,7 +134,8 @@ def sweep_command(spec_path, out, npz, *extra):
     (["--target", "esp32"], "error: Invalid value for '--target': 'esp32' is not one of 'microbit', 'mps2-an385', "
                             "'mps2-an386', 'mps2-an500', 'mps2-an505', 'mps3-an547', 'netduinoplus2'. (see main sweep "
                             "--help)"),
-    (["--target", "microbit", "--board", "microbit"], "error: give --board or --target (its other name), not both (see main sweep --help)")])
+    (["--target", "microbit", "--board", "microbit"],
+     "error: give --board or --target (its other name), not both (see main sweep --help)")])
 def test_bad_device_options_are_one_line_exit_2_and_write_nothing(tmp_path, subset_npz, extra, message):
     result = CliRunner().invoke(main, sweep_command(sweep_config("mcu.yaml"), tmp_path / "s", subset_npz, *extra))
     assert result.exit_code == 2

@@ -361,7 +361,8 @@ def test_a_directory_where_a_file_belongs(work, cli, args, fragment):
     ("d", lambda w: (w / "d").mkdir(), "--model d: is a directory"),
     ("t.tflite", _write("t.tflite", "hello"),
      "--model t.tflite: not a TFLite flatbuffer (no TFL3 identifier): it is a text file"),
-    ("m.keras", _write("m.keras", b"\x89HDF\r\n\x1a\n" + bytes(64)), "--model m.keras: not a Keras model: it is an HDF5 file"),
+    ("m.keras", _write("m.keras", b"\x89HDF\r\n\x1a\n" + bytes(64)),
+     "--model m.keras: not a Keras model: it is an HDF5 file"),
 ])
 def test_export_data_refuses_a_reference_model_that_is_not_one(work, subset_npz, model, make, fragment):
     if make is not None:

@@ -85,7 +85,7 @@ def test_the_cortex_m33_board_boots_from_the_secure_aliases(converted_build, tes
     ("mps2-an385", "Cortex-M3", 0x0, 4 << 20),
     ("mps2-an500", "Cortex-M7", 0x0, 4 << 20),
     ("netduinoplus2", "Cortex-M4F", 0x08000000, 128 << 10),  # an STM32F405's memory map
-    ("mps3-an547", "Cortex-M55", 0x10000000, 512 << 10),  # Helium core; the DSP path (no MVE kernel yet)
+    ("mps3-an547", "Cortex-M55", 0x10000000, 512 << 10),  # Helium: the main build runs the MVE kernels
 ])
 def test_every_cortex_m_class_is_bit_exact_with_tflm(converted_build, testset, tmp_path, board, cpu, flash_origin,
                                                      ram_limit):
@@ -206,3 +206,39 @@ def test_a_part_whose_static_data_leaves_no_room_for_heap_and_stack_is_refused_a
         "5,120 B of the 12,288 B of RAM for the firmware's heap (4 KB of stdio buffers) and stack; choose a smaller "
         "model or a bigger --board")
     assert not (tmp_path / "mcu").exists()
+
+_PLANT = '''
+import re, sys
+from pathlib import Path
+from lenet_deploy.firmware_bench.mcu import bench
+real = bench.write_engine
+
+def planted(model_path, out, name="lenet"):
+    """The generated engine with one constant changed: the first convolution's first bias, + 5000."""
+    paths, engine = real(model_path, out, name)
+    source = paths[1].read_text()
+    match = re.search(r"_op0_bias\\[\\d+\\] = \\{\\s*(-?\\d+)", source)
+    paths[1].write_text(source[:match.start(1)] + str(int(match.group(1)) + 5000) + source[match.end(1):])
+    return paths, engine
+
+bench.write_engine = planted
+from lenet_deploy.firmware_bench.cli import main
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+@needs_qemu
+def test_an_engine_with_one_constant_changed_fails_the_run_and_keeps_its_report(converted_build, testset, tmp_path):
+    """A plausible generator bug (one bias off) must not pass as bit-exact: exit 1, the report kept, saying where."""
+    out = tmp_path / "mcu"
+    result = subprocess.run([sys.executable, "-c", _PLANT, "mcu", "--model", str(converted_build / "lenet_int8.tflite"),
+                             "--data", str(testset), "--samples", "50", "--compare-samples", "10", "--out", str(out)],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the host-compiled engine differs from TFLite Micro on ")
+    assert last.endswith(f"(report kept in {out})")
+    report = json.loads((out / "mcu.json").read_text())
+    assert report["host_engine"]["bit_exact_vs_tflm"] < 50
+    assert report["variants"]["O2"]["bit_exact_vs_tflm"] == report["host_engine"]["bit_exact_vs_tflm"]
+    assert (out / "report.md").is_file()

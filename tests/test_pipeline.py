@@ -26,17 +26,28 @@ def test_pipeline_writes_a_complete_report_and_continues_on_rerun(subset_npz, tm
     assert done.returncode == 0, log
     assert not [line for line in log.splitlines() if NOISE.search(line)], log
     assert log.startswith(f"MNIST: 4,000 training + 1,000 test images from {subset_npz} (not verified")
-    for step, figure in ((1, r"test accuracy 0\.\d{4} after 1 epoch on 3,600 images"),
+    # Each step's figure is the one its manifest holds (not any number of the right shape).
+    manifest = {step: json.loads((tmp_path / path).read_text()) for step, path in (
+        ("original", "runs/lenet-original/manifest.json"), ("best", "runs/lenet-sweep/best/manifest.json"),
+        ("convert", "build/lenet/manifest.json"), ("bench", "reports/lenet/bench/bench.json"))}
+    original, best = manifest["original"]["metrics"]["test_accuracy"], manifest["best"]["metrics"]["test_accuracy"]
+    int8 = manifest["convert"]["artifacts"]["lenet_int8"]
+    keras = manifest["bench"]["variants"][0]
+    for step, figure in ((1, rf"test accuracy {original:.4f} after 1 epoch on 3,600 images"),
                          (2, r"2 trials finished \(\d complete, \d pruned\), \d+ trials/hour; best: trial #\d"),
-                         (3, r"trial #\d: test accuracy 0\.\d{4} after 1 epoch on 4,000 images"),
-                         (4, r"int8 model [\d,]+ B \(\d+% of float32\), validation accuracy 0\.\d{4}"),
-                         (5, r"p50 latency: model\.keras · Keras [\d.]+ \d\.\d{3} ms"), (7, "wrote reports/lenet")):
-        assert re.search(rf"\[{step}/7\] {figure}", log), (step, log)
+                         (3, rf"trial #{manifest['best']['picked']['trial']}: test accuracy {best:.4f} after 1 epoch "
+                             r"on 4,000 images"),
+                         (4, rf"int8 model {int8['bytes']:,} B \(\d+% of float32\), validation accuracy "
+                             rf"{int8['check']['tflite_accuracy']:.4f}"),
+                         (5, rf"p50 latency: model\.keras · Keras [\d.]+ {keras['latency_ms']['invoke']['p50']:.3f} ms "
+                             rf"\(test accuracy {keras['metrics']['accuracy']:.4f}\)"), (7, "wrote reports/lenet")):
+        assert re.search(rf"\[{step}/7\] {figure}", log), (step, figure, log)
+    assert keras["metrics"]["samples"] == 300
     report = (tmp_path / "reports" / "lenet" / "report.md").read_text()
     for section in ("## Original vs best", "## Sweep", "## Classification report", "## Energy and CO2",
                     "## Deployment", "### Benchmark on this machine"):
         assert section in report, section
-    assert re.search(r"\| original LeNet-5 \(1 epochs\) \| 0\.\d{4} \|", report)
+    assert f"| original LeNet-5 (1 epochs) | {original:.4f} |" in report
     assert "epochs capped: trial" in report  # the seed space samples 10-30 epochs; the cap trained 1
     assert "estimated (" in report or "measured (RAPL)" in report
     for variant in ("model.keras · Keras", "lenet_f32.tflite · LiteRT", "lenet_int8.tflite · LiteRT",
@@ -86,16 +97,19 @@ def test_pipeline_writes_a_complete_report_and_continues_on_rerun(subset_npz, tm
                     reason="needs qemu-system-arm and arm-none-eabi-gcc")
 def test_pipeline_for_a_target_board_chooses_within_its_limits_and_ends_on_that_board(subset_npz, tmp_path):
     done = subprocess.run([sys.executable, "-m", "lenet_deploy.pipeline.cli", *ARGS, "--data", str(subset_npz),
-                           "--target", "microbit"], capture_output=True, text=True, timeout=1500, cwd=tmp_path)
+                           "--board", "microbit"], capture_output=True, text=True, timeout=1500, cwd=tmp_path)
     log = done.stdout + done.stderr
     assert done.returncode == 0, log
     assert not [line for line in log.splitlines() if NOISE.search(line)], log
+    picked = json.loads((tmp_path / "runs" / "lenet-sweep" / "best" / "manifest.json").read_text())["picked"]
+    mcu = json.loads((tmp_path / "reports" / "lenet" / "mcu" / "mcu.json").read_text())
+    assert f", int8 {picked['int8_val_accuracy']:.4f} at " in log
     assert re.search(r"\[2/7\] 2 trials finished .*\(validation\), int8 0\.\d{4} at [\d,]+ instructions, flash "
                      r"[\d.]+ KB, RAM [\d.]+ KB \(the most accurate int8 model within the limits\)", log), log
     assert "[6/7] int8 C engine on an emulated Cortex-M0 (microbit, QEMU) …" in log
-    assert re.search(r"\[6/7\] test accuracy 0\.\d{4} on Cortex-M0, bit-exact with TFLite Micro on 300 of 300 "
-                     r"images", log), log
-    picked = json.loads((tmp_path / "runs" / "lenet-sweep" / "best" / "manifest.json").read_text())["picked"]
+    assert (f"[6/7] test accuracy {mcu['variants']['O2']['accuracy']:.4f} on Cortex-M0, bit-exact with TFLite Micro "
+            "on 300 of 300 images") in log
+    assert mcu["variants"]["O2"]["accuracy"] == mcu["tflm"]["accuracy"]  # the board computes what TFLM computes
     assert picked["device"] == {"board": "microbit", "max_flash": 262144, "max_ram": 16384, "max_latency_ms": None}
     report = (tmp_path / "reports" / "lenet" / "report.md").read_text()
     assert "measured on microbit (QEMU) within flash ≤ 256 KB, RAM ≤ 16 KB" in report

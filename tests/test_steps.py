@@ -29,7 +29,8 @@ def test_what_changed_is_said_in_the_user_s_words():
     assert difference({"trial": 4}, {"trial": 7}) == "the sweep's winner changed: trial #4 -> #7"
     assert difference({"model": "a"}, {"model": "b"}) == "its input model changed"
     assert difference({"samples": 300}, {"samples": 200}) == "--samples changed: 300 -> 200"
-    assert difference({"data": "a" * 64}, {"data": "b" * 64}) == "the data changed (sha256 aaaaaaaaaaaa… -> bbbbbbbbbbbb…)"
+    assert difference({"data": "a" * 64}, {"data": "b" * 64}) == \
+        "the data changed (sha256 aaaaaaaaaaaa… -> bbbbbbbbbbbb…)"
     assert difference({"lenet-deploy": "0.1.0"}, {"lenet-deploy": "0.2.0"}) == "lenet-deploy changed: 0.1.0 -> 0.2.0"
     assert difference(KEY, dict(KEY)) is None
 
