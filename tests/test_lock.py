@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lenet_deploy.pipeline.steps import StepLock, difference
+from lenet_deploy.pipeline.lock import StepLock, difference
 
 KEY = {"config": {"epochs": 8, "filters": 6}, "seed": 0, "val_size": 6000, "data": "a" * 64, "country": "USA"}
 
