@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -394,3 +395,39 @@ def test_lenet_bench_mcu_refuses_a_model_before_reading_data_or_writing(work, mo
     result = CliRunner().invoke(bench, ["mcu", "--model", model, "--data", "nowhere", "--out", "r"])
     one_line_error(result, 2, fragment)
     assert snapshot(work) == before
+
+
+def _run(*args, env_extra=None, cwd):
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, env=env, cwd=cwd,
+                          timeout=600)
+
+
+@pytest.mark.parametrize("log_level", [None, "0"])  # TF_CPP_MIN_LOG_LEVEL unset, or set by the user to show all
+def test_no_tensorflow_start_up_line_reaches_the_console(trained_run, converted_build, subset_npz, tmp_path,
+                                                         log_level):
+    """Every command that loads TensorFlow, once succeeding and once failing: stdout and stderr hold only the
+    project's own lines (no absl, oneDNN, CPU-feature or XLA line), whatever TF_CPP_MIN_LOG_LEVEL says."""
+    (tmp_path / "text.keras").write_text("hello")
+    keras_model, int8 = str(trained_run / "model.keras"), str(converted_build / "lenet_int8.tflite")
+    data = ["--data", str(subset_npz), "--unverified"]
+    convert, bench = "lenet_deploy.convert.cli", "lenet_deploy.firmware_bench.cli"
+    cases = [((convert, keras_model, "--out", "c", "--tflm-samples", "10", *data), 0),
+             ((convert, "text.keras", "--out", "c2", *data), 2),
+             ((bench, "export-data", "--model", keras_model, "--out", "t.npz", *data), 0),
+             ((bench, "export-data", "--model", "text.keras", "--out", "t2.npz", *data), 2),
+             ((bench, "run", "--keras", keras_model, "--tflite", int8, "--samples", "50", "--invokes", "5",
+               "--repeats", "1", "--energy-seconds", "0", "--out", "r", *data), 0),
+             ((bench, "run", "--keras", "text.keras", "--out", "r2", *data), 2)]
+    noise = re.compile(r"absl|oneDNN|cpu_feature_guard|port\.cc|XLA|I0000|W0000|E0000|tensorflow/", re.IGNORECASE)
+    for args, code in cases:
+        done = _run(*args, env_extra={"TF_CPP_MIN_LOG_LEVEL": log_level} if log_level else None, cwd=tmp_path)
+        assert done.returncode == code, (args, done.stdout[-2000:], done.stderr[-2000:])
+        assert not [line for line in (done.stdout + done.stderr).splitlines() if noise.search(line)], (args, done)
+        if code:
+            assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        else:
+            assert done.stderr == "", (args, done.stderr)
