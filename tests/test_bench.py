@@ -74,15 +74,18 @@ def test_report_files(full_report):
 
 
 @pytest.mark.parametrize("runtime", ["litert", "tf.lite", "tflite-runtime"])
-def test_tflite_runtime_adapters(converted_build, testset, runtime):
+def test_tflite_runtime_adapters(converted_build, trained_run, testset, runtime):
+    """Each runtime gives the Keras model's answers: the float32 model on every image, the int8 one on all but a
+    few (quantization), on 100 images of every digit (not a floor on accuracy: a 1-epoch model scores ~0.75)."""
     if runtime not in available_runtimes():
         pytest.skip(f"{runtime} is not installed here")
-    images, labels = load_testset(testset)
-    for model in ("lenet_f32", "lenet_int8"):
+    images, _ = load_testset(testset)
+    expected = open_runner("keras", trained_run / "model.keras").predict(images[:100]).argmax(1)
+    for model, agreement in (("lenet_f32", 1.0), ("lenet_int8", 0.95)):
         runner = open_runner("tflite", converted_build / f"{model}.tflite", runtime)
         assert runner.runtime == runtime
         scores = runner.predict(images[:100])
-        assert scores.shape == (100, 10) and np.mean(scores.argmax(1) == labels[:100]) > 0.8
+        assert scores.shape == (100, 10) and np.mean(scores.argmax(1) == expected) >= agreement, model
 
 
 def test_tflm_and_keras_adapters(converted_build, trained_run, testset):
