@@ -162,13 +162,16 @@ STAGING, REPLACED = ".staging", ".replaced"
 
 
 def remove_stale_staging(out: Path) -> list[Path]:
-    """Remove what killed runs left beside `out`: staging or replaced folders whose process is gone."""
+    """Remove what killed runs left beside `out`: staging or replaced folders whose process is gone, whatever they
+    were for (a killed sweep trial's folder is retried under another number, so nothing else would remove it)."""
     removed = []
-    for leftover in Path(out).parent.glob(f".{Path(out).name}.*"):
-        parts = leftover.name[len(Path(out).name) + 2:].split(".")
-        if not (leftover.is_dir() and leftover.name.endswith((STAGING, REPLACED)) and parts[0].isdigit()):
+    for leftover in Path(out).parent.glob(".*"):
+        if not (leftover.is_dir() and leftover.name.endswith((STAGING, REPLACED))):
             continue
-        if not process_alive(int(parts[0])):
+        # .<name>.<pid>.<random><suffix>: the name may hold dots, mkdtemp's random part does not
+        suffix = STAGING if leftover.name.endswith(STAGING) else REPLACED
+        parts = leftover.name[:-len(suffix)].rsplit(".", 2)
+        if len(parts) == 3 and parts[1].isdigit() and not process_alive(int(parts[1])):
             shutil.rmtree(leftover, ignore_errors=True)
             removed.append(leftover)
     return removed

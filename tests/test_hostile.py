@@ -282,13 +282,17 @@ def test_leftovers_of_killed_runs_are_removed_by_the_next_run(work):
     dead = subprocess.Popen(["true"])
     dead.wait()
     stale = work / f".run.{dead.pid}.abc{STAGING}"
+    # A killed sweep trial's folder: its retry writes under another number, beside it.
+    stale_other = work / f".0001.{dead.pid}.ghi{STAGING}"
+    stale_replaced = work / f".lenet_int8.tflite.{dead.pid}.jkl.replaced"
     live = work / f".run.{os.getpid()}.def{STAGING}"
-    for folder in (stale, live):
+    for folder in (stale, stale_other, stale_replaced, live):
         folder.mkdir()
         (folder / "model.keras").write_bytes(b"x" * 1000)
     with staged_dir(work / "run", force=False) as stage:
         (stage / "done").write_text("ok")
-    assert not stale.exists() and live.exists()  # another live process's staging is not touched
+    assert not stale.exists() and not stale_other.exists() and not stale_replaced.exists()
+    assert live.exists()  # another live process's staging is not touched
     assert (work / "run" / "done").read_text() == "ok"
     assert remove_stale_staging(work / "run") == []
 
