@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from lenet_deploy.errors import LenetError
-from lenet_deploy.filekind import file_kind
+from lenet_deploy.filekind import read_tflite_file
 
 
 @dataclass(frozen=True)
@@ -101,10 +101,5 @@ def read_graph(data: bytes, where: str = "model") -> Graph:
 
 
 def read_graph_file(path: Path) -> tuple[bytes, Graph]:
-    path = Path(path)
-    if not path.is_file():
-        raise LenetError(f"{path}: {'is a directory, not a .tflite file' if path.is_dir() else 'no such file'}")
-    data = path.read_bytes()
-    if data[4:8] != b"TFL3":
-        raise LenetError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier): it is {file_kind(path)}")
+    data = read_tflite_file(path)
     return data, read_graph(data, str(path))

@@ -5,7 +5,21 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+from lenet_deploy.errors import LenetError
+
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def read_tflite_file(path: Path) -> bytes:
+    """The bytes of a .tflite file, or one line saying what the path is instead (missing, a directory, a text
+    file, a Keras model, …)."""
+    path = Path(path)
+    if not path.is_file():
+        raise LenetError(f"{path}: {'is a directory, not a .tflite file' if path.is_dir() else 'no such file'}")
+    data = path.read_bytes()
+    if data[4:8] != b"TFL3":
+        raise LenetError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier): it is {file_kind(path)}")
+    return data
 
 
 def file_kind(path: Path) -> str:

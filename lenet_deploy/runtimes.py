@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from lenet_deploy.errors import LenetError
-from lenet_deploy.filekind import file_kind
+from lenet_deploy.filekind import read_tflite_file
 from lenet_deploy.tflite import RUNTIMES, TensorIO, interpreter_class, load_interpreter
 
 FLOAT_IO = TensorIO(np.dtype(np.float32), 0.0, 0, (1, 28, 28, 1))
@@ -130,16 +130,6 @@ class KerasRunner(Runner):
         return np.concatenate([self._call(images[i:i + 512]).numpy() for i in range(0, len(images), 512)])
 
 
-def _read_model(path: Path) -> bytes:
-    path = Path(path)
-    if not path.is_file():
-        raise LenetError(f"{path}: no such file")
-    data = path.read_bytes()
-    if data[4:8] != b"TFL3":
-        raise LenetError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier): it is {file_kind(path)}")
-    return data
-
-
 def _check_image_input(shape: tuple[int, ...], where: str) -> None:
     if tuple(shape[1:]) != (28, 28, 1):
         raise LenetError(f"{where}: model input is {list(shape)}, expected [1, 28, 28, 1]")
@@ -149,5 +139,5 @@ def open_runner(kind: str, path: Path, runtime: str = "auto", threads: int | Non
     if kind == "keras":
         return KerasRunner(path, threads)
     if kind == "tflm":
-        return TFLMRunner(_read_model(path), str(path))
-    return TFLiteRunner(_read_model(path), runtime, threads, str(path))
+        return TFLMRunner(read_tflite_file(path), str(path))
+    return TFLiteRunner(read_tflite_file(path), runtime, threads, str(path))
