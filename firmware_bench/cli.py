@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import click
 
 from lenet_deploy.artifacts import check_output_file
-from lenet_deploy.boards import BOARDS, DEFAULT_BOARD, require_tools
+from lenet_deploy.boards import BOARDS, DEFAULT_BOARD, QEMU_RUN, SERIAL_BUILD, require_tools
 from lenet_deploy.cli import Group, board_option, console, data_option, handle_errors, unverified_option
 from lenet_deploy.errors import LenetError
 from lenet_deploy.manifests import BENCH_REPORT, MAIN_BUILD, MCU_REPORT, BenchReport, McuReport, read_record
@@ -147,24 +148,41 @@ def prepare_testset(data: Path | None, out: Path, samples: int | None, verify: b
 @click.option("--out", type=click.Path(path_type=Path), default=Path("reports/mcu"), show_default=True,
               help="Report directory: mcu.json, report.md, the firmware builds.")
 @click.option("--force", is_flag=True, help="Replace an existing report in --out.")
-@board_option("QEMU board: " + ", ".join(f"{name} ({board.cpu})" for name, board in BOARDS.items())
+@click.option("--port", help="Run the serial firmware on a board through this serial device (e.g. /dev/ttyACM0), "
+                             "or `qemu`: the same over QEMU's emulated UART. Without it: semihosting in QEMU.")
+@click.option("--baud", default=115200, show_default=True, help="With --port: the firmware's baud rate.")
+@click.option("--flash", is_flag=True, help="With --port DEV: flash the built firmware first (pyOCD or OpenOCD).")
+@board_option("Board: " + ", ".join(f"{name} ({board.cpu}{'' if board.qemu else ', --port only'})"
+                                    for name, board in BOARDS.items())
               + ". Latency and energy are estimated for a named part per board (mcu.json says which).",
-              default=DEFAULT_BOARD)
+              default=DEFAULT_BOARD, real_boards=True)
 @handle_errors
 def mcu(model_path: Path, board, samples: int | None, compare_samples: int, data: Path | None,
         unverified: bool, clock_mhz: float | None, cpi: float, uw_per_mhz: float | None, out: Path,
-        force: bool) -> None:
-    """The int8 C engine in QEMU on a Cortex-M: accuracy, bit-exactness vs TFLite Micro, flash, RAM, instructions.
+        force: bool, port: str | None, baud: int, flash: bool) -> None:
+    """The int8 C engine on a Cortex-M: accuracy, bit-exactness vs TFLite Micro, flash, RAM, instructions or cycles.
 
-    Exit status 1 (report kept) if any output byte differs from TFLite Micro's.
+    In QEMU by default; on a board over its serial port with --port (`--port qemu`: QEMU's emulated UART).
+    Exit status 1 (report kept) if any output byte differs from TFLite Micro's, or the board broke the run off.
     """
     from lenet_deploy.firmware_bench.mcu.bench import McuOptions, check_model, run_mcu_bench
+    from lenet_deploy.firmware_bench.mcu.serial_bench import (QEMU_PORT, SerialOptions, check_serial_options,
+                                                              run_serial_bench)
 
     for name, value in (("--samples", samples), ("--compare-samples", compare_samples), ("--clock-mhz", clock_mhz),
-                        ("--cpi", cpi), ("--uw-per-mhz", uw_per_mhz)):
+                        ("--cpi", cpi), ("--uw-per-mhz", uw_per_mhz), ("--baud", baud)):
         if value is not None and value <= 0:
             raise LenetError(f"{name} must be > 0, got {value}")
-    require_tools(f"lenet-bench mcu --board {board.machine}")
+    serial = SerialOptions(port, baud, flash) if port else None
+    if serial is None and flash:
+        raise LenetError("--flash goes with --port DEV (the board's serial device)")
+    if serial is None and not board.qemu:
+        raise LenetError(f"--board {board.machine}: QEMU has no model of it; run it over its serial port "
+                         "(--port /dev/ttyACM0)")
+    if serial is not None:
+        check_serial_options(board, serial)
+    needs = QEMU_RUN if serial is None else SERIAL_BUILD + (("qemu-system-arm",) if port == QEMU_PORT else ())
+    require_tools(f"lenet-bench mcu --board {board.machine}{' --port ' + port if port else ''}", needs)
     check_model(model_path)
     images, labels, source = _test_images(data, not unverified)
     if samples is not None:
@@ -172,6 +190,16 @@ def mcu(model_path: Path, board, samples: int | None, compare_samples: int, data
         images, labels, source = images[:samples], labels[:samples], f"{source} (first {samples})"
     options = McuOptions(board=board, compare_samples=compare_samples, clock_mhz=clock_mhz, cpi=cpi,
                          uw_per_mhz=uw_per_mhz)
+    if serial is not None:
+        with _progress_bar(len(images), f"images over {port}") as advance:
+            report = run_serial_bench(model_path, images, labels, source, out, options, serial, force,
+                                      say=click.echo, progress=advance)
+        build = report.main_build
+        click.echo(f"{report.board} over {port}: accuracy {build['accuracy']:.4f} on {build['images']:,} images, "
+                   f"bit-exact with TFLite Micro on {build['bit_exact_vs_tflm']:,}; {_work(build)} per inference; "
+                   f"engine flash {build['engine_flash_bytes']:,} B")
+        click.echo(f"wrote {out / MCU_REPORT}, {out / 'report.md'}")
+        return
     report = run_mcu_bench(model_path, images, labels, source, out, options, force, say=click.echo)
     main_build, targets = report.main_build, report.targets
     click.echo(f"{report.board}: accuracy {main_build['accuracy']:.4f} on {main_build['images']:,} images, "
@@ -183,6 +211,49 @@ def mcu(model_path: Path, board, samples: int | None, compare_samples: int, data
                f"RAM {targets['engine_ram_bytes']:,} B (TFLM arena {report.tflm['arena_bytes']:,} B)")
     _print_layers(report)
     click.echo(f"wrote {out / MCU_REPORT}, {out / 'report.md'}")
+
+
+@contextlib.contextmanager
+def _progress_bar(total: int, what: str):
+    """A rich bar on a terminal, nothing elsewhere; yields `advance(done)`."""
+    from rich.progress import Progress
+
+    with Progress(console=console(), transient=True, disable=not console().is_terminal) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
+def _work(build: dict) -> str:
+    if build["instructions_per_inference"] is not None:
+        return f"{build['instructions_per_inference']:,.0f} instructions ({build['instructions_per_mac']:.2f}/MAC)"
+    return f"{build['cycles_per_inference']:,.0f} cycles" if build.get("cycles_per_inference") else "no timing"
+
+
+@main.command()
+@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="An int8 .tflite model.")
+@board_option("The board to build for: " + ", ".join(BOARDS) + ".", default=DEFAULT_BOARD, real_boards=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("firmware"), show_default=True,
+              help="The project directory: CMakeLists.txt, sources, README; the build in <out>/build.")
+@click.option("--force", is_flag=True, help="Replace an existing project in --out.")
+@handle_errors
+def firmware(model_path: Path, board, out: Path, force: bool) -> None:
+    """A CMake firmware project for a board: the serial benchmark firmware around the model's C engine, built.
+
+    Flash it and run `lenet-bench mcu --port DEV` to benchmark the model on the board.
+    """
+    from lenet_deploy.artifacts import check_output_dir
+    from lenet_deploy.firmware_bench.mcu.bench import check_model
+    from lenet_deploy.firmware_bench.mcu.project import build_firmware_project
+
+    check_model(model_path)
+    check_output_dir(out, force)
+    require_tools(f"lenet-bench firmware --board {board.machine}", SERIAL_BUILD)
+    built = build_firmware_project(model_path, board, out, force)
+    elf = built.sizes["elf"]
+    click.echo(f"{board.machine}: {elf['flash']:,} B flash, {elf['static_ram']:,} B static RAM "
+               f"(of {board.flash_length:,} / {board.ram_length:,})")
+    click.echo(f"wrote {out}/ (CMakeLists.txt, src/, model/, README.md) and {out}/build/lenet.elf, .bin, .hex")
+    click.echo(f"flash: {built.flash}")
 
 
 def _print_layers(report: McuReport) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from lenet_deploy.boards import BOARDS, Board, find_board
+from lenet_deploy.boards import BOARDS, QEMU_BOARDS, Board, find_board
 from lenet_deploy.errors import Interrupted, LenetError
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")  # every command that trains tracks the same way
@@ -32,11 +32,13 @@ country_option = click.option("--country", default="USA", show_default=True,
 BOARD_FLAG = "lenet_deploy.board_flag"  # click context meta: the flag the user typed the board with
 
 
-def board_option(help: str, default: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def board_option(help: str, default: str | None = None, real_boards: bool = False
+                 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """`--board NAME`, the same in every command, passed to the command as a resolved `Board` (None if not given
     and no default). `--target`, its earlier name in the sweep and the pipeline, is accepted too (hidden); messages
-    name the flag the user typed (`board_flag()`)."""
-    names = click.Choice(list(BOARDS))
+    name the flag the user typed (`board_flag()`). `real_boards`: also the boards QEMU has no model of (for the
+    commands that build for a board or talk to one over its serial port)."""
+    names = click.Choice(list(BOARDS if real_boards else QEMU_BOARDS))
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(command)

@@ -176,6 +176,9 @@ class McuReport:
     targets: dict[str, Any]
     method: dict[str, str]
     profile: dict[str, Any] | None = None  # the per-layer profile build: images, bit-exactness, one row per op
+    # A run over a serial port (`--port`): the port, "qemu" or "serial", the firmware's clock and counter, and
+    # whether every image was answered (`stopped` says why not). None: the semihosting run in QEMU.
+    transport: dict[str, Any] | None = None
 
     @property
     def main_build(self) -> dict[str, Any]:

@@ -11,12 +11,14 @@ import json
 import struct
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from lenet_deploy.boards import tool_path
+from lenet_deploy.boards import Board, tool_path
 from lenet_deploy.errors import LenetError
 from lenet_deploy.firmware_bench.mcu.build import Firmware
 
@@ -87,3 +89,36 @@ def run_firmware(firmware: Firmware, images: np.ndarray, output_size: int, macs:
                   report["ticks_total"] * per_tick / max(1, report["images"]),
                   round(report["ticks_min"] * per_tick), round(report["ticks_max"] * per_tick), per_tick,
                   report["invoke_stack_bytes"], report["stack_bytes"], seconds, report["heap_bytes"], per_op)
+
+
+PTY_SECONDS = 10  # QEMU names its pseudo-terminal at start-up, in well under a second
+
+
+@contextmanager
+def qemu_serial(elf: Path, board: Board, *extra: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """QEMU running `elf` with the board's UART on a pseudo-terminal: yields (its path, the QEMU process).
+
+    The same bytes cross it as a board's serial port would carry; QEMU's other UARTs go nowhere."""
+    import re
+    import time
+
+    serials = ["-serial", "null"] * board.qemu_serial + ["-serial", "pty"]
+    qemu = subprocess.Popen([tool_path("qemu-system-arm"), "-M", board.machine, "-display", "none", "-monitor",
+                             "none", *serials, "-icount", "shift=0", *extra, "-kernel", str(Path(elf).resolve())],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+    try:
+        deadline, pty = time.monotonic() + PTY_SECONDS, None
+        while pty is None and time.monotonic() < deadline:  # QEMU prints the path on stdout or stderr
+            line = qemu.stdout.readline()
+            if not line:
+                break
+            found = re.search(r"redirected to (/dev/pts/\d+)", line)
+            pty = found.group(1) if found else None
+        if pty is None:
+            raise LenetError(f"QEMU {board.machine} did not open a pseudo-terminal for its UART "
+                             f"(exit status {qemu.poll()})")
+        yield pty, qemu
+    finally:
+        qemu.kill()
+        qemu.wait()
+        qemu.stdout.close()

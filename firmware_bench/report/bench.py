@@ -11,7 +11,7 @@ from typing import Any
 from lenet_deploy.artifacts import write_text_atomic
 from lenet_deploy.errors import LenetError
 from lenet_deploy.firmware_bench.bench import MAX_ACCURACY_GAP_PP, MIN_AGREEMENT
-from lenet_deploy.firmware_bench.report.mcu import mcu_markdown, mcu_rows
+from lenet_deploy.firmware_bench.report.mcu import mcu_markdown, mcu_rows, work_per_inference
 from lenet_deploy.firmware_bench.report.provenance import made_by
 from lenet_deploy.manifests import BenchReport
 
@@ -159,8 +159,9 @@ def print_table(report: BenchReport) -> None:
     for line in ratios(report):
         out.print(line)
     for r in mcu_rows(report.mcu_reports()):
-        out.print(f"{r['variant']} on {r['runtime']}: accuracy {r['accuracy']:.4f}, {r['instructions']:,.0f} "
-                  f"instructions per inference, est. {r['est_latency_ms']:.2f} ms, bit-exact with TFLM on "
+        latency = "-" if r["est_latency_ms"] is None else f"{r['est_latency_ms']:.2f}"
+        out.print(f"{r['variant']} on {r['runtime']}: accuracy {r['accuracy']:.4f}, {work_per_inference(r)} "
+                  f"per inference, est. {latency} ms, bit-exact with TFLM on "
                   f"{r['bit_exact_vs_tflm']:,} of {r['images']:,} images")
 
 

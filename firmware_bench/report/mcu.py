@@ -12,26 +12,30 @@ from lenet_deploy.manifests import MAIN_BUILD, McuManifest, McuReport
 
 def mcu_report_markdown(report: McuReport, made: McuManifest) -> str:
     t, v = report.targets, report.variants
-    lines = [
-        f"# {report.model} on an emulated {report.cpu} ({report.board})", "",
+    where = (f"an emulated {report.cpu} ({report.board})" if not report.transport or report.transport["kind"] == "qemu"
+             else f"{report.board} ({report.cpu})")
+    lines = [f"# {report.model} on {where}", ""]
+    if report.transport:
+        lines += [_transport_line(report.transport), ""]
+    lines += [
         f"{report.samples:,} images of {report.data}; {report.macs:,} MACs per inference; "
         f"ops {', '.join(report.ops)}.", "",
         f"- TFLite Micro (tflite-micro interpreter, reference kernels): accuracy {report.tflm['accuracy']:.4f}, "
         f"arena {report.tflm['arena_bytes']:,} B",
         f"- C engine on the host: accuracy {report.host_engine['accuracy']:.4f}, bit-exact with TFLite Micro on "
         f"{report.host_engine['bit_exact_vs_tflm']:,} of {report.samples:,} images", "",
-        "| build | images | accuracy | bit-exact vs TFLM | instructions / inference | instr / MAC | est. latency ms "
-        "| est. energy µJ | engine flash B | engine RAM B (arena + stack) |",
+        "| build | images | accuracy | bit-exact vs TFLM | instructions / inference | instr / MAC | cycles / inference "
+        "| est. latency ms | est. energy µJ | engine flash B |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, row in v.items():
         lines.append(
             f"| {_build_name(key, row, report.board)} | {row['images']:,} | {row['accuracy']:.4f} | "
-            f"{row['bit_exact_vs_tflm']:,} | {row['instructions_per_inference']:,.0f} | "
-            f"{row['instructions_per_mac']:.2f} | {row['estimated_latency_ms']:.2f} | "
-            f"{row.get('estimated_energy_uj', float('nan')):,.1f} | {row['engine_flash_bytes']:,} | "
-            f"{row['engine_ram_bytes'] + row['invoke_stack_bytes']:,} |")
-    lines += ["", "Memory in detail (the firmware includes newlib's stdio and semihosting):", "",
+            f"{row['bit_exact_vs_tflm']:,} | {_number(row['instructions_per_inference'], ',.0f')} | "
+            f"{_number(row['instructions_per_mac'], '.2f')} | {_number(row.get('cycles_per_inference'), ',.0f')} | "
+            f"{_number(row['estimated_latency_ms'], '.2f')} | {_number(row.get('estimated_energy_uj'), ',.1f')} | "
+            f"{row['engine_flash_bytes']:,} |")
+    lines += ["", "Memory in detail:", "",
               "| build | engine arena B | invoke stack B | flatbuffer B | firmware flash B "
               "| firmware RAM B (static + heap + stack) |", "|---|---|---|---|---|---|"]
     lines += [f"| {_build_name(key, row, report.board)} | {row['engine_ram_bytes']:,} | "
@@ -46,14 +50,33 @@ def mcu_report_markdown(report: McuReport, made: McuManifest) -> str:
         f"{report.tflm['arena_bytes']:,} B: {ok[t['ram_ok']]} (the TFLM arena as the tflite-micro interpreter "
         "measures it on this 64-bit host; a 32-bit target needs less, e.g. 11,172 B on the Cortex-M4 against "
         "12,576 B on the host for seed-best, measured by examples/tflm/verify.py)",
-        f"- portable C at -O2: {t['portable_instructions_per_mac']:.2f} instructions per MAC ≤ 3: "
-        f"{ok[t['instructions_ok']]}; the {find_board(report.board).fast_path} path runs {t['dsp_speedup']:.2f}x fewer "
-        "instructions", "",
-        "How measured: " + "; ".join(f"{k}: {m}" for k, m in report.method.items()) + ".",
-        "Firmware flash/RAM include newlib's stdio and semihosting, which a product would not carry.", "",
+    ]
+    if "portable_instructions_per_mac" in t:
+        lines.append(f"- portable C at -O2: {t['portable_instructions_per_mac']:.2f} instructions per MAC ≤ 3: "
+                     f"{ok[t['instructions_ok']]}; the {find_board(report.board).fast_path} path runs "
+                     f"{t['dsp_speedup']:.2f}x fewer instructions")
+    lines += [
+        "", "How measured: " + "; ".join(f"{k}: {m}" for k, m in report.method.items()) + ".",
+        ("Firmware flash/RAM include newlib's stdio and semihosting, which a product would not carry." if not
+         report.transport else "The serial firmware carries no stdio: its flash/RAM are the engine, the protocol "
+         "and a batch buffer."), "",
         f"{made_by(made)} Model sha256 {made.model_sha256}.", "",
     ]
     return "\n".join(lines + layer_table(report))
+
+
+def _transport_line(transport: dict[str, Any]) -> str:
+    how = ("QEMU's emulated UART, through a pseudo-terminal" if transport["kind"] == "qemu"
+           else f"{transport['port']} at {transport['baud']} baud")
+    done = ("every requested image answered" if transport["complete"]
+            else f"**INCOMPLETE: {transport['stopped']}**")
+    return (f"Over the serial port: {how}; firmware for {transport['part']} at {transport['clock_hz'] / 1e6:g} MHz, "
+            f"{transport['counter']}{'' if transport['counter_runs'] else ' (not running)'}; batches of "
+            f"{transport['batch']}; {done}.")
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def _build_name(key: str, row: dict[str, Any], board: str) -> str:
@@ -94,10 +117,14 @@ def mcu_rows(reports: list[McuReport]) -> list[dict[str, Any]]:
     table = []
     for mcu in reports:
         build = mcu.main_build
+        serial = mcu.transport and mcu.transport["kind"] == "serial"
         table.append({
-            "variant": f"{Path(mcu.model).name}:c-engine", "runtime": f"QEMU {mcu.board} ({mcu.cpu})",
+            "variant": f"{Path(mcu.model).name}:c-engine",
+            "runtime": f"{mcu.board} ({mcu.cpu}) over {mcu.transport['port']}" if serial else
+                       f"QEMU {mcu.board} ({mcu.cpu})",
             "accuracy": build["accuracy"], "images": build["images"], "bit_exact_vs_tflm": build["bit_exact_vs_tflm"],
-            "instructions": build["instructions_per_inference"], "est_latency_ms": build["estimated_latency_ms"],
+            "instructions": build["instructions_per_inference"], "cycles": build.get("cycles_per_inference"),
+            "est_latency_ms": build["estimated_latency_ms"],
             "flash_kb": build["engine_flash_bytes"] / 1024,
             "ram_kb": (build["engine_ram_bytes"] + build["invoke_stack_bytes"]) / 1024,
             "latency_method": mcu.method["latency"],
@@ -106,19 +133,29 @@ def mcu_rows(reports: list[McuReport]) -> list[dict[str, Any]]:
     return table
 
 
+def work_per_inference(row: dict[str, Any]) -> str:
+    """Instructions (QEMU) or cycles (a board), whichever the run counted."""
+    if row["instructions"] is not None:
+        return f"{row['instructions']:,.0f} instructions"
+    return f"{row['cycles']:,.0f} cycles" if row.get("cycles") is not None else "-"
+
+
 def mcu_markdown(reports: list[McuReport]) -> list[str]:
     table = mcu_rows(reports)
     if not table:
         return []
     lines = ["## On an emulated microcontroller (`lenet-bench mcu`)", "",
-             "| variant | runtime | images | accuracy | bit-exact vs TFLM | instructions / inference | est. latency ms "
+             "| variant | runtime | images | accuracy | bit-exact vs TFLM | instructions (cycles) / inference "
+             "| est. latency ms "
              "| est. energy µJ / inference | engine flash KB | engine RAM KB |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
         energy = f"{r['energy_uj']:,.1f}" if r["energy_uj"] is not None else "-"
         lines.append(f"| {r['variant']} | {r['runtime']} | {r['images']:,} | {r['accuracy']:.4f} | "
-                     f"{r['bit_exact_vs_tflm']:,} | {r['instructions']:,.0f} | {r['est_latency_ms']:.2f} | {energy} | "
+                     f"{r['bit_exact_vs_tflm']:,} | {work_per_inference(r)} | {_number(r['est_latency_ms'], '.2f')} | "
+                     f"{energy} | "
                      f"{r['flash_kb']:.1f} | {r['ram_kb']:.1f} |")
-    lines += ["", f"Latency: {table[0]['latency_method']}; instructions counted under QEMU -icount.",
+    lines += ["", f"Latency: {table[0]['latency_method']}; instructions counted under QEMU -icount, cycles by the "
+                  "part's counter.",
               f"Energy: {table[0]['energy_method']}.", ""]
     return lines
