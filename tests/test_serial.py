@@ -29,6 +29,8 @@ from tests.single_op import elementwise_model
 
 missing = missing_tools((*SERIAL_BUILD, "qemu-system-arm"))
 needs_tools = pytest.mark.skipif(bool(missing), reason=f"not installed: {', '.join(missing)}")
+needs_build = pytest.mark.skipif(bool(missing_tools(SERIAL_BUILD)),
+                                 reason=f"not installed: {', '.join(missing_tools(SERIAL_BUILD))}")
 PARTS = ("nucleo-f446re", "nrf52840-dk", "netduinoplus2", "microbit")  # the boards real silicon exists for
 UARTS = ("netduinoplus2", "microbit", "mps2-an386")  # STM32 USART, nRF51 UART, CMSDK UART
 
@@ -87,6 +89,7 @@ def _images(n, seed=0):
     return np.random.default_rng(seed).integers(-128, 128, (n, 784)).astype(np.int8)
 
 
+@pytest.mark.slow
 @needs_tools
 def test_the_firmware_says_what_it_runs_and_answers_every_image_as_the_host_engine(tiny_firmware):
     model, engine_c, firmware = tiny_firmware
@@ -104,6 +107,7 @@ def test_the_firmware_says_what_it_runs_and_answers_every_image_as_the_host_engi
     assert firmware.sizes["engine"]["code"] > 0 and firmware.sizes["engine"]["rodata"] >= 256
 
 
+@pytest.mark.slow
 @needs_tools
 def test_a_board_that_resets_mid_run_stops_it_with_the_images_done_kept(tiny_firmware, tmp_path):
     _, engine_c, firmware = tiny_firmware
@@ -116,6 +120,7 @@ def test_a_board_that_resets_mid_run_stops_it_with_the_images_done_kept(tiny_fir
     assert np.array_equal(run.output_array(), HostEngine(engine_c).run(images[:16], 784))
 
 
+@pytest.mark.slow
 @needs_tools
 def test_a_board_unplugged_mid_run_stops_it_in_one_line(tiny_firmware):
     _, _, firmware = tiny_firmware
@@ -127,6 +132,7 @@ def test_a_board_unplugged_mid_run_stops_it_in_one_line(tiny_firmware):
     assert time.monotonic() - started < 10
 
 
+@pytest.mark.slow
 @needs_tools
 def test_a_damaged_or_abandoned_frame_is_answered_and_the_next_one_served(tiny_firmware):
     _, _, firmware = tiny_firmware
@@ -176,6 +182,7 @@ def test_a_port_that_is_not_the_firmware_is_one_line_within_seconds(noise):
             os.close(fd)
 
 
+@pytest.mark.slow
 @needs_tools
 def test_firmware_of_another_model_is_refused_before_any_work_or_write(tiny_firmware, tmp_path, testset):
     _, _, firmware = tiny_firmware
@@ -207,7 +214,7 @@ def _bench(*args, cwd):
 
 # ---- the projects ----
 
-@needs_tools
+@needs_build
 @pytest.mark.parametrize("board", PARTS)
 def test_each_parts_project_builds_with_cmake_from_its_own_directory(board, tmp_path):
     model = _tiny_model(tmp_path)
@@ -231,7 +238,7 @@ def test_each_parts_project_builds_with_cmake_from_its_own_directory(board, tmp_
     assert f"flash: {'pyocd' if part.serial_part == 'stm32f4' else 'copy'}" in result.stdout  # nRF: a USB drive
 
 
-@needs_tools
+@needs_build
 def test_a_model_too_big_for_the_part_names_the_overflow_and_writes_nothing(tmp_path):
     model = tmp_path / "wide.tflite"
     model.write_bytes(elementwise_model("TANH", 20000, 0.05, 0, 1 / 128, 0))  # 40 KB of activations
