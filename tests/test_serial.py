@@ -214,6 +214,7 @@ def _bench(*args, cwd):
 
 # ---- the projects ----
 
+@pytest.mark.slow  # 4 builds, about 5 s: the fast lane keeps the overflow case
 @needs_build
 @pytest.mark.parametrize("board", PARTS)
 def test_each_parts_project_builds_with_cmake_from_its_own_directory(board, tmp_path):
