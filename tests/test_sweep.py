@@ -255,8 +255,10 @@ def test_two_workers_on_one_postgres_study(tmp_path, subset_npz):
         pytest.skip(str(exc))
     try:
         config = write_spec(tmp_path)
+        # The default heartbeat (60 s): a worker is failed only after 3 missed beats, so a worker starved by a
+        # loaded machine has 180 s, not the 15 s a 5 s heartbeat gave (this test is about sharing, not staleness).
         procs = [subprocess.Popen(cli(*sweep_args(config, tmp_path / f"machine{i}", subset_npz, 4, "1",
-                                                  "--storage", url, "--heartbeat", "5")),
+                                                  "--storage", url)),
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
         outputs = [p.communicate(timeout=600)[0] for p in procs]
         assert [p.returncode for p in procs] == [0, 0], outputs
