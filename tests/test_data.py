@@ -40,6 +40,20 @@ def test_verification_accepts_files_matching_the_pins(tmp_path, subset_arrays, m
     assert load_mnist(write_idx_dir(tmp_path / "idx", subset_arrays)).verified
 
 
+@pytest.mark.parametrize("key", list(FILES))
+def test_one_changed_byte_in_any_of_the_four_files_is_refused(tmp_path, subset_arrays, monkeypatch, key):
+    """Every file is checked, the test set's as much as the training set's: one pixel or label changed fails."""
+    pins = {FILES[k]: hashlib.sha256(encode_idx(v)).hexdigest() for k, v in subset_arrays.items()}
+    monkeypatch.setattr(mnist_data, "SHA256", pins)
+    directory = write_idx_dir(tmp_path / "idx", subset_arrays)
+    path = directory / FILES[key]
+    data = bytearray(path.read_bytes())
+    data[-1] = (data[-1] + 1) % 10  # the last pixel or label: still a valid IDX file
+    path.write_bytes(bytes(data))
+    with pytest.raises(LenetError, match=f"checksum mismatch for {FILES[key]}"):
+        load_mnist(directory)
+
+
 def test_pinned_sums_are_the_design_ones():
     """The code's pins are the ones the design document publishes (shared/DESIGN.md beside the repository)."""
     design = REPO.parent / "shared" / "DESIGN.md"

@@ -162,3 +162,62 @@ def test_fixed_point_helpers_match_their_definitions():
     assert fp.srdhm(fp.INT32_MIN, fp.INT32_MIN) == fp.INT32_MAX
     assert fp.quantize_multiplier(0.5) == (1 << 30, 0) and fp.quantize_multiplier(1.0) == (1 << 30, 1)
     assert fp.multiply_by_quantized_multiplier(1000, 1 << 30, -1) == 250
+
+
+_HELPERS_MAIN = r"""
+#include <stdio.h>
+int main(void) {
+  long long a, b, c, d;
+  char kind;
+  while (scanf(" %c %lld %lld %lld %lld", &kind, &a, &b, &c, &d) == 5) {
+    if (kind == 'd') printf("%d\n", (int)le_rdbpot((int32_t)a, (int)b));
+    if (kind == 'q') printf("%d\n", (int)le_requantize((int32_t)a, (int32_t)b, (int)c));
+    if (kind == 'o') printf("%d\n", (int)le_output((int32_t)a, (int32_t)b, (int)c, (int)d, 0, -128, 127));
+  }
+  return 0;
+}
+"""
+
+
+def test_the_c_fixed_point_helpers_equal_tflm_arithmetic_on_every_rounding_edge(tmp_path):
+    """kernels.c's RoundingDivideByPOT, MultiplyByQuantizedMultiplier and the output step (both its general path and
+    the one-add path the generator picks when every shift is right and |acc| < 2^30), compiled on this host, against
+    their definitions (fixedpoint.py, TFLite Micro's): exact halves of both signs, where a rounding slip shows."""
+    from importlib import resources
+
+    kernels = resources.files("lenet_deploy.convert.engine").joinpath("kernels.c").read_text()
+    source = tmp_path / "helpers.c"
+    source.write_text("#include <stdint.h>\n#include <string.h>\n" + kernels + _HELPERS_MAIN)
+    binary = tmp_path / "helpers"
+    subprocess.run(["gcc", "-O2", "-std=c99", "-w", str(source), "-o", str(binary)], check=True)
+    rng = np.random.default_rng(0)
+    cases, expected = [], []
+    for exponent in range(1, 31):
+        for k in (-3, -2, -1, 0, 1, 2, 3):  # k * 2^e + half, and one either side of it
+            for delta in (-1, 0, 1):
+                x = int(np.clip(k * (1 << exponent) + (1 << (exponent - 1)) + delta, fp.INT32_MIN, fp.INT32_MAX))
+                cases.append(f"d {x} {exponent} 0 0")
+                expected.append(fp.rounding_divide_by_pot(x, exponent))
+    for _ in range(3000):
+        acc = int(rng.integers(-(1 << 29), 1 << 29))
+        multiplier = int(rng.integers(1 << 30, (1 << 31) - 1))
+        shift = int(rng.integers(-12, 0))
+        cases += [f"q {acc} {multiplier} {shift} 0", f"o {acc} {multiplier} {shift} 1",
+                  f"o {acc} {multiplier} {shift} 0"]
+        value = fp.multiply_by_quantized_multiplier(acc, multiplier, shift)
+        expected += [value, max(-128, min(127, value)), max(-128, min(127, value))]
+    for shift in range(-12, 0):  # multiplier 2^30 halves an even acc exactly: put x on each half of 2^-shift
+        for k in (-3, -2, -1, 0, 1, 2):
+            for delta in (-1, 0, 1):
+                acc = 2 * (k * (1 << -shift) + (1 << (-shift - 1)) + delta)
+                cases += [f"q {acc} {1 << 30} {shift} 0", f"o {acc} {1 << 30} {shift} 1", f"o {acc} {1 << 30} {shift} 0"]
+                value = fp.multiply_by_quantized_multiplier(acc, 1 << 30, shift)
+                expected += [value, max(-128, min(127, value)), max(-128, min(127, value))]
+    for _ in range(500):  # left shifts: the general path only
+        acc, multiplier, shift = int(rng.integers(-(1 << 20), 1 << 20)), int(rng.integers(1 << 30, (1 << 31) - 1)), 3
+        cases.append(f"q {acc} {multiplier} {shift} 0")
+        expected.append(fp.multiply_by_quantized_multiplier(acc, multiplier, shift))
+    answers = subprocess.run([str(binary)], input="\n".join(cases), capture_output=True, text=True, check=True)
+    got = [int(line) for line in answers.stdout.split()]
+    mismatches = [(case, want, have) for case, want, have in zip(cases, expected, got) if want != have]
+    assert len(got) == len(cases) and not mismatches, mismatches[:5]

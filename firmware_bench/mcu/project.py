@@ -23,7 +23,7 @@ from lenet_deploy.errors import LenetError
 from lenet_deploy.firmware_bench.mcu.build import does_not_fit, elf_sizes, map_sizes
 
 SMALL_RAM = 32 << 10  # parts with this little RAM take one image per batch (its frame buffer is one image)
-SOURCES = ("main.c", "startup.c", "part.h")
+SOURCES = ("main.c", "part.h")  # from serial/; startup.c is the QEMU benchmark's, built with -DLENET_SERIAL
 FIRMWARE = "lenet"  # lenet.elf, lenet.bin, lenet.hex
 
 TOOLCHAIN_FILE = """# arm-none-eabi-gcc (Debian: gcc-arm-none-eabi libnewlib-arm-none-eabi) for a bare-metal Cortex-M.
@@ -44,6 +44,7 @@ set(CPU_FLAGS {flags} -mthumb)
 add_executable({name} src/main.c src/startup.c src/part_{family}.c model/{engine})
 set_target_properties({name} PROPERTIES SUFFIX ".elf")
 target_include_directories({name} PRIVATE src model)
+target_compile_definitions({name} PRIVATE LENET_SERIAL)
 target_compile_options({name} PRIVATE ${{CPU_FLAGS}} -O2 -std=c99 -Wall -Wextra -Werror -ffunction-sections
                        -fdata-sections)
 target_link_options({name} PRIVATE ${{CPU_FLAGS}} -nostartfiles --specs=nano.specs --specs=nosys.specs
@@ -101,9 +102,11 @@ def write_project(engine_files: list[Path], board: Board, out: Path) -> Path:
     out = Path(out)
     for folder in ("src", "model", "cmake"):
         (out / folder).mkdir(parents=True, exist_ok=True)
-    sources = resources.files("lenet_deploy.firmware_bench.mcu").joinpath("serial")
+    mcu = resources.files("lenet_deploy.firmware_bench.mcu")
+    sources = mcu.joinpath("serial")
     for name in (*SOURCES, f"part_{board.serial_part}.c"):
         (out / "src" / name).write_text(sources.joinpath(name).read_text())
+    (out / "src" / "startup.c").write_text(mcu.joinpath("startup.c").read_text())
     link = sources.joinpath("link.ld").read_text()
     for key, value in (("FLASH_ORIGIN", f"0x{board.flash_origin:08x}"), ("FLASH_LENGTH", str(board.flash_length)),
                        ("RAM_ORIGIN", f"0x{board.ram_origin:08x}"), ("RAM_LENGTH", str(board.ram_length))):

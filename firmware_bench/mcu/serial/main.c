@@ -173,7 +173,7 @@ static void run_batch(uint32_t size) {
   send_frame('R', head, 10, &results[0][0], count * RESULT_SIZE);
 }
 
-/* startup.c's fault handler: say so, then wait for a reset (the host reports the board stopped answering). */
+/* startup.c's fault handler: say so (the host stops the run with this line), then wait for a reset. */
 void lenet_fault(void) {
   send_error("the firmware faulted");
   for (;;) {
