@@ -1,0 +1,112 @@
+"""The engine's kernels op by op, in TFLite Micro's style: single-op models over shapes chosen to walk every code
+path (channel counts with each remainder mod 4 and mod 16, output-channel blocks of 4, 2 and 1, strides 1 and 2, SAME
+and VALID, 1x1 to 7x7 kernels, no activation, RELU and RELU6, weights either side of the size where the generator adds
+the int16 copy), each bit-exact with TFLite Micro. On this host (portable C) in the fast lane; on the Cortex-M0
+(portable C), M4 (DSP) and M55 (Helium) boards in QEMU in the slow lane."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from lenet_deploy.boards import BOARDS, missing_tools
+from lenet_deploy.convert.engine.emit import PAIRS_MAX_BYTES, build_engine
+from lenet_deploy.convert.engine.host import HostEngine
+from tests.single_op import conv_model, fully_connected_model, pool_model, run_tflm
+
+# (height, width, in_c, out_c, kernel, stride, padding, activation): every in_c remainder mod 4 and mod 16 (1, 2, 3,
+# 4, 5, 16, 17, 19, 31), out_c blocks (1, 2, 3, 4, 5, 7, 8), kernels 1 to 7, both strides and paddings, 3 activations.
+CONVS = [
+    (12, 12, 1, 4, 5, 1, "same", "none"), (12, 12, 1, 6, 3, 1, "same", "relu"), (11, 11, 1, 3, 5, 2, "valid", "relu6"),
+    (9, 9, 2, 5, 3, 1, "valid", "none"), (9, 10, 3, 7, 3, 2, "same", "relu"), (8, 8, 4, 8, 1, 1, "valid", "relu6"),
+    (8, 8, 5, 2, 7, 1, "same", "none"), (7, 9, 16, 4, 3, 1, "same", "relu"), (7, 7, 17, 1, 3, 2, "valid", "none"),
+    (6, 6, 19, 5, 2, 1, "valid", "relu6"), (5, 5, 31, 3, 1, 2, "same", "relu"), (10, 10, 8, 16, 5, 1, "same", "none"),
+    (14, 14, 6, 12, 5, 1, "valid", "relu"), (8, 8, 3, 1, 7, 2, "same", "relu6"), (13, 13, 1, 2, 7, 1, "valid", "none"),
+]
+# (inputs, outputs, activation): input remainders mod 4 and 16, output blocks, weights below and above the threshold
+# (PAIRS_MAX_BYTES) where the SIMD32 path adds its int16 copy.
+DENSES = [(1, 1, "none"), (3, 2, "relu"), (4, 3, "relu6"), (5, 4, "none"), (16, 5, "relu"), (17, 7, "none"),
+          (31, 8, "relu6"), (64, 10, "none"), (120, 84, "relu"), (196, 120, "none"), (33, 62, "relu")]
+# (op, height, width, channels, size, stride, padding, activation)
+POOLS = [("MAX_POOL_2D", 8, 8, 4, 2, 2, "valid", "none"), ("AVERAGE_POOL_2D", 8, 8, 4, 2, 2, "valid", "none"),
+         ("MAX_POOL_2D", 9, 7, 3, 3, 2, "same", "relu"), ("AVERAGE_POOL_2D", 9, 7, 3, 3, 2, "same", "relu6"),
+         ("AVERAGE_POOL_2D", 7, 7, 5, 3, 1, "same", "none"), ("MAX_POOL_2D", 6, 6, 17, 2, 1, "valid", "relu6")]
+
+
+def _conv(case, seed):
+    height, width, in_c, out_c, kernel, stride, padding, activation = case
+    return conv_model(np.random.default_rng(seed), height, width, in_c, out_c, kernel, stride, padding, activation)
+
+
+def _dense(case, seed):
+    inputs, outputs, activation = case
+    return fully_connected_model(np.random.default_rng(seed), inputs, outputs, activation)
+
+
+def _pool(case, _seed):
+    return pool_model(*case)
+
+
+MODELS = ([pytest.param(_conv, case, id="conv-{}x{}x{}-o{}-k{}-s{}-{}-{}".format(*case)) for case in CONVS]
+          + [pytest.param(_dense, case, id="fc-{}-{}-{}".format(*case)) for case in DENSES]
+          + [pytest.param(_pool, case, id="{}-{}x{}x{}-k{}-s{}-{}-{}".format(*case)) for case in POOLS])
+
+
+def _rows(model: bytes, n: int, seed: int) -> np.ndarray:
+    from lenet_deploy.convert.flatbuffer import read_graph
+
+    size = int(np.prod(read_graph(model).tensors[0].shape))
+    rows = np.random.default_rng(seed).integers(-128, 128, (n, size)).astype(np.int8)
+    rows[0], rows[1] = -128, 127  # the extremes saturate every accumulator
+    return rows
+
+
+def _engine(model: bytes, tmp_path):
+    engine = build_engine(model, "lenet", "single-op model", "model_engine.h")
+    (tmp_path / "model_engine.h").write_text(engine.header)
+    (tmp_path / "model_engine.c").write_text(engine.source)
+    return tmp_path / "model_engine.c", engine
+
+
+@pytest.mark.parametrize("make, case", MODELS)
+def test_each_kernel_on_this_host_is_bit_exact_with_tflm(make, case, tmp_path):
+    model = make(case, 0)
+    rows = _rows(model, 40, 1)
+    reference = run_tflm(model, rows)
+    engine_c, _ = _engine(model, tmp_path)
+    np.testing.assert_array_equal(HostEngine(engine_c).run(rows, reference.shape[1]), reference)
+
+
+def test_the_dense_cases_cross_the_int16_copy_threshold():
+    weights = [inputs * outputs for inputs, outputs, _ in DENSES]
+    assert min(weights) <= PAIRS_MAX_BYTES < max(weights)
+
+
+missing = missing_tools()
+BOARD_CASES = [MODELS[i] for i in (0, 2, 4, 6, 8, 9, 11, 13)] + [p for p in MODELS if p.id.startswith("fc-")][::2] \
+    + [p for p in MODELS if "POOL" in p.id][:4]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(missing), reason=f"not installed: {', '.join(missing)}")
+@pytest.mark.parametrize("board", ["microbit", "mps2-an386", "mps3-an547"])  # portable C, DSP, Helium
+def test_each_kernel_on_the_boards_is_bit_exact_with_tflm(board, tmp_path):
+    """One firmware per case, each in QEMU on the board's core, against TFLite Micro."""
+    from lenet_deploy.firmware_bench.mcu.build import build_firmware
+    from lenet_deploy.firmware_bench.mcu.qemu import run_firmware
+
+    failures = []
+    for index, param in enumerate(BOARD_CASES):
+        make, case = param.values
+        model = make(case, index)
+        rows = _rows(model, 20, index)
+        reference = run_tflm(model, rows)
+        work = tmp_path / param.id
+        work.mkdir()
+        engine_c, engine = _engine(model, work)
+        firmware = build_firmware(engine_c, work, BOARDS[board])
+        outputs = run_firmware(firmware, rows, reference.shape[1], engine.macs).outputs
+        if not np.array_equal(outputs, reference):
+            failures.append(f"{param.id}: {int((outputs != reference).any(axis=1).sum())} of {len(rows)} rows differ")
+        shutil.rmtree(work)
+    assert not failures, failures
