@@ -142,7 +142,8 @@ def prepare_testset(data: Path | None, out: Path, samples: int | None, verify: b
 @data_option
 @unverified_option
 @click.option("--clock-mhz", type=float, help="Clock for the latency estimate [default: the board's named part's].")
-@click.option("--cpi", default=1.25, show_default=True, help="Cycles per instruction for the latency estimate.")
+@click.option("--cpi", type=float, help="Cycles per instruction for the latency estimate [default: estimated from "
+                                       "the executed instruction mix and the core's published timings].")
 @click.option("--uw-per-mhz", type=float,
               help="Active power per MHz for the energy estimate [default: the board's named part, see --board].")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("reports/mcu"), show_default=True,
@@ -158,7 +159,7 @@ def prepare_testset(data: Path | None, out: Path, samples: int | None, verify: b
               default=DEFAULT_BOARD, real_boards=True)
 @handle_errors
 def mcu(model_path: Path, board, samples: int | None, compare_samples: int, data: Path | None,
-        unverified: bool, clock_mhz: float | None, cpi: float, uw_per_mhz: float | None, out: Path,
+        unverified: bool, clock_mhz: float | None, cpi: float | None, uw_per_mhz: float | None, out: Path,
         force: bool, port: str | None, baud: int, flash: bool) -> None:
     """The int8 C engine on a Cortex-M: accuracy, bit-exactness vs TFLite Micro, flash, RAM, instructions or cycles.
 
@@ -206,7 +207,9 @@ def mcu(model_path: Path, board, samples: int | None, compare_samples: int, data
                f"bit-exact with TFLite Micro on {main_build['bit_exact_vs_tflm']:,}; "
                f"{main_build['instructions_per_inference']:,.0f} instructions per inference "
                f"({main_build['instructions_per_mac']:.2f}/MAC; portable C "
-               f"{targets['portable_instructions_per_mac']:.2f}/MAC); "
+               f"{targets['portable_instructions_per_mac']:.2f}/MAC), ≈ "
+               f"{main_build['estimated_cycles_per_inference']:,.0f} cycles (estimated), "
+               f"{main_build['estimated_latency_ms']:.2f} ms at {options.resolved().clock_mhz:g} MHz; "
                f"engine flash {main_build['engine_flash_bytes']:,} B, "
                f"RAM {targets['engine_ram_bytes']:,} B (TFLM arena {report.tflm['arena_bytes']:,} B)")
     _print_layers(report)

@@ -55,6 +55,17 @@ def test_100_images_on_the_emulated_cortex_m4_equal_tflite_micro(converted_build
         main["instructions_per_inference"]
     assert sum(row["share"] for row in profile["layers"] if row["macs"]) > 0.8
     assert sum(row["macs"] for row in profile["layers"]) == report["macs"]
+    # Cycles: the traced run's instructions are the ones SysTick counted (two ways of counting, within 1 %), and on the
+    # Cortex-M4 every instruction costs 1 to 3 cycles (its TRM: loads 2, taken branches 1 + refill), so the estimate
+    # lies between the instruction count and three times it, per op and in total; latency uses it.
+    assert abs(profile["traced_instructions"] - profile["ops_instructions"]) < 0.01 * profile["ops_instructions"]
+    assert 1.0 < profile["cycles_per_instruction"] < 3.0
+    for row in profile["layers"]:
+        if row["macs"]:
+            assert row["instructions"] * 0.99 <= row["estimated_cycles"] <= 3 * row["instructions"]
+    assert main["estimated_cycles_per_inference"] == pytest.approx(
+        main["instructions_per_inference"] * profile["cycles_per_instruction"])
+    assert main["estimated_latency_ms"] == pytest.approx(main["estimated_cycles_per_inference"] / 168e3)
     assert "| op | layer | output | MACs | instructions | instr / MAC | share |" in (out / "report.md").read_text()
 
     # The MCU row joins a host benchmark's report.

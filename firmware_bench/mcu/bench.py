@@ -20,12 +20,14 @@ from lenet_deploy.contained import contained
 from lenet_deploy.convert import HostEngine, build_engine, read_graph_file, write_engine, write_model_source
 from lenet_deploy.errors import CheckFailed, LenetError
 from lenet_deploy.firmware_bench.mcu.build import build_firmware
+from lenet_deploy.firmware_bench.mcu.cycles import ASSUMPTIONS, TRACED_IMAGES, symbol_range, trace_cycles
 from lenet_deploy.firmware_bench.mcu.qemu import run_firmware
 from lenet_deploy.firmware_bench.report.mcu import mcu_report_markdown
 from lenet_deploy.manifests import MAIN_BUILD, MANIFEST, MCU_REPORT, McuManifest, McuReport, write_record
 
 FLASH_SLACK_BYTES = 8 * 1024  # the issue's budget: engine + weights <= 1.2 x int8 weights + 8 KB
 MAX_INSTRUCTIONS_PER_MAC = 3.0
+DEFAULT_CPI = 1.25  # where no traced run estimated the core's cycles per instruction (a device sweep's trials)
 PROFILE_SAMPLES = 100  # images through the per-layer profile build (its counts vary little per image)
 
 
@@ -34,7 +36,7 @@ class McuOptions:
     board: Board = BOARDS[DEFAULT_BOARD]
     compare_samples: int = 1000  # images for the extra builds (-Os, no DSP, with the flatbuffer)
     clock_mhz: float | None = None  # None: the board's named part's clock
-    cpi: float = 1.25
+    cpi: float | None = None  # None: estimated from the traced instruction mix (cycles.py); DEFAULT_CPI without one
     uw_per_mhz: float | None = None  # None: the named part's run-mode power per MHz
 
     def resolved(self) -> McuOptions:
@@ -115,8 +117,12 @@ def run_mcu_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data
             runs[key] = run_firmware(builds[key], quantized[:few], reference.shape[1], engine.macs)
         profiled = min(len(images), PROFILE_SAMPLES)
         say(f"QEMU {options.board.machine}: {profiled:,} images through the per-layer profile build …")
-        profile = _profile(engine, run_firmware(profiler, quantized[:profiled], reference.shape[1],
-                                                 engine.macs), reference)
+        profile_run = run_firmware(profiler, quantized[:profiled], reference.shape[1], engine.macs)
+        say(f"QEMU {options.board.machine}: {TRACED_IMAGES} images through the profile build, every instruction "
+            "traced, for the cycle estimate …")
+        traced = trace_cycles(profiler.elf, options.board.machine, options.board.cpu, quantized[:TRACED_IMAGES],
+                              symbol_range(profiler.elf, "known_loop"))
+        profile = _profile(engine, profile_run, reference, traced)
         report = _report(model_path, graph, engine, tflm_arena, labels, reference, host, builds, runs, options,
                          data_source, profile)
         made = McuManifest.new(model=str(model_path), model_sha256=sha256_file(model_path),
@@ -144,15 +150,19 @@ def exactness_failures(report: McuReport) -> list[str]:
     return failures
 
 
-def latency_ms(instructions: float, options: McuOptions) -> float:
+def cycles_per_instruction(options: McuOptions, estimated: float | None = None) -> float:
+    """--cpi if given, else the traced run's estimate, else DEFAULT_CPI."""
+    return options.cpi or estimated or DEFAULT_CPI
+
+
+def latency_ms(instructions: float, options: McuOptions, estimated_cpi: float | None = None) -> float:
     """Estimated time per inference: instructions x CPI / clock (QEMU models no cycles)."""
-    return instructions * options.cpi / (options.clock_mhz * 1e3)
+    return instructions * cycles_per_instruction(options, estimated_cpi) / (options.clock_mhz * 1e3)
 
 
-def energy_uj(instructions: float, options: McuOptions) -> float:
+def energy_uj(instructions: float, options: McuOptions, estimated_cpi: float | None = None) -> float:
     """Energy per inference: time (instructions x CPI / clock) x active power (µW/MHz x clock), in µJ."""
-    seconds = instructions * options.cpi / (options.clock_mhz * 1e6)
-    return seconds * options.uw_per_mhz * options.clock_mhz
+    return latency_ms(instructions, options, estimated_cpi) * 1e-3 * options.uw_per_mhz * options.clock_mhz
 
 
 def _power_source(options: McuOptions) -> str:
@@ -161,20 +171,27 @@ def _power_source(options: McuOptions) -> str:
     return "given with --uw-per-mhz"
 
 
-def _profile(engine, run, reference: np.ndarray) -> dict[str, Any]:
-    """One row per op: the generator's costs beside the instructions the profile build counted for it."""
+def _profile(engine, run, reference: np.ndarray, traced: tuple[list[float], list[int]]) -> dict[str, Any]:
+    """One row per op: the generator's costs beside the instructions the profile build counted for it and the
+    cycles estimated from the traced run's instruction mix."""
     n = len(run.outputs)
     counted = run.op_instructions or []
     total = sum(counted) or 1.0
+    traced_cycles, traced_instructions = traced
     layers = []
     for layer in engine.layers:
         instructions = counted[layer.op] if layer.op < len(counted) else 0.0
+        cycles = traced_cycles[layer.op] if layer.op < len(traced_cycles) else 0.0
         layers.append({"op": layer.op, "name": layer.name, "output_shape": layer.output_shape, "macs": layer.macs,
                        "constant_bytes": layer.constant_bytes, "instructions": instructions,
                        "instructions_per_mac": instructions / layer.macs if layer.macs else None,
-                       "share": instructions / total})
+                       "share": instructions / total, "estimated_cycles": cycles,
+                       "cycles_per_mac": cycles / layer.macs if layer.macs else None})
     return {"images": n, "bit_exact_vs_tflm": int((run.outputs == reference[:n]).all(axis=1).sum()),
             "instructions_per_inference": run.instructions_per_inference, "ops_instructions": sum(counted),
+            "traced_images": TRACED_IMAGES, "traced_instructions": sum(traced_instructions),
+            "estimated_cycles": sum(traced_cycles),
+            "cycles_per_instruction": sum(traced_cycles) / max(1, sum(traced_instructions)),
             "layers": layers}
 
 
@@ -186,6 +203,7 @@ def _report(model_path: Path, graph, engine, tflm_arena: int, labels, reference,
             options: McuOptions, data_source: str, profile: dict[str, Any]) -> McuReport:
     weights = graph.weight_bytes
     flash_budget = int(1.2 * weights + FLASH_SLACK_BYTES)
+    cpi = cycles_per_instruction(options, profile["cycles_per_instruction"])
     variants = {}
     for key, firmware in builds.items():
         run = runs[key]
@@ -199,8 +217,9 @@ def _report(model_path: Path, graph, engine, tflm_arena: int, labels, reference,
             "instructions_per_inference": run.instructions_per_inference,
             "instructions_min": run.instructions_min, "instructions_max": run.instructions_max,
             "instructions_per_mac": run.instructions_per_inference / engine.macs,
-            "estimated_latency_ms": latency_ms(run.instructions_per_inference, options),
-            "estimated_energy_uj": energy_uj(run.instructions_per_inference, options),
+            "estimated_cycles_per_inference": run.instructions_per_inference * cpi,
+            "estimated_latency_ms": latency_ms(run.instructions_per_inference, options, cpi),
+            "estimated_energy_uj": energy_uj(run.instructions_per_inference, options, cpi),
             "engine_flash_bytes": engine_sizes["flash"], "engine_code_bytes": engine_sizes["code"],
             "engine_rodata_bytes": engine_sizes["rodata"], "engine_ram_bytes": engine_sizes["ram"],
             "invoke_stack_bytes": run.invoke_stack_bytes,
@@ -231,8 +250,11 @@ def _report(model_path: Path, graph, engine, tflm_arena: int, labels, reference,
             "instructions": "qemu-system-arm -icount shift=0 (virtual clock: 1 ns per instruction); SysTick on the "
                             "processor clock read before and after each lenet_invoke; instructions per tick from a "
                             "timed loop of 2,000,000 known instructions",
-            "latency": f"instructions x CPI {options.cpi} / {options.clock_mhz:g} MHz (an estimate: QEMU does not "
-                       "model cycles)",
+            "latency": (f"instructions x CPI {cpi:.3f} / {options.clock_mhz:g} MHz (an estimate: QEMU does not model "
+                        "cycles; " + ("CPI given with --cpi" if options.cpi else
+                                      f"CPI of the -O2 profile build's executed instruction mix on the {options.board.cpu}"
+                                      f", {TRACED_IMAGES} images traced, charged its technical reference manual's "
+                                      f"timings: {ASSUMPTIONS}; applied to every build") + ")"),
             "energy": f"estimated: latency x {options.uw_per_mhz:g} µW/MHz x {options.clock_mhz:g} MHz "
                       f"({_power_source(options)}; QEMU models no power)",
             "flash_ram": "per-object sizes from the GNU ld map (engine object: code, rodata, data, bss); "

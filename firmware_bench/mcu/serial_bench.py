@@ -22,9 +22,9 @@ from lenet_deploy.artifacts import sha256_file, staged_dir, write_text_atomic
 from lenet_deploy.contained import contained
 from lenet_deploy.convert import write_engine
 from lenet_deploy.errors import CheckFailed, LenetError
-from lenet_deploy.firmware_bench.mcu.bench import (FLASH_SLACK_BYTES, McuOptions, check_model, energy_uj,
-                                                   exactness_failures, host_engine_outputs, latency_ms,
-                                                   tflm_reference)
+from lenet_deploy.firmware_bench.mcu.bench import (FLASH_SLACK_BYTES, McuOptions, check_model,
+                                                   cycles_per_instruction, exactness_failures, host_engine_outputs,
+                                                   latency_ms, tflm_reference)
 from lenet_deploy.firmware_bench.mcu.project import PYOCD_TARGETS, build_project, flash_command, write_project
 from lenet_deploy.firmware_bench.mcu.protocol import COUNTERS, Info
 from lenet_deploy.firmware_bench.mcu.qemu import qemu_serial
@@ -189,8 +189,8 @@ def _report(model_path: Path, graph, engine, firmware, tflm, host: np.ndarray, l
                           if emulated else f"the serial firmware over {serial.port} at {serial.baud} baud"),
             "timing": counted,
             "latency": (f"cycles / {clock_mhz:g} MHz (measured on the part)" if not emulated else
-                        f"instructions x CPI {options.cpi} / {clock_mhz:g} MHz (an estimate: QEMU does not model "
-                        "cycles)"),
+                        f"instructions x CPI {cycles_per_instruction(options)} / {clock_mhz:g} MHz (an estimate: "
+                        "QEMU does not model cycles)"),
             "energy": f"estimated: latency x {options.uw_per_mhz:g} µW/MHz x {clock_mhz:g} MHz (the board's "
                       f"named part: {options.board.power_part}; no power is measured)",
             "flash_ram": "per-object sizes from the GNU ld map; stack: the whole firmware's painted high-water "

@@ -32,7 +32,7 @@ def mcu_report_markdown(report: McuReport, made: McuManifest) -> str:
         lines.append(
             f"| {_build_name(key, row, report.board)} | {row['images']:,} | {row['accuracy']:.4f} | "
             f"{row['bit_exact_vs_tflm']:,} | {_number(row['instructions_per_inference'], ',.0f')} | "
-            f"{_number(row['instructions_per_mac'], '.2f')} | {_number(row.get('cycles_per_inference'), ',.0f')} | "
+            f"{_number(row['instructions_per_mac'], '.2f')} | {_cycles(row)} | "
             f"{_number(row['estimated_latency_ms'], '.2f')} | {_number(row.get('estimated_energy_uj'), ',.1f')} | "
             f"{row['engine_flash_bytes']:,} |")
     lines += ["", "Memory in detail:", "",
@@ -75,6 +75,14 @@ def _transport_line(transport: dict[str, Any]) -> str:
             f"{transport['batch']}; {done}.")
 
 
+def _cycles(row: dict[str, Any]) -> str:
+    """Measured on a board, or estimated (≈) from the traced instruction mix."""
+    if row.get("cycles_per_inference") is not None:
+        return f"{row['cycles_per_inference']:,.0f}"
+    estimated = row.get("estimated_cycles_per_inference")
+    return f"≈ {estimated:,.0f}" if estimated is not None else "-"
+
+
 def _number(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
@@ -83,7 +91,8 @@ def _build_name(key: str, row: dict[str, Any], board: str) -> str:
     return f"{key} ({find_board(board).fast_path if row['dsp'] else 'portable C'})"
 
 
-LAYER_COLUMNS = ("op", "layer", "output", "MACs", "instructions", "instr / MAC", "share")
+LAYER_COLUMNS = ("op", "layer", "output", "MACs", "instructions", "instr / MAC", "est. cycles", "cycles / MAC",
+                 "share")
 
 
 def layer_cells(profile: dict[str, Any]) -> list[tuple[str, ...]]:
@@ -91,8 +100,11 @@ def layer_cells(profile: dict[str, Any]) -> list[tuple[str, ...]]:
     cells = []
     for row in profile["layers"]:
         per_mac = f"{row['instructions_per_mac']:.2f}" if row["instructions_per_mac"] is not None else "-"
+        cycles = row.get("estimated_cycles")
+        cycles_per_mac = row.get("cycles_per_mac")
         cells.append((str(row["op"]), row["name"], "x".join(map(str, row["output_shape"])), f"{row['macs']:,}",
-                      f"{row['instructions']:,.0f}", per_mac, f"{row['share']:.1%}"))
+                      f"{row['instructions']:,.0f}", per_mac, "-" if cycles is None else f"{cycles:,.0f}",
+                      "-" if cycles_per_mac is None else f"{cycles_per_mac:.2f}", f"{row['share']:.1%}"))
     return cells
 
 
@@ -108,7 +120,13 @@ def layer_table(report: McuReport) -> list[str]:
     outside = profile["instructions_per_inference"] - profile["ops_instructions"]
     lines += ["", f"Sum over ops {profile['ops_instructions']:,.0f} instructions; the profile build's whole invoke "
                   f"{profile['instructions_per_inference']:,.0f} (the {outside:,.0f} outside the ops are the "
-                  "callbacks and the output copy).", ""]
+                  "callbacks and the output copy)."]
+    if profile.get("estimated_cycles") is not None:
+        lines += [f"Cycles are estimated: {profile['traced_images']} images traced instruction by instruction "
+                  f"({profile['traced_instructions']:,} instructions, {profile['estimated_cycles']:,.0f} cycles per "
+                  f"inference: {profile['cycles_per_instruction']:.3f} cycles per instruction), each instruction "
+                  "charged its core's published timing (see How measured)."]
+    lines.append("")
     return lines
 
 
