@@ -103,6 +103,22 @@ def test_best_is_the_most_accurate_feasible_trial_never_an_infeasible_one():
     assert ranked([row(0, 0.99, 100, feasible=False)], spec) == []
 
 
+def test_equally_accurate_trials_are_ranked_by_fewer_instructions():
+    spec = parse_spec(yaml.safe_load(sweep_config("mcu.yaml").read_text()))
+    tied = [row(0, 0.985, 600), row(1, 0.985, 500), row(2, 0.985, 700), row(3, 0.984, 100)]
+    assert [r["number"] for r in ranked(tied, spec)] == [1, 0, 2, 3]
+
+
+@pytest.mark.parametrize("goal, metric, order", [("maximize", "val_accuracy", [1, 2, 0]),
+                                                 ("minimize", "val_loss", [0, 2, 1])])
+def test_a_plain_sweep_ranks_its_completed_trials_in_its_goals_direction(goal, metric, order):
+    spec = parse_spec({"method": "random", "metric": {"name": metric, "goal": goal},
+                       "parameters": {"filters": {"values": [4, 6]}}})
+    rows = [{"number": n, "state": "COMPLETE", metric: value} for n, value in ((0, 0.1), (1, 0.9), (2, 0.5))]
+    rows.append({"number": 3, "state": "PRUNED", metric: 0.99 if goal == "maximize" else 0.0})
+    assert [r["number"] for r in ranked(rows, spec)] == order
+
+
 def test_filters_listed_per_layer_set_the_number_of_conv_layers():
     assert make_config({"filters": [8, 16, 24]}).conv_layers == 3
     assert make_config({"filters": [8, 16]}).conv_layers == 2

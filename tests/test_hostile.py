@@ -103,6 +103,24 @@ def test_bad_sweep_options_leave_no_sweep_directory(work, subset_npz, extra, fra
     assert snapshot(work) == before
 
 
+def test_an_earlier_result_is_replaced_only_with_force(work):
+    """Every command's --out goes through staged_dir: a full directory is kept unless --force, an empty one is used."""
+    earlier = work / "earlier"
+    earlier.mkdir()
+    (earlier / "report.md").write_text("the earlier run")
+    with pytest.raises(Exception, match=f"--out {earlier} already holds a run; pass --force to replace it"):
+        with staged_dir(earlier, force=False) as stage:
+            (stage / "report.md").write_text("this run")
+    assert (earlier / "report.md").read_text() == "the earlier run"
+    with staged_dir(earlier, force=True) as stage:
+        (stage / "report.md").write_text("this run")
+    assert (earlier / "report.md").read_text() == "this run"
+    (work / "empty").mkdir()
+    with staged_dir(work / "empty", force=False) as stage:
+        (stage / "report.md").write_text("into an empty directory")
+    assert (work / "empty" / "report.md").is_file()
+
+
 def test_a_corrupt_sweep_json_is_one_line(work):
     (work / "sw").mkdir()
     (work / "sw" / "sweep.json").write_text('{"stage": "sweep", "study": ')
