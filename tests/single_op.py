@@ -151,3 +151,40 @@ def pool_model(op: str, height: int, width: int, channels: int, size: int, strid
     options.filterWidth = options.filterHeight = size
     options.fusedActivationFunction = ACTIVATIONS[activation]
     return _one_op_model(op, tensors, {}, [0], schema.BuiltinOptions.Pool2DOptions, options)
+
+
+def depthwise_model(rng, height: int, width: int, in_c: int, multiplier: int, kernel: int, stride: int, padding: str,
+                    activation: str) -> bytes:
+    """DEPTHWISE_CONV_2D with random int8 filters [1, k, k, in_c * multiplier] (per-channel scales)."""
+    out_c = in_c * multiplier
+    in_scale, in_zero, out_scale, out_zero = 0.02, int(rng.integers(-20, 20)), 0.03, int(rng.integers(-30, 30))
+    filters = rng.integers(-127, 128, (1, kernel, kernel, out_c)).astype(np.int8)
+    w_scales = rng.uniform(0.005, 0.05, out_c)
+    bias = rng.integers(-2000, 2000, out_c).astype(np.int32)
+    out_h, out_w = _output_size(height, kernel, stride, padding), _output_size(width, kernel, stride, padding)
+    tensors = [_quantized([1, height, width, in_c], INT8, 0, [in_scale], [in_zero], "in"),
+               _quantized(filters.shape, INT8, 0, w_scales, [0] * out_c, "filters", axis=3),
+               _quantized([out_c], INT32, 0, in_scale * w_scales, [0] * out_c, "bias"),
+               _quantized([1, out_h, out_w, out_c], INT8, 0, [out_scale], [out_zero], "out")]
+    options = schema.DepthwiseConv2DOptionsT()
+    options.padding, options.strideW, options.strideH = PADDINGS[padding], stride, stride
+    options.depthMultiplier = multiplier
+    options.fusedActivationFunction = ACTIVATIONS[activation]
+    options.dilationWFactor = options.dilationHFactor = 1
+    return _one_op_model("DEPTHWISE_CONV_2D", tensors, {1: filters, 2: bias}, [0, 1, 2],
+                         schema.BuiltinOptions.DepthwiseConv2DOptions, options)
+
+
+def channel_constant_model(rng, op: str, height: int, width: int, channels: int, activation: str,
+                           constant_first: bool = False) -> bytes:
+    """ADD or MUL of a [1, h, w, c] tensor and an int8 constant [c] (an unfolded batch normalization's step)."""
+    constant = rng.integers(-128, 128, channels).astype(np.int8)
+    tensors = [_quantized([1, height, width, channels], INT8, 0, [0.04], [int(rng.integers(-20, 20))], "in"),
+               _quantized([channels], INT8, 0, [float(rng.uniform(0.005, 0.03))], [int(rng.integers(-10, 10))],
+                          "constant"),
+               _quantized([1, height, width, channels], INT8, 0, [float(rng.uniform(0.02, 0.08))],
+                          [int(rng.integers(-30, 30))], "out")]
+    options = (schema.AddOptionsT() if op == "ADD" else schema.MulOptionsT())
+    options.fusedActivationFunction = ACTIVATIONS[activation]
+    kind = schema.BuiltinOptions.AddOptions if op == "ADD" else schema.BuiltinOptions.MulOptions
+    return _one_op_model(op, tensors, {1: constant}, [1, 0] if constant_first else [0, 1], kind, options)

@@ -221,3 +221,45 @@ def test_the_c_fixed_point_helpers_equal_tflm_arithmetic_on_every_rounding_edge(
     got = [int(line) for line in answers.stdout.split()]
     mismatches = [(case, want, have) for case, want, have in zip(cases, expected, got) if want != have]
     assert len(got) == len(cases) and not mismatches, mismatches[:5]
+
+
+def _separable_model():
+    """Depthwise-separable blocks (MobileNet's) and batch normalizations TFLite cannot fold (after an activation)."""
+    import keras
+
+    keras.utils.set_random_seed(5)
+    layers = keras.layers
+    inputs = keras.Input(batch_shape=(1, 28, 28, 1))
+    x = layers.Conv2D(6, 3, padding="same", activation="relu")(inputs)
+    x = layers.BatchNormalization()(x)  # after the activation: MUL + ADD
+    x = layers.SeparableConv2D(8, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.DepthwiseConv2D(3, depth_multiplier=2, padding="valid", activation="relu6")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.AveragePooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(10, activation="softmax")(x)
+    model = keras.Model(inputs, x)
+    for layer in model.layers:  # trained-looking statistics, so that the MUL and ADD constants are not trivial
+        if isinstance(layer, layers.BatchNormalization):
+            gamma, beta, mean, variance = layer.get_weights()
+            rng = np.random.default_rng(len(gamma))
+            layer.set_weights([rng.uniform(0.5, 2, gamma.shape), rng.uniform(-1, 1, beta.shape),
+                               rng.uniform(-0.5, 0.5, mean.shape), rng.uniform(0.5, 2, variance.shape)])
+    return model
+
+
+@pytest.mark.slow  # TensorFlow's converter: 15 s
+def test_separable_blocks_and_unfolded_batch_norms_are_bit_exact_with_tflm(subset_arrays, tmp_path):
+    from lenet_deploy.convert.converter import convert
+    from lenet_deploy.convert.flatbuffer import read_graph_file
+    from lenet_deploy.data import to_model_input
+
+    path = tmp_path / "separable_int8.tflite"
+    path.write_bytes(convert(_separable_model(), "int8", "int8", to_model_input(subset_arrays["x_train"][:200])))
+    _, graph = read_graph_file(path)
+    assert {"DEPTHWISE_CONV_2D", "MUL", "ADD"} <= set(graph.op_names), graph.op_names
+    mine, reference, engine = _engine_vs_tflm(path, subset_arrays["x_test"][:200], tmp_path)
+    np.testing.assert_array_equal(mine, reference)
+    assert len({row.tobytes() for row in reference}) > 100  # the outputs follow the images (an untrained model)
+    depthwise = [layer for layer in engine.layers if layer.name == "DEPTHWISE_CONV_2D"]
+    assert depthwise and all(layer.macs > 0 for layer in depthwise)  # per-layer costs in the profile

@@ -90,7 +90,9 @@ def test_layers_carry_the_parameters_tflm_computes():
 
 
 def test_an_unsupported_op_is_named():
-    with pytest.raises(LenetError, match=r"op 3 \(RELU\): not supported by the C engine"):
+    with pytest.raises(LenetError, match=r"op 3 \(RELU\): not supported by the C engine \(from the Keras layer a "
+                                         r"separate ReLU .*put it right after a Conv2D or Dense\): change that "
+                                         r"layer\); supported: CONV_2D, DEPTHWISE_CONV_2D"):
         plan_layers(small_graph(last_op="RELU"))
 
 

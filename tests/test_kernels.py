@@ -12,7 +12,8 @@ import pytest
 from lenet_deploy.boards import BOARDS, missing_tools
 from lenet_deploy.convert.engine.emit import PAIRS_MAX_BYTES, build_engine
 from lenet_deploy.convert.engine.host import HostEngine
-from tests.single_op import conv_model, fully_connected_model, pool_model, run_tflm
+from tests.single_op import (channel_constant_model, conv_model, depthwise_model, fully_connected_model, pool_model,
+                             run_tflm)
 
 # (height, width, in_c, out_c, kernel, stride, padding, activation): every in_c remainder mod 4 and mod 16 (1, 2, 3,
 # 4, 5, 16, 17, 19, 31), out_c blocks (1, 2, 3, 4, 5, 7, 8), kernels 1 to 7, both strides and paddings, 3 activations.
@@ -27,6 +28,13 @@ CONVS = [
 # (PAIRS_MAX_BYTES) where the SIMD32 path adds its int16 copy.
 DENSES = [(1, 1, "none"), (3, 2, "relu"), (4, 3, "relu6"), (5, 4, "none"), (16, 5, "relu"), (17, 7, "none"),
           (31, 8, "relu6"), (64, 10, "none"), (120, 84, "relu"), (196, 120, "none"), (33, 62, "relu")]
+# (height, width, in_c, depth multiplier, kernel, stride, padding, activation)
+DEPTHWISES = [(12, 12, 4, 1, 3, 1, "same", "relu"), (11, 11, 3, 2, 3, 2, "valid", "none"),
+              (9, 9, 8, 1, 5, 1, "same", "relu6"), (8, 10, 5, 2, 5, 2, "same", "none"),
+              (7, 7, 16, 1, 1, 1, "valid", "relu"), (10, 10, 1, 2, 7, 1, "same", "none")]
+# (op, height, width, channels, activation, constant first)
+CHANNEL_CONSTANTS = [("ADD", 6, 6, 4, "none", False), ("ADD", 5, 7, 6, "relu", True), ("ADD", 4, 4, 16, "relu6", False),
+                     ("MUL", 6, 6, 4, "none", False), ("MUL", 5, 7, 6, "relu", True), ("MUL", 3, 3, 17, "relu6", False)]
 # (op, height, width, channels, size, stride, padding, activation)
 POOLS = [("MAX_POOL_2D", 8, 8, 4, 2, 2, "valid", "none"), ("AVERAGE_POOL_2D", 8, 8, 4, 2, 2, "valid", "none"),
          ("MAX_POOL_2D", 9, 7, 3, 3, 2, "same", "relu"), ("AVERAGE_POOL_2D", 9, 7, 3, 3, 2, "same", "relu6"),
@@ -47,9 +55,21 @@ def _pool(case, _seed):
     return pool_model(*case)
 
 
+def _depthwise(case, seed):
+    return depthwise_model(np.random.default_rng(seed), *case)
+
+
+def _channel_constant(case, seed):
+    op, height, width, channels, activation, constant_first = case
+    return channel_constant_model(np.random.default_rng(seed), op, height, width, channels, activation, constant_first)
+
+
 MODELS = ([pytest.param(_conv, case, id="conv-{}x{}x{}-o{}-k{}-s{}-{}-{}".format(*case)) for case in CONVS]
           + [pytest.param(_dense, case, id="fc-{}-{}-{}".format(*case)) for case in DENSES]
-          + [pytest.param(_pool, case, id="{}-{}x{}x{}-k{}-s{}-{}-{}".format(*case)) for case in POOLS])
+          + [pytest.param(_pool, case, id="{}-{}x{}x{}-k{}-s{}-{}-{}".format(*case)) for case in POOLS]
+          + [pytest.param(_depthwise, case, id="dw-{}x{}x{}-m{}-k{}-s{}-{}-{}".format(*case)) for case in DEPTHWISES]
+          + [pytest.param(_channel_constant, case, id="{}-{}x{}x{}-{}-{}".format(*case))
+             for case in CHANNEL_CONSTANTS])
 
 
 def _rows(model: bytes, n: int, seed: int) -> np.ndarray:
@@ -84,7 +104,8 @@ def test_the_dense_cases_cross_the_int16_copy_threshold():
 
 missing = missing_tools()
 BOARD_CASES = [MODELS[i] for i in (0, 2, 4, 6, 8, 9, 11, 13)] + [p for p in MODELS if p.id.startswith("fc-")][::2] \
-    + [p for p in MODELS if "POOL" in p.id][:4]
+    + [p for p in MODELS if "POOL" in p.id][:4] + [p for p in MODELS if p.id.startswith("dw-")][:4] \
+    + [p for p in MODELS if p.id.startswith(("ADD", "MUL"))][::2]
 
 
 @pytest.mark.slow

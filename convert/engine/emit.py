@@ -97,6 +97,29 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
                  f"{p['stride_h']}, {p['stride_w']}, {p['out_h']}, {p['out_w']}, {p['out_c']}, {p['output_offset']}, "
                  f"{p['act_min']}, {p['act_max']}, {int(gathers(p))}, {dst});\n")
         return arrays, code
+    if layer.kind == "depthwise":
+        arrays = [("int8_t", f"{name}_filters", p["filters"]), ("int32_t", f"{name}_bias", p["bias"]),
+                  ("int32_t", f"{name}_multiplier", p["multipliers"]), ("int8_t", f"{name}_shift", p["shifts"])]
+        code = ""
+        if p["needs_pad"]:
+            scratch = f"arena + {plan.scratch[layer.index]}"
+            code += (f"  le_pad({src}, {p['in_h']}, {p['in_w']}, {p['in_c']}, {p['pad_t']}, {p['pad_l']}, "
+                     f"{p['padded_h']}, {p['padded_w']}, {p['pad_value']}, {scratch});\n")
+            src = scratch
+        code += (f"  le_depthwise({src}, {p['padded_w']}, {p['in_c']}, {p['depth_multiplier']}, {name}_filters, "
+                 f"{name}_bias, {name}_multiplier, {name}_shift, {int(p['right_only'])}, {p['k_h']}, {p['k_w']}, "
+                 f"{p['stride_h']}, {p['stride_w']}, {p['out_h']}, {p['out_w']}, {p['out_c']}, {p['output_offset']}, "
+                 f"{p['act_min']}, {p['act_max']}, {dst});\n")
+        return arrays, code
+    if layer.kind == "add":
+        return ([("int32_t", f"{name}_constant", p["constant"])],
+                f"  le_add_channels({src}, {p['size']}, {p['channels']}, {p['input_offset']}, "
+                f"{p['input_multiplier']}, {p['input_shift']}, {name}_constant, {p['output_multiplier']}, "
+                f"{p['output_shift']}, {p['output_offset']}, {p['act_min']}, {p['act_max']}, {dst});\n")
+    if layer.kind == "mul":
+        return ([("int32_t", f"{name}_constant", p["constant"])],
+                f"  le_mul_channels({src}, {p['size']}, {p['channels']}, {p['input_offset']}, {name}_constant, "
+                f"{p['multiplier']}, {p['shift']}, {p['output_offset']}, {p['act_min']}, {p['act_max']}, {dst});\n")
     if layer.kind == "fully_connected":
         arrays = _weight_arrays(p, name, p["out_n"], p["depth"])
         return arrays, (f"  le_fully_connected({src}, {p['depth']}, {name}_filters, {_pairs_arg(arrays, name)}, "
@@ -160,7 +183,7 @@ def build_engine(model: bytes, name: str = "lenet", source: str = "model",
         where, offset = plan.location[layer.output]
         costs.append(LayerCost(layer.index, op_name, list(graph.tensors[layer.output].shape), layer.macs,
                                _constant_bytes(layer_arrays), size, offset if where == "arena" else None))
-        if layer.kind in ("conv2d", "fully_connected"):
+        if layer.kind in ("conv2d", "depthwise", "fully_connected"):
             # On SIMD32 cores each its own (not inlined) function: inlined into one, GCC 12 let the pairs
             # path's registers spill into the dense layers (M4: 1.71 -> 2.21 instructions per MAC). Elsewhere
             # GCC inlines these single-call functions as before (the Cortex-M0 lost 1.6 % when it did not).

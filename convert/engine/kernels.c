@@ -336,6 +336,53 @@ LE_INLINE void le_fully_connected(const int8_t *in, int depth, const int8_t *fil
             act_min, act_max, 0, out);
 }
 
+/* DEPTHWISE_CONV_2D on an input padded with its zero point (the offset folded into the bias, as for CONV_2D):
+   output channel oc reads input channel oc / depth_multiplier; filters[oc] holds that channel's k_h * k_w taps. */
+LE_INLINE void le_depthwise(const int8_t *in, int in_w, int in_c, int depth_multiplier, const int8_t *filters,
+                            const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int right_only,
+                            int k_h, int k_w, int stride_h, int stride_w, int out_h, int out_w, int out_c,
+                            int32_t output_offset, int32_t act_min, int32_t act_max, int8_t *out) {
+  int oy, ox, oc, ky, kx;
+  for (oy = 0; oy < out_h; ++oy) {
+    for (ox = 0; ox < out_w; ++ox) {
+      const int8_t *window = in + (oy * stride_h * in_w + ox * stride_w) * in_c;
+      for (oc = 0; oc < out_c; ++oc) {
+        const int8_t *x = window + oc / depth_multiplier, *w = filters + oc * k_h * k_w;
+        int32_t acc = bias[oc];
+        for (ky = 0; ky < k_h; ++ky, x += in_w * in_c)
+          for (kx = 0; kx < k_w; ++kx) acc += (int32_t)x[kx * in_c] * *w++;
+        *out++ = le_output(acc, multiplier[oc], shift[oc], right_only, output_offset, act_min, act_max);
+      }
+    }
+  }
+}
+
+/* ADD of a per-channel constant (an unfolded batch normalization's offset): TFLM's int8 AddFunc, the constant's
+   side precomputed at generation (`constant`: its offset value shifted left 20 and rescaled). */
+LE_INLINE void le_add_channels(const int8_t *in, int n, int channels, int32_t input_offset, int32_t input_multiplier,
+                               int input_shift, const int32_t *constant, int32_t output_multiplier, int output_shift,
+                               int32_t output_offset, int32_t act_min, int32_t act_max, int8_t *out) {
+  int i, c = 0;
+  for (i = 0; i < n; ++i) {
+    const int32_t x = le_requantize((in[i] + input_offset) * (1 << 20), input_multiplier, input_shift);
+    out[i] = le_clamp(le_requantize(x + constant[c], output_multiplier, output_shift) + output_offset, act_min,
+                      act_max);
+    if (++c == channels) c = 0;
+  }
+}
+
+/* MUL by a per-channel constant (an unfolded batch normalization's scale): TFLM's int8 MulElementwise. */
+LE_INLINE void le_mul_channels(const int8_t *in, int n, int channels, int32_t input_offset, const int32_t *constant,
+                               int32_t multiplier, int shift, int32_t output_offset, int32_t act_min, int32_t act_max,
+                               int8_t *out) {
+  int i, c = 0;
+  for (i = 0; i < n; ++i) {
+    out[i] = le_clamp(le_requantize((in[i] + input_offset) * constant[c], multiplier, shift) + output_offset, act_min,
+                      act_max);
+    if (++c == channels) c = 0;
+  }
+}
+
 LE_INLINE void le_pool(int average, const int8_t *in, int in_h, int in_w, int channels, int f_h, int f_w,
                        int stride_h, int stride_w, int pad_t, int pad_l, int out_h, int out_w, int32_t act_min,
                        int32_t act_max, int8_t *out) {

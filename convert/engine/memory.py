@@ -55,7 +55,7 @@ def plan_memory(layers: list[Layer], sizes: dict[int, int], model_input: int, mo
         last = max((last_use.get(t, first) if t != model_output else end) for t, r in root.items() if r == tensor)
         intervals.append((_align(sizes[tensor]), first, last, ("tensor", tensor)))
     for i, layer in enumerate(layers):
-        if layer.kind == "conv2d" and layer.params["needs_pad"]:
+        if layer.kind in ("conv2d", "depthwise") and layer.params["needs_pad"]:
             p = layer.params
             intervals.append((_align(p["padded_h"] * p["padded_w"] * p["in_c"]), i, i, ("scratch", layer.index)))
 

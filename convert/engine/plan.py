@@ -16,8 +16,18 @@ from lenet_deploy.convert.engine import fixedpoint as fp
 from lenet_deploy.convert.flatbuffer import Graph, Op, Tensor
 from lenet_deploy.errors import LenetError
 
-SUPPORTED_OPS = ("CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "FULLY_CONNECTED", "RESHAPE", "TANH", "LOGISTIC",
-                 "SOFTMAX")
+SUPPORTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "FULLY_CONNECTED", "RESHAPE",
+                 "TANH", "LOGISTIC", "SOFTMAX", "ADD", "MUL")
+# The Keras layer an op outside SUPPORTED_OPS usually comes from, for the one-line refusal.
+KERAS_LAYERS = {"CONCATENATION": "Concatenate", "MEAN": "GlobalAveragePooling2D (use AveragePooling2D + Flatten)",
+                "PAD": "ZeroPadding2D (use padding='same')", "SUB": "Subtract", "MAXIMUM": "Maximum",
+                "RELU": "a separate ReLU or Activation('relu') that TFLite could not fuse (put it right after a "
+                        "Conv2D or Dense)", "HARD_SWISH": "Activation('hard_swish')",
+                "LEAKY_RELU": "LeakyReLU", "PRELU": "PReLU", "TRANSPOSE_CONV": "Conv2DTranspose",
+                "RESIZE_NEAREST_NEIGHBOR": "UpSampling2D", "RESIZE_BILINEAR": "UpSampling2D(interpolation='bilinear')",
+                "DEQUANTIZE": "a float input or output (convert with --io int8)",
+                "QUANTIZE": "a float input or output (convert with --io int8)", "STRIDED_SLICE": "Cropping2D",
+                "DIV": "a division layer", "GELU": "Activation('gelu')", "BATCH_MATMUL": "Dot or Attention"}
 _SAME, _VALID = 0, 1
 _ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
 
@@ -148,6 +158,94 @@ def _conv(graph: Graph, op: Op, where: str) -> Layer:
         macs=out_h * out_w * out_c * k_h * k_w * in_c)
 
 
+def _depthwise(graph: Graph, op: Op, where: str) -> Layer:
+    """DEPTHWISE_CONV_2D (reference_integer_ops::DepthwiseConvPerChannel): output channel c reads input channel
+    c // depth_multiplier; the input offset folds into the bias as for CONV_2D."""
+    options = op.options
+    if (options.dilationHFactor, options.dilationWFactor) != (1, 1):
+        raise LenetError(f"{where}: dilated depthwise convolution is not supported by the C engine")
+    source, target = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    weights, filters, bias = _weights_and_bias(graph, op, where)
+    _, in_h, in_w, in_c = source.shape
+    _, k_h, k_w, out_c = filters.shape
+    multiplier = out_c // in_c
+    if multiplier * in_c != out_c:
+        raise LenetError(f"{where}: {out_c} output channels is not a multiple of the {in_c} input channels")
+    if len(op.inputs) <= 2 or op.inputs[2] < 0:
+        bias = np.zeros(out_c, np.int32)  # (_weights_and_bias sized it by the filter's first dimension, 1 here)
+    _, out_h, out_w, _ = target.shape
+    per_channel = filters.reshape(k_h * k_w, out_c).T.copy()  # [out_c, k_h * k_w]: each channel's taps together
+    input_offset = -_zero_point(source)
+    folded = bias.astype(np.int64) + input_offset * per_channel.astype(np.int64).sum(axis=1)
+    multipliers, shifts = _requant(_scale(source), weights.scales, _scale(target), out_c, float_product=False)
+    low, high = activation_range(options.fusedActivationFunction, target, where)
+    pad_t = _padding(options.padding, in_h, out_h, options.strideH, k_h)
+    pad_l = _padding(options.padding, in_w, out_w, options.strideW, k_w)
+    padded_h = max(in_h + pad_t, (out_h - 1) * options.strideH + k_h)
+    padded_w = max(in_w + pad_l, (out_w - 1) * options.strideW + k_w)
+    return Layer(op.index, "depthwise", op.inputs[0], op.outputs[0], dict(
+        in_h=in_h, in_w=in_w, in_c=in_c, pad_t=pad_t, pad_l=pad_l, padded_h=padded_h, padded_w=padded_w,
+        needs_pad=(padded_h, padded_w) != (in_h, in_w), pad_value=_zero_point(source), depth_multiplier=multiplier,
+        k_h=k_h, k_w=k_w, stride_h=options.strideH, stride_w=options.strideW, out_h=out_h, out_w=out_w, out_c=out_c,
+        filters=per_channel, bias=_int32(folded, where), multipliers=multipliers, shifts=shifts,
+        right_only=_right_only(per_channel, folded, shifts), output_offset=_zero_point(target), act_min=low,
+        act_max=high),
+        macs=out_h * out_w * out_c * k_h * k_w)
+
+
+def _channel_constant(graph: Graph, op: Op, where: str) -> tuple[int, np.ndarray, Tensor]:
+    """ADD / MUL with one input a tensor and the other a constant per channel (an unfolded batch normalization):
+    (which input is the tensor, the constant's int8 values per channel, the constant's tensor)."""
+    constants = [i for i, t in enumerate(op.inputs[:2]) if graph.tensors[t].data]
+    if len(constants) != 1:
+        raise LenetError(f"{where}: only {op.name} of a tensor and a per-channel constant (an unfolded "
+                         "BatchNormalization) is supported by the C engine")
+    variable = 1 - constants[0]
+    source, constant = graph.tensors[op.inputs[variable]], graph.tensors[op.inputs[constants[0]]]
+    _check_int8(constant, where, "constant")
+    channels = source.shape[-1]
+    values = np.frombuffer(constant.data, dtype=np.int8)
+    if values.size == 1:
+        values = np.repeat(values, channels)
+    if values.size != channels or any(d != 1 for d in constant.shape[:-1]):
+        raise LenetError(f"{where}: the constant of shape {list(constant.shape)} does not broadcast per channel over "
+                         f"{list(source.shape)}")
+    if list(graph.tensors[op.outputs[0]].shape) != list(source.shape):
+        raise LenetError(f"{where}: {op.name} must keep its input's shape")
+    return variable, values.astype(np.int64), constant
+
+
+def _add(graph: Graph, op: Op, where: str) -> Layer:
+    """ADD (reference_integer_ops::Add; TFLM add.cc's parameters, left shift 20, in double): the constant's side
+    is computed here, per channel, to the int32 the kernel adds."""
+    variable, values, constant = _channel_constant(graph, op, where)
+    source, target = graph.tensors[op.inputs[variable]], graph.tensors[op.outputs[0]]
+    left_shift = 20
+    twice_max = 2 * max(float(np.float32(_scale(source))), float(np.float32(_scale(constant))))
+    m1, s1 = fp.quantize_multiplier(_scale(source) / twice_max)
+    m2, s2 = fp.quantize_multiplier(_scale(constant) / twice_max)
+    mo, so = fp.quantize_multiplier(twice_max / ((1 << left_shift) * _scale(target)))
+    scaled = [fp.multiply_by_quantized_multiplier((int(v) - _zero_point(constant)) * (1 << left_shift), m2, s2)
+              for v in values]
+    low, high = activation_range(op.options.fusedActivationFunction, target, where)
+    return Layer(op.index, "add", op.inputs[variable], op.outputs[0], dict(
+        size=int(np.prod(source.shape)), channels=source.shape[-1], input_offset=-_zero_point(source),
+        input_multiplier=m1, input_shift=s1, constant=scaled, output_multiplier=mo, output_shift=so,
+        output_offset=_zero_point(target), act_min=low, act_max=high))
+
+
+def _mul(graph: Graph, op: Op, where: str) -> Layer:
+    """MUL (reference_integer_ops::Mul; TFLM mul.cc's one multiplier, in double)."""
+    variable, values, constant = _channel_constant(graph, op, where)
+    source, target = graph.tensors[op.inputs[variable]], graph.tensors[op.outputs[0]]
+    multiplier, shift = fp.quantize_multiplier(_scale(source) * _scale(constant) / _scale(target))
+    low, high = activation_range(op.options.fusedActivationFunction, target, where)
+    return Layer(op.index, "mul", op.inputs[variable], op.outputs[0], dict(
+        size=int(np.prod(source.shape)), channels=source.shape[-1], input_offset=-_zero_point(source),
+        constant=[int(v) - _zero_point(constant) for v in values], multiplier=multiplier, shift=shift,
+        output_offset=_zero_point(target), act_min=low, act_max=high))
+
+
 def _fully_connected(graph: Graph, op: Op, where: str) -> Layer:
     options = op.options
     if options.weightsFormat != 0 or options.asymmetricQuantizeInputs:
@@ -228,13 +326,21 @@ def plan_layers(graph: Graph) -> list[Layer]:
     for op in graph.ops:
         where = f"op {op.index} ({op.name})"
         if op.name not in SUPPORTED_OPS:
-            raise LenetError(f"{where}: not supported by the C engine (supported: {', '.join(SUPPORTED_OPS)})")
+            layer = KERAS_LAYERS.get(op.name)
+            keras = f" (from the Keras layer {layer}: change that layer)" if layer else ""
+            raise LenetError(f"{where}: not supported by the C engine{keras}; supported: {', '.join(SUPPORTED_OPS)}")
         _check_int8(graph.tensors[op.inputs[0]], where, "input")
         _check_int8(graph.tensors[op.outputs[0]], where, "output")
         if op.name == "CONV_2D":
             layers.append(_conv(graph, op, where))
+        elif op.name == "DEPTHWISE_CONV_2D":
+            layers.append(_depthwise(graph, op, where))
         elif op.name == "FULLY_CONNECTED":
             layers.append(_fully_connected(graph, op, where))
+        elif op.name == "ADD":
+            layers.append(_add(graph, op, where))
+        elif op.name == "MUL":
+            layers.append(_mul(graph, op, where))
         elif op.name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
             layers.append(_pool(graph, op, where, "avg_pool" if op.name == "AVERAGE_POOL_2D" else "max_pool"))
         elif op.name in ("TANH", "LOGISTIC"):
