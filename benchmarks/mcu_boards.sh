@@ -36,4 +36,20 @@ for board in sys.argv[1:]:
           f"| {portable.get('instructions_per_mac', float('nan')):.2f} | {m['engine_flash_bytes']:,} "
           f"| {r.targets['engine_ram_bytes']:,} | {m['firmware_ram_bytes']:,} | {m['estimated_latency_ms']:.2f} "
           f"| {m['estimated_energy_uj']:,.0f} |")
+print()
+print("| board | core | instructions / inference | est. cycles / inference | cycles / instruction | est. cycles / MAC "
+      "| first conv: instr · cycles / MAC | est. latency ms (clock) |")
+print("|---|---|---|---|---|---|---|---|")
+for board in sys.argv[1:]:
+    path = Path("reports/mcu-boards") / board / "mcu.json"
+    if not path.exists() or not read_record(path, McuReport).profile:
+        continue
+    r = read_record(path, McuReport)
+    m, p = r.main_build, r.profile
+    first = next(row for row in p["layers"] if row["macs"])
+    clock = r.method["latency"].split(" / ")[1].split(" MHz")[0]
+    print(f"| {board} | {r.cpu} | {m['instructions_per_inference']:,.0f} | {m['estimated_cycles_per_inference']:,.0f} "
+          f"| {p['cycles_per_instruction']:.2f} | {m['estimated_cycles_per_inference'] / r.macs:.2f} "
+          f"| {first['instructions_per_mac']:.2f} · {first['cycles_per_mac']:.2f} | {m['estimated_latency_ms']:.2f} "
+          f"({clock} MHz) |")
 PY
