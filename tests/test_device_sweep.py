@@ -129,7 +129,17 @@ def test_filters_listed_per_layer_set_the_number_of_conv_layers():
 def test_the_mcu_space_parses_and_has_what_the_issue_asks():
     spec = parse_spec(yaml.safe_load(sweep_config("mcu.yaml").read_text()), "mcu.yaml")
     swept = {p.name for p in spec.params}
-    assert {"filters", "kernel_size", "pooling", "activation", "dense_units", "dropout", "learn_rate"} <= swept
+    assert {"filters", "kernel_size", "pooling", "activation", "dense_units", "dropout", "learn_rate", "separable",
+            "batch_norm"} <= swept
+    for values in ({"separable": True, "batch_norm": True}, {"separable": False, "batch_norm": False}):
+        config = make_config({**{p.name: p.values[0] for p in spec.params if p.values}, **values})
+        assert (config.separable, config.batch_norm) == (values["separable"], values["batch_norm"])
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_the_switches_take_true_or_false_only(value):
+    with pytest.raises(LenetError, match=f"separable must be true or false, got {value!r}"):
+        make_config({"separable": value})
 
 
 def sweep_command(spec_path, out, npz, *extra):

@@ -38,9 +38,17 @@ class TrainConfig:
     batch_size: int = 64
     epochs: int = 30
     augment_shift: int = 0  # random translation of up to this many pixels, training only
+    # MobileNet-style blocks: every conv layer after the first is depthwise-separable (a depthwise 3x3-or-kernel_size
+    # conv then a 1x1 pointwise one): the accuracy per MAC a microcontroller sweep looks for.
+    separable: bool = False
+    # A BatchNormalization after each conv block's activation (TFLite cannot fold it there: MUL + ADD in int8).
+    batch_norm: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        """The settings as plain values; the later switches only where set, so that earlier runs' records (and
+        the pipeline's keys made from them) still read the same."""
+        values = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        return {k: v for k, v in values.items() if k not in _SWITCHES or v}
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -61,6 +69,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 _PER_LAYER = ("filters", "kernel_size", "padding")
+_SWITCHES = ("separable", "batch_norm")  # added later, off by default
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
@@ -88,6 +97,10 @@ def make_config(values: dict[str, Any], where: str = "config") -> TrainConfig:
     out["batch_size"] = _integer(merged, "batch_size", where, lo=1)
     out["epochs"] = _integer(merged, "epochs", where, lo=1)
     out["augment_shift"] = _integer(merged, "augment_shift", where, lo=0, hi=8)
+    for key in _SWITCHES:
+        if not isinstance(merged[key], bool):
+            raise LenetError(f"{where}: {key} must be true or false, got {merged[key]!r}")
+        out[key] = merged[key]
     return TrainConfig(**out)
 
 

@@ -51,7 +51,10 @@ def build_model(config: TrainConfig, seed: int = 0):
     inputs = keras.Input(shape=(*IMAGE_SHAPE, 1), name="image")
     x = inputs
     for i, (filters, kernel, padding) in enumerate(zip(config.filters, config.kernel_size, config.padding), 1):
-        x = layers.Conv2D(filters, kernel, padding=padding, activation=config.activation, name=f"conv{i}")(x)
+        conv = layers.SeparableConv2D if config.separable and i > 1 else layers.Conv2D
+        x = conv(filters, kernel, padding=padding, activation=config.activation, name=f"conv{i}")(x)
+        if config.batch_norm:
+            x = layers.BatchNormalization(name=f"norm{i}")(x)
         x = pool(pool_size=POOL, name=f"pool{i}")(x)
     x = layers.Flatten(name="flatten")(x)
     for i, units in enumerate(config.dense_units, 1):
@@ -68,7 +71,11 @@ def count_macs(model) -> int:
 
     macs = 0
     for layer in model.layers:
-        if isinstance(layer, layers.Conv2D):
+        if isinstance(layer, layers.SeparableConv2D):  # depthwise taps, then the 1x1 pointwise conv
+            _, h, w, c_out = layer.output.shape
+            kh, kw, c_in, multiplier = layer.depthwise_kernel.shape
+            macs += h * w * c_in * multiplier * (kh * kw + c_out)
+        elif isinstance(layer, layers.Conv2D):
             _, h, w, c_out = layer.output.shape
             kh, kw, c_in, _ = layer.kernel.shape
             macs += h * w * c_out * kh * kw * c_in
