@@ -80,18 +80,23 @@ def _pointer(plan: MemoryPlan, tensor: int) -> str:
     return {"in": "input", "out": "output"}.get(where, f"arena + {offset}")
 
 
+def _padded(layer: Layer, plan: MemoryPlan, src: str) -> tuple[str, str]:
+    """(the C that pads a convolution's input into its scratch, the pointer the convolution then reads)."""
+    p = layer.params
+    if not p["needs_pad"]:
+        return "", src
+    scratch = f"arena + {plan.scratch[layer.index]}"
+    return (f"  le_pad({src}, {p['in_h']}, {p['in_w']}, {p['in_c']}, {p['pad_t']}, {p['pad_l']}, {p['padded_h']}, "
+            f"{p['padded_w']}, {p['pad_value']}, {scratch});\n", scratch)
+
+
 def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple[str, str, object]], str]:
     """(constant arrays, C statements) for one layer."""
     p, src, dst = layer.params, _pointer(plan, layer.input), _pointer(plan, layer.output)
     name = f"{prefix}op{layer.index}"
     if layer.kind == "conv2d":
         arrays = _weight_arrays(p, name, p["out_c"] * p["k_h"], p["k_w"] * p["in_c"])
-        code = ""
-        if p["needs_pad"]:
-            scratch = f"arena + {plan.scratch[layer.index]}"
-            code += (f"  le_pad({src}, {p['in_h']}, {p['in_w']}, {p['in_c']}, {p['pad_t']}, {p['pad_l']}, "
-                     f"{p['padded_h']}, {p['padded_w']}, {p['pad_value']}, {scratch});\n")
-            src = scratch
+        code, src = _padded(layer, plan, src)
         code += (f"  le_conv2d({src}, {p['padded_w']}, {p['in_c']}, {name}_filters, {_pairs_arg(arrays, name)}, "
                  f"{name}_bias, {name}_multiplier, {name}_shift, {int(p['right_only'])}, {p['k_h']}, {p['k_w']}, "
                  f"{p['stride_h']}, {p['stride_w']}, {p['out_h']}, {p['out_w']}, {p['out_c']}, {p['output_offset']}, "
@@ -100,12 +105,7 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
     if layer.kind == "depthwise":
         arrays = [("int8_t", f"{name}_filters", p["filters"]), ("int32_t", f"{name}_bias", p["bias"]),
                   ("int32_t", f"{name}_multiplier", p["multipliers"]), ("int8_t", f"{name}_shift", p["shifts"])]
-        code = ""
-        if p["needs_pad"]:
-            scratch = f"arena + {plan.scratch[layer.index]}"
-            code += (f"  le_pad({src}, {p['in_h']}, {p['in_w']}, {p['in_c']}, {p['pad_t']}, {p['pad_l']}, "
-                     f"{p['padded_h']}, {p['padded_w']}, {p['pad_value']}, {scratch});\n")
-            src = scratch
+        code, src = _padded(layer, plan, src)
         code += (f"  le_depthwise({src}, {p['padded_w']}, {p['in_c']}, {p['depth_multiplier']}, {name}_filters, "
                  f"{name}_bias, {name}_multiplier, {name}_shift, {int(p['right_only'])}, {p['k_h']}, {p['k_w']}, "
                  f"{p['stride_h']}, {p['stride_w']}, {p['out_h']}, {p['out_w']}, {p['out_c']}, {p['output_offset']}, "

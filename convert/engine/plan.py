@@ -127,70 +127,65 @@ def _requant(input_scale: float, filter_scales: tuple[float, ...], output_scale:
     return [m for m, _ in pairs], [s for _, s in pairs]
 
 
-def _conv(graph: Graph, op: Op, where: str) -> Layer:
+def _window(op: Op, source: Tensor, target: Tensor, k_h: int, k_w: int, where: str) -> dict:
+    """A convolution's sliding window over its input padded with the input's zero point (x + input_offset == 0,
+    as TFLM's skipped taps: the offset then folds into the bias, sum w * (x + off) = sum w * x + off * sum w)."""
     options = op.options
     if (options.dilationHFactor, options.dilationWFactor) != (1, 1):
-        raise LenetError(f"{where}: dilated convolution is not supported by the C engine")
+        raise LenetError(f"{where}: dilated {op.name} is not supported by the C engine")
+    _, in_h, in_w, in_c = source.shape
+    _, out_h, out_w, _ = target.shape
+    pad_t = _padding(options.padding, in_h, out_h, options.strideH, k_h)
+    pad_l = _padding(options.padding, in_w, out_w, options.strideW, k_w)
+    padded_h = max(in_h + pad_t, (out_h - 1) * options.strideH + k_h)
+    padded_w = max(in_w + pad_l, (out_w - 1) * options.strideW + k_w)
+    return dict(in_h=in_h, in_w=in_w, in_c=in_c, pad_t=pad_t, pad_l=pad_l, padded_h=padded_h, padded_w=padded_w,
+                needs_pad=(padded_h, padded_w) != (in_h, in_w), pad_value=_zero_point(source), k_h=k_h, k_w=k_w,
+                stride_h=options.strideH, stride_w=options.strideW, out_h=out_h, out_w=out_w)
+
+
+def _conv(graph: Graph, op: Op, where: str) -> Layer:
+    options = op.options
     source, target = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     weights, filters, bias = _weights_and_bias(graph, op, where)
-    _, in_h, in_w, in_c = source.shape
+    in_c = source.shape[-1]
     out_c, k_h, k_w, f_c = filters.shape
     if f_c != in_c:
         raise LenetError(f"{where}: grouped convolution ({in_c} input channels, filter has {f_c}) is not supported")
-    _, out_h, out_w, _ = target.shape
-    input_offset = -_zero_point(source)
+    window = _window(op, source, target, k_h, k_w, where)
     multipliers, shifts = _requant(_scale(source), weights.scales, _scale(target), out_c, float_product=False)
     low, high = activation_range(options.fusedActivationFunction, target, where)
-    pad_t = _padding(options.padding, in_h, out_h, options.strideH, k_h)
-    pad_l = _padding(options.padding, in_w, out_w, options.strideW, k_w)
-    # The input is padded with its zero point (x + input_offset == 0, as TFLM's skipped taps), so the
-    # offset folds into the bias: sum w * (x + off) = sum w * x + off * sum w.
-    folded = bias.astype(np.int64) + input_offset * filters.reshape(out_c, -1).astype(np.int64).sum(axis=1)
-    padded_h = max(in_h + pad_t, (out_h - 1) * options.strideH + k_h)
-    padded_w = max(in_w + pad_l, (out_w - 1) * options.strideW + k_w)
+    folded = bias.astype(np.int64) - _zero_point(source) * filters.reshape(out_c, -1).astype(np.int64).sum(axis=1)
     return Layer(op.index, "conv2d", op.inputs[0], op.outputs[0], dict(
-        in_h=in_h, in_w=in_w, in_c=in_c, pad_t=pad_t, pad_l=pad_l, padded_h=padded_h, padded_w=padded_w,
-        needs_pad=(padded_h, padded_w) != (in_h, in_w), pad_value=_zero_point(source),
-        k_h=k_h, k_w=k_w, stride_h=options.strideH, stride_w=options.strideW, out_h=out_h, out_w=out_w, out_c=out_c,
-        filters=filters, bias=_int32(folded, where), multipliers=multipliers, shifts=shifts,
+        **window, out_c=out_c, filters=filters, bias=_int32(folded, where), multipliers=multipliers, shifts=shifts,
         right_only=_right_only(filters, folded, shifts), output_offset=_zero_point(target), act_min=low,
         act_max=high),
-        macs=out_h * out_w * out_c * k_h * k_w * in_c)
+        macs=window["out_h"] * window["out_w"] * out_c * k_h * k_w * in_c)
 
 
 def _depthwise(graph: Graph, op: Op, where: str) -> Layer:
     """DEPTHWISE_CONV_2D (reference_integer_ops::DepthwiseConvPerChannel): output channel c reads input channel
     c // depth_multiplier; the input offset folds into the bias as for CONV_2D."""
     options = op.options
-    if (options.dilationHFactor, options.dilationWFactor) != (1, 1):
-        raise LenetError(f"{where}: dilated depthwise convolution is not supported by the C engine")
     source, target = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     weights, filters, bias = _weights_and_bias(graph, op, where)
-    _, in_h, in_w, in_c = source.shape
+    in_c = source.shape[-1]
     _, k_h, k_w, out_c = filters.shape
     multiplier = out_c // in_c
     if multiplier * in_c != out_c:
         raise LenetError(f"{where}: {out_c} output channels is not a multiple of the {in_c} input channels")
     if len(op.inputs) <= 2 or op.inputs[2] < 0:
         bias = np.zeros(out_c, np.int32)  # (_weights_and_bias sized it by the filter's first dimension, 1 here)
-    _, out_h, out_w, _ = target.shape
+    window = _window(op, source, target, k_h, k_w, where)
     per_channel = filters.reshape(k_h * k_w, out_c).T.copy()  # [out_c, k_h * k_w]: each channel's taps together
-    input_offset = -_zero_point(source)
-    folded = bias.astype(np.int64) + input_offset * per_channel.astype(np.int64).sum(axis=1)
+    folded = bias.astype(np.int64) - _zero_point(source) * per_channel.astype(np.int64).sum(axis=1)
     multipliers, shifts = _requant(_scale(source), weights.scales, _scale(target), out_c, float_product=False)
     low, high = activation_range(options.fusedActivationFunction, target, where)
-    pad_t = _padding(options.padding, in_h, out_h, options.strideH, k_h)
-    pad_l = _padding(options.padding, in_w, out_w, options.strideW, k_w)
-    padded_h = max(in_h + pad_t, (out_h - 1) * options.strideH + k_h)
-    padded_w = max(in_w + pad_l, (out_w - 1) * options.strideW + k_w)
     return Layer(op.index, "depthwise", op.inputs[0], op.outputs[0], dict(
-        in_h=in_h, in_w=in_w, in_c=in_c, pad_t=pad_t, pad_l=pad_l, padded_h=padded_h, padded_w=padded_w,
-        needs_pad=(padded_h, padded_w) != (in_h, in_w), pad_value=_zero_point(source), depth_multiplier=multiplier,
-        k_h=k_h, k_w=k_w, stride_h=options.strideH, stride_w=options.strideW, out_h=out_h, out_w=out_w, out_c=out_c,
-        filters=per_channel, bias=_int32(folded, where), multipliers=multipliers, shifts=shifts,
-        right_only=_right_only(per_channel, folded, shifts), output_offset=_zero_point(target), act_min=low,
-        act_max=high),
-        macs=out_h * out_w * out_c * k_h * k_w)
+        **window, out_c=out_c, depth_multiplier=multiplier, filters=per_channel, bias=_int32(folded, where),
+        multipliers=multipliers, shifts=shifts, right_only=_right_only(per_channel, folded, shifts),
+        output_offset=_zero_point(target), act_min=low, act_max=high),
+        macs=window["out_h"] * window["out_w"] * out_c * k_h * k_w)
 
 
 def _channel_constant(graph: Graph, op: Op, where: str) -> tuple[int, np.ndarray, Tensor]:
