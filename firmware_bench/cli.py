@@ -181,7 +181,7 @@ def mcu(model_path: Path, board, samples: int | None, compare_samples: int, data
         raise LenetError(f"--board {board.machine}: QEMU has no model of it; run it over its serial port "
                          "(--port /dev/ttyACM0)")
     if serial is not None:
-        check_serial_options(board, serial)
+        check_serial_options(board, serial, model_path)
     needs = QEMU_RUN if serial is None else SERIAL_BUILD + (("qemu-system-arm",) if port == QEMU_PORT else ())
     require_tools(f"lenet-bench mcu --board {board.machine}{' --port ' + port if port else ''}", needs)
     check_model(model_path)

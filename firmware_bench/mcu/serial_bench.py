@@ -55,7 +55,7 @@ def flasher(board, project: Path) -> list[str] | None:
     return None
 
 
-def check_serial_options(board, serial: SerialOptions) -> None:
+def check_serial_options(board, serial: SerialOptions, model_path: Path) -> None:
     """Before any work: a port the board can be reached on, and a way to flash it when asked."""
     if serial.port == QEMU_PORT:
         if not board.qemu:
@@ -64,9 +64,10 @@ def check_serial_options(board, serial: SerialOptions) -> None:
             raise LenetError("--flash is for a board; --port qemu loads the firmware itself")
     elif not Path(serial.port).exists():
         raise LenetError(f"--port {serial.port}: no such device (is the board plugged in?)")
-    if serial.flash and not (shutil.which("pyocd") or shutil.which("openocd")):
-        raise LenetError(f"--flash needs pyocd or openocd on PATH (or flash it yourself and run without --flash: "
-                         f"`lenet-bench firmware --board {board.machine}` prints how)")
+    if serial.flash and flasher(board, Path("fw")) is None:
+        raise LenetError(f"--flash needs pyocd or openocd on PATH; without them: lenet-bench firmware --model "
+                         f"{model_path} --board {board.machine} --out fw, then {flash_command(board, Path('fw'))}, "
+                         "then this command without --flash")
 
 
 def run_serial_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data_source: str, out: Path,
