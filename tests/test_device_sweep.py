@@ -257,3 +257,50 @@ def test_a_trials_cost_is_what_lenet_bench_mcu_measures_on_the_same_model(tmp_pa
     assert cost.energy_uj == pytest.approx(main_build["estimated_energy_uj"])
     assert cost.int8_accuracy == pytest.approx(report.host_engine["accuracy"])
     assert np.isclose(cost.macs, report.macs)
+
+
+def fake_cost(model, mnist, board, work, seed, val_size, accuracy):
+    """A stand-in for firmware_bench's trial cost (QEMU), for the driver's own logic: 1 byte of flash per
+    parameter, a fixed RAM, instructions and latency growing with the parameters."""
+    params = model.count_params()
+    return {"board": board.machine, "macs": params, "fits": True, "reason": "", "flash_bytes": params,
+            "ram_bytes": 4000, "instructions": 2.0 * params, "latency_ms": params / 1e4, "energy_uj": 1.0,
+            "images": 10, "bit_exact": 10, "int8_accuracy": 0.5 if accuracy else None, "asked_accuracy": accuracy}
+
+
+def broken_cost(*_):
+    raise LenetError("the firmware did not link")
+
+
+@pytest.mark.parametrize("cost, filters, limit, reason", [
+    (fake_cost, [4, 8], 200_000, None),
+    (fake_cost, [16, 32], 20_000, "infeasible on mps2-an386: engine flash {flash:,} B > --max-flash 20,000 B"),
+    (broken_cost, [4, 8], 200_000, "infeasible on mps2-an386: could not be measured on mps2-an386: the firmware did "
+                                   "not link"),
+])
+def test_an_architecture_over_a_limit_is_pruned_before_training_with_the_reason(cost, filters, limit, reason):
+    """The driver's device logic with a stand-in cost, fast and without QEMU: the untrained architecture is
+    measured (no int8 accuracy asked), and one over a limit or not measurable never reaches training."""
+    import optuna
+
+    from lenet_deploy.train.sweep.device import DeviceLimits
+    from lenet_deploy.train.sweep.driver import SweepOptions, _Objective
+    from lenet_deploy.train.sweep.progress import TrialProgress
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    trial = study.ask()
+    options = SweepOptions(device=DeviceLimits(find_board("mps2-an386"), max_flash=limit))
+    objective = _Objective(None, "test", None, options, None, study, TrialProgress(1), cost)
+    config = make_config({"filters": filters, "kernel_size": 3, "dense_units": [32]})
+    if reason is None:
+        objective._check_before_training(trial, config, 1)
+        recorded = study._storage.get_trial(trial._trial_id).user_attrs["device"]
+        assert recorded["asked_accuracy"] is False and recorded["flash_bytes"] <= limit
+        return
+    with pytest.raises(optuna.TrialPruned) as pruned:
+        objective._check_before_training(trial, config, 1)
+    attrs = study._storage.get_trial(trial._trial_id).user_attrs
+    flash = attrs["device"].get("flash_bytes")
+    assert str(pruned.value) == attrs["reason"] == reason.format(flash=flash or 0)
+    assert attrs["feasible"] is False
