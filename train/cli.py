@@ -228,7 +228,7 @@ def best(sweep_dir: Path, retrain: bool, storage: str | None, force: bool, wandb
 def _print_ranking(rows: list[dict], spec, out: Path, limit: int = 20) -> None:
     from rich.table import Table
 
-    from lenet_deploy.train.sweep.results import RETRIED, device_sweep, ranked
+    from lenet_deploy.train.sweep.results import RETRIED, device_sweep, ranked, time_per_phase
 
     device = device_sweep(rows)
     what = "feasible trials ranked by int8 accuracy" if device else f"completed trials ranked by {spec.metric}"
@@ -251,6 +251,9 @@ def _print_ranking(rows: list[dict], spec, out: Path, limit: int = 20) -> None:
                  else "retried" if row["state"] == "FAIL" and row["reason"].endswith(RETRIED) else row["state"].lower())
         states[state] = states.get(state, 0) + 1
     click.echo("trial states: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+    phases = time_per_phase(rows)
+    if phases:
+        click.echo(phases)
 
 
 def _cost_cells(row: dict, device: bool) -> tuple[str, ...]:

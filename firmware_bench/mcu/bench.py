@@ -27,7 +27,7 @@ from lenet_deploy.manifests import MAIN_BUILD, MANIFEST, MCU_REPORT, McuManifest
 
 FLASH_SLACK_BYTES = 8 * 1024  # the budget: engine + weights <= 1.2 x int8 weights + 8 KB
 MAX_INSTRUCTIONS_PER_MAC = 3.0
-DEFAULT_CPI = 1.25  # where no traced run estimated the core's cycles per instruction (a device sweep's trials)
+DEFAULT_CPI = 1.25  # where no traced run estimated the core's cycles per instruction (the serial run in QEMU)
 PROFILE_SAMPLES = 100  # images through the per-layer profile build (its counts vary little per image)
 
 

@@ -23,6 +23,7 @@ from lenet_deploy.firmware_bench.mcu.bench import (
     tflm_reference,
 )
 from lenet_deploy.firmware_bench.mcu.build import DoesNotFit, build_firmware
+from lenet_deploy.firmware_bench.mcu.cycles import TRACED_IMAGES, symbol_range, trace_cycles
 from lenet_deploy.firmware_bench.mcu.qemu import run_firmware
 
 CHECK_IMAGES = 10  # validation images through QEMU per trial: instructions differ < 0.1 % between images
@@ -38,7 +39,7 @@ class DeviceCost:
     flash_bytes: int | None = None  # the engine's code + constants
     ram_bytes: int | None = None  # the engine's arena + static data + the stack one inference uses
     instructions: float | None = None  # per inference, mean over the images
-    latency_ms: float | None = None  # instructions x CPI / clock: an estimate, QEMU models no cycles
+    latency_ms: float | None = None  # instructions x the traced CPI / clock: an estimate, QEMU models no cycles
     energy_uj: float | None = None  # latency x the part's run-mode power: an estimate
     images: int = 0  # run in QEMU
     bit_exact: int = 0  # of them, outputs equal to TFLite Micro's byte for byte
@@ -63,6 +64,10 @@ def measure_cost(model_path: Path, board: Board, images: np.ndarray, work: Path,
         return DeviceCost(board.machine, engine.macs, fits=False, reason=str(exc))
     tflm = tflm_reference(Path(model_path).read_bytes(), images, str(model_path))
     run = run_firmware(firmware, tflm.inputs, tflm.outputs.shape[1], engine.macs)
+    traced_cycles, traced_instructions = trace_cycles(firmware.elf, board.machine, board.cpu,
+                                                      tflm.inputs[:TRACED_IMAGES],
+                                                      symbol_range(firmware.elf, "known_loop"))
+    cpi = sum(traced_cycles) / max(1, sum(traced_instructions))  # as `lenet-bench mcu` estimates it
     accuracy = None
     if accuracy_set is not None:
         x, y = accuracy_set
@@ -73,15 +78,34 @@ def measure_cost(model_path: Path, board: Board, images: np.ndarray, work: Path,
     return DeviceCost(
         board.machine, engine.macs, fits=True, flash_bytes=firmware.sizes["engine"]["flash"],
         ram_bytes=firmware.sizes["engine"]["ram"] + run.invoke_stack_bytes, instructions=instructions,
-        latency_ms=latency_ms(instructions, options), energy_uj=energy_uj(instructions, options),
+        latency_ms=latency_ms(instructions, options, cpi), energy_uj=energy_uj(instructions, options, cpi),
         images=len(images), bit_exact=int((run.outputs == tflm.outputs).all(axis=1).sum()), int8_accuracy=accuracy)
 
 
-def trial_cost(model, mnist, board: Board, work: Path, seed: int, val_size: int, accuracy: bool) -> dict:
+def measure_accuracy(model_path: Path, board: Board, images: np.ndarray, work: Path,
+                     accuracy_set: tuple[np.ndarray, np.ndarray]) -> DeviceCost:
+    """The int8 accuracy of `model_path`'s engine compiled for this host on `accuracy_set`, and its outputs on
+    `images` against TFLite Micro's byte for byte (the firmware computes what the host engine computes: the
+    per-op kernel tests and `lenet-bench mcu` check that on every board)."""
+    (_, engine_c), engine = write_engine(Path(model_path), Path(work) / "engine")
+    tflm = tflm_reference(Path(model_path).read_bytes(), images, str(model_path))
+    x, y = accuracy_set
+    outputs = contained("running the C engine compiled for this host", host_engine_outputs, engine_c,
+                        tflm.input.quantize(np.concatenate([images, x])), tflm.outputs.shape[1])
+    checked, rest = outputs[:len(images)], outputs[len(images):]
+    return DeviceCost(board.machine, engine.macs, fits=True, images=len(images),
+                      bit_exact=int((checked == tflm.outputs).all(axis=1).sum()),
+                      int8_accuracy=float((rest.argmax(axis=1) == y).mean()))
+
+
+def trial_cost(model, mnist, board: Board, work: Path, seed: int, val_size: int, accuracy: bool,
+               measure_device: bool = True) -> dict:
     """A sweep trial's Keras `model` as int8 on `board`: its cost, and (`accuracy`) its int8 validation accuracy.
 
     Converted as `lenet-convert --quantize int8` converts (calibrated on the training split of the same seed and
-    validation size), measured on the first CHECK_IMAGES validation images."""
+    validation size), measured on the first CHECK_IMAGES validation images. `measure_device=False` (a trained
+    model whose architecture was measured before training: flash, RAM and instructions do not change with the
+    weights): no firmware build and no QEMU, only the int8 accuracy and the engine checked against TFLite Micro."""
     from lenet_deploy.artifacts import write_bytes_atomic
     from lenet_deploy.data import split_train_val, to_model_input
 
@@ -91,4 +115,6 @@ def trial_cost(model, mnist, board: Board, work: Path, seed: int, val_size: int,
     write_bytes_atomic(tflite, int8_flatbuffer(model, representative_images(mnist, REPRESENTATIVE, seed, val_size)))
     _, x_val, _, y_val = split_train_val(mnist.x_train, mnist.y_train, val_size, seed)
     x_val = to_model_input(x_val)
+    if not measure_device:
+        return measure_accuracy(tflite, board, x_val[:CHECK_IMAGES], work, (x_val, y_val)).to_dict()
     return measure_cost(tflite, board, x_val[:CHECK_IMAGES], work, (x_val, y_val) if accuracy else None).to_dict()

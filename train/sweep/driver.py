@@ -435,7 +435,8 @@ class _Objective:
             raise optuna.TrialPruned(str(exc)) from None
         trial.set_user_attr("config", config.to_dict())
         if self.device:
-            self._check_before_training(trial, config, position)
+            with self._timed(trial, "precheck"):
+                self._check_before_training(trial, config, position)
         shown = dict(trial.params)
         if shown.get("epochs", config.epochs) != config.epochs:
             shown["epochs"] = f"{shown['epochs']}→{config.epochs} (capped)"
@@ -455,7 +456,7 @@ class _Objective:
         started = time.perf_counter()
         meter = EnergyMeter(self.options.country, self.name)  # fit meters too, but a pruned fit returns nothing
         try:
-            with meter:
+            with meter, self._timed(trial, "fit"):
                 fit(config, self.mnist, run_dir, f"{self.name}-t{trial.number:04d}",
                     FitOptions(seed=self.options.seed, val_size=self.options.val_size, wandb=self.options.wandb,
                                wandb_group=self.name, country=self.options.country, verbose=0,
@@ -463,7 +464,8 @@ class _Objective:
                     force=True, epoch_hook=after_epoch, batch_hook=stop_if_asked)
             trial.set_user_attr("run_dir", str(run_dir.absolute()))
             if self.device:
-                self._measure_trained(trial, run_dir)
+                with self._timed(trial, "int8_check"):
+                    self._measure_trained(trial, run_dir)
         except StopRequested:  # the sweep was interrupted: this trial is re-queued, not ended
             raise
         except BaseException as exc:  # pruned, or failed: it ended here
@@ -481,13 +483,27 @@ class _Objective:
             trial.set_user_attr("energy", meter.result)
         self.progress.finished(trial.number, self._done() + 1, time.perf_counter() - started)
 
-    def _device_cost(self, model, work: Path, accuracy: bool) -> tuple[dict, list[str]]:
-        """The trial's measured cost on the board and why it is infeasible (a failed measurement is a reason)."""
+    @contextlib.contextmanager
+    def _timed(self, trial, phase: str):
+        """Where a trial's time goes (trials.csv: precheck_s, fit_s, int8_check_s), also when the phase raises."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            trial.set_user_attr(f"{phase}_s", time.perf_counter() - started)
+
+    def _device_cost(self, model, work: Path, accuracy: bool, measured: dict | None = None
+                     ) -> tuple[dict, list[str]]:
+        """The trial's measured cost on the board and why it is infeasible (a failed measurement is a reason).
+        `measured`: the architecture's cost from before training; then only the int8 accuracy and the engine's
+        exactness are measured again (flash, RAM and instructions follow from the architecture)."""
         try:
             cost = self.trial_cost(model, self.mnist, self.device.board, work, self.options.seed, self.options.val_size,
-                              accuracy)
+                                   accuracy, measure_device=measured is None)
         except LenetError as exc:
             return {"fits": False, "reason": str(exc)}, [f"could not be measured on {self.device.board.machine}: {exc}"]
+        if measured is not None:
+            cost = {**measured, **{k: v for k, v in cost.items() if v is not None}}
         return cost, violations(cost, self.device)
 
     def _check_before_training(self, trial, config, position: int) -> None:
@@ -513,7 +529,7 @@ class _Objective:
         import keras
 
         cost, reasons = self._device_cost(keras.models.load_model(run_dir / "model.keras"), run_dir / "device",
-                                          accuracy=True)
+                                          accuracy=True, measured=trial.user_attrs.get("device"))
         trial.set_user_attr("device", cost)
         trial.set_user_attr("feasible", not reasons)
         if reasons:
