@@ -143,7 +143,7 @@ PAIRS_MAX_BYTES = 2048  # layers with at most this many weight bytes also get th
 
 
 def pairs(filters, rows: int, row: int) -> np.ndarray | None:
-    """The int16 copy of small weights for the SIMD32 path (kernels.c le_pairs4): each row's groups of 4 as
+    """The int16 copy of small weights for the SIMD32 path (kernels.c le_dot4 with its `pairs`): each row's groups of 4 as
     w0 w2 w1 w3 (SMLAD's order for SXTB16's halves), its last row % 4 as they are; None for big weights."""
     w = np.asarray(filters, dtype=np.int16).reshape(rows, row)
     if w.size > PAIRS_MAX_BYTES:
