@@ -66,7 +66,8 @@ def test_100_images_on_the_emulated_cortex_m4_equal_tflite_micro(converted_build
     assert main["estimated_cycles_per_inference"] == pytest.approx(
         main["instructions_per_inference"] * profile["cycles_per_instruction"])
     assert main["estimated_latency_ms"] == pytest.approx(main["estimated_cycles_per_inference"] / 168e3)
-    assert "| op | layer | output | MACs | instructions | instr / MAC | share |" in (out / "report.md").read_text()
+    assert ("| op | layer | output | MACs | instructions | instr / MAC | est. cycles | cycles / MAC | share |"
+            in (out / "report.md").read_text())
 
     # The MCU row joins a host benchmark's report.
     bench = subprocess.run([sys.executable, "-m", "lenet_deploy.firmware_bench.cli", "run", "--tflite",
