@@ -255,6 +255,7 @@ def test_a_model_too_big_for_the_part_names_the_overflow_and_writes_nothing(tmp_
     (["--board", "nucleo-f446re"], "--board nucleo-f446re: QEMU has no model of it; run it over its serial port"),
     (["--port", "qemu", "--board", "nrf52840-dk"], "--port qemu: QEMU has no model of nrf52840-dk"),
     (["--port", "/dev/no-such-tty"], "--port /dev/no-such-tty: no such device"),
+    (["--port", "/tmp"], "--port /tmp: not a serial device (a board's port is e.g. /dev/ttyACM0)"),
     (["--flash"], "--flash goes with --port DEV"),
     (["--port", "qemu", "--flash"], "--flash is for a board"),
     (["--port", "qemu", "--baud", "0"], "--baud must be > 0"),

@@ -10,6 +10,7 @@ and exits 1.
 from __future__ import annotations
 
 import shutil
+import stat
 import subprocess
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -64,6 +65,8 @@ def check_serial_options(board, serial: SerialOptions, model_path: Path) -> None
             raise LenetError("--flash is for a board; --port qemu loads the firmware itself")
     elif not Path(serial.port).exists():
         raise LenetError(f"--port {serial.port}: no such device (is the board plugged in?)")
+    elif not stat.S_ISCHR(Path(serial.port).stat().st_mode):
+        raise LenetError(f"--port {serial.port}: not a serial device (a board's port is e.g. /dev/ttyACM0)")
     if serial.flash and flasher(board, Path("fw")) is None:
         raise LenetError(f"--flash needs pyocd or openocd on PATH; without them: lenet-bench firmware --model "
                          f"{model_path} --board {board.machine} --out fw, then {flash_command(board, Path('fw'))}, "
