@@ -325,8 +325,10 @@ def test_an_interrupted_sweep_resumes_to_the_uninterrupted_trials_and_winner(tmp
     assert whole.returncode == 0, whole.stdout + whole.stderr
 
     out = tmp_path / "cut"
+    # As a terminal's foreground job: SIGINT handled. A shell starts background jobs (CI launched with `&`) with
+    # SIGINT ignored, which their children inherit and Python then leaves ignored: Ctrl-C could not reach them.
     sweep = subprocess.Popen(args(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)
+                             start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in sweep.stdout:  # both workers are training their first trials
         if "epoch 1/3" in line:
             break
