@@ -116,9 +116,11 @@ def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int, seed: int =
                                  heartbeat_stale_trial_callback=retry_from_scratch())
             break
         except Exception as exc:  # driver missing, server down, bad URL; or two workers creating the tables
-            from sqlalchemy.exc import SQLAlchemyError
+            from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-            if attempt == STORAGE_ATTEMPTS - 1 or not isinstance(exc, SQLAlchemyError):
+            # Retried: what may pass (a server starting, a table race); not a URL that does not parse.
+            final = attempt == STORAGE_ATTEMPTS - 1
+            if final or not isinstance(exc, SQLAlchemyError) or isinstance(exc, ArgumentError):
                 raise LenetError(f"--storage {redact(url)}: cannot open the study storage "
                                  f"({str(exc).splitlines()[0]})") from None
             time.sleep(1 + attempt)
