@@ -17,9 +17,11 @@ from lenet_deploy.errors import LenetError
 DEFAULT_BOARD = "mps2-an386"  # a Cortex-M4F: where `lenet-bench mcu` and the pipeline's MCU step run by default
 # What building for a board and running it in QEMU need, with the Debian packages that hold each tool.
 TOOLCHAIN = {"arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi", "arm-none-eabi-size":
-             "binutils-arm-none-eabi", "qemu-system-arm": "qemu-system-arm", "cmake": "cmake"}
-QEMU_RUN = ("arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm")  # the semihosting run, a device sweep
-SERIAL_BUILD = ("arm-none-eabi-gcc", "arm-none-eabi-size", "cmake")  # the serial firmware's project
+             "binutils-arm-none-eabi", "arm-none-eabi-nm": "binutils-arm-none-eabi", "qemu-system-arm":
+             "qemu-system-arm", "cmake": "cmake"}
+# The semihosting run and a device sweep (nm: the cycle trace reads the firmware's symbols); the serial project.
+QEMU_RUN = ("arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm", "qemu-system-arm")
+SERIAL_BUILD = ("arm-none-eabi-gcc", "arm-none-eabi-size", "cmake")
 
 
 @dataclass(frozen=True)

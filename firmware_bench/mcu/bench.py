@@ -20,7 +20,7 @@ from lenet_deploy.contained import contained
 from lenet_deploy.convert import HostEngine, build_engine, read_graph_file, write_engine, write_model_source
 from lenet_deploy.errors import CheckFailed, LenetError
 from lenet_deploy.firmware_bench.mcu.build import build_firmware
-from lenet_deploy.firmware_bench.mcu.cycles import ASSUMPTIONS, TRACED_IMAGES, symbol_range, trace_cycles
+from lenet_deploy.firmware_bench.mcu.cycles import ASSUMPTIONS, TRACED_IMAGES, Trace, trace_cycles
 from lenet_deploy.firmware_bench.mcu.qemu import run_firmware
 from lenet_deploy.firmware_bench.report.mcu import mcu_report_markdown
 from lenet_deploy.manifests import MAIN_BUILD, MANIFEST, MCU_REPORT, McuManifest, McuReport, write_record
@@ -120,9 +120,7 @@ def run_mcu_bench(model_path: Path, images: np.ndarray, labels: np.ndarray, data
         profile_run = run_firmware(profiler, quantized[:profiled], reference.shape[1], engine.macs)
         say(f"QEMU {options.board.machine}: {TRACED_IMAGES} images through the profile build, every instruction "
             "traced, for the cycle estimate …")
-        traced = trace_cycles(profiler.elf, options.board.machine, options.board.cpu, quantized[:TRACED_IMAGES],
-                              symbol_range(profiler.elf, "known_loop"))
-        profile = _profile(engine, profile_run, reference, traced)
+        profile = _profile(engine, profile_run, reference, trace_cycles(profiler, quantized))
         report = _report(model_path, graph, engine, tflm_arena, labels, reference, host, builds, runs, options,
                          data_source, profile)
         made = McuManifest.new(model=str(model_path), model_sha256=sha256_file(model_path),
@@ -171,17 +169,16 @@ def _power_source(options: McuOptions) -> str:
     return "given with --uw-per-mhz"
 
 
-def _profile(engine, run, reference: np.ndarray, traced: tuple[list[float], list[int]]) -> dict[str, Any]:
+def _profile(engine, run, reference: np.ndarray, traced: Trace) -> dict[str, Any]:
     """One row per op: the generator's costs beside the instructions the profile build counted for it and the
     cycles estimated from the traced run's instruction mix."""
     n = len(run.outputs)
     counted = run.op_instructions or []
     total = sum(counted) or 1.0
-    traced_cycles, traced_instructions = traced
     layers = []
     for layer in engine.layers:
         instructions = counted[layer.op] if layer.op < len(counted) else 0.0
-        cycles = traced_cycles[layer.op] if layer.op < len(traced_cycles) else 0.0
+        cycles = traced.cycles[layer.op] if layer.op < len(traced.cycles) else 0.0
         layers.append({"op": layer.op, "name": layer.name, "output_shape": layer.output_shape, "macs": layer.macs,
                        "constant_bytes": layer.constant_bytes, "instructions": instructions,
                        "instructions_per_mac": instructions / layer.macs if layer.macs else None,
@@ -189,9 +186,8 @@ def _profile(engine, run, reference: np.ndarray, traced: tuple[list[float], list
                        "cycles_per_mac": cycles / layer.macs if layer.macs else None})
     return {"images": n, "bit_exact_vs_tflm": int((run.outputs == reference[:n]).all(axis=1).sum()),
             "instructions_per_inference": run.instructions_per_inference, "ops_instructions": sum(counted),
-            "traced_images": TRACED_IMAGES, "traced_instructions": sum(traced_instructions),
-            "estimated_cycles": sum(traced_cycles),
-            "cycles_per_instruction": sum(traced_cycles) / max(1, sum(traced_instructions)),
+            "traced_images": TRACED_IMAGES, "traced_instructions": sum(traced.instructions),
+            "estimated_cycles": sum(traced.cycles), "cycles_per_instruction": traced.cycles_per_instruction,
             "layers": layers}
 
 

@@ -23,7 +23,7 @@ from lenet_deploy.firmware_bench.mcu.bench import (
     tflm_reference,
 )
 from lenet_deploy.firmware_bench.mcu.build import DoesNotFit, build_firmware
-from lenet_deploy.firmware_bench.mcu.cycles import TRACED_IMAGES, symbol_range, trace_cycles
+from lenet_deploy.firmware_bench.mcu.cycles import trace_cycles
 from lenet_deploy.firmware_bench.mcu.qemu import run_firmware
 
 CHECK_IMAGES = 10  # validation images through QEMU per trial: instructions differ < 0.1 % between images
@@ -64,10 +64,7 @@ def measure_cost(model_path: Path, board: Board, images: np.ndarray, work: Path,
         return DeviceCost(board.machine, engine.macs, fits=False, reason=str(exc))
     tflm = tflm_reference(Path(model_path).read_bytes(), images, str(model_path))
     run = run_firmware(firmware, tflm.inputs, tflm.outputs.shape[1], engine.macs)
-    traced_cycles, traced_instructions = trace_cycles(firmware.elf, board.machine, board.cpu,
-                                                      tflm.inputs[:TRACED_IMAGES],
-                                                      symbol_range(firmware.elf, "known_loop"))
-    cpi = sum(traced_cycles) / max(1, sum(traced_instructions))  # as `lenet-bench mcu` estimates it
+    cpi = trace_cycles(firmware, tflm.inputs).cycles_per_instruction  # as `lenet-bench mcu` estimates it
     accuracy = None
     if accuracy_set is not None:
         x, y = accuracy_set

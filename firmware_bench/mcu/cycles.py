@@ -15,16 +15,18 @@ whose own instructions are left out, as in the instruction profile.
 from __future__ import annotations
 
 import re
-import struct
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from lenet_deploy.boards import tool_path
 from lenet_deploy.errors import LenetError
+from lenet_deploy.firmware_bench.mcu.build import Firmware
+from lenet_deploy.firmware_bench.mcu.qemu import qemu_command, write_images
 
 TRACED_IMAGES = 2  # the timing of the ops depends little on the data (the instruction profile shows < 1 %)
 ASSUMPTIONS = ("zero wait states; taken branch 1 + 2 refill cycles; neighbouring loads/stores pipelined; division 7 "
@@ -121,8 +123,19 @@ def instruction_cycles(mnemonic: str, operands: str, timing: Timing, previous_me
     return 1, False
 
 
-def estimate_cycles(log: str, timing: Timing) -> tuple[list[float], list[int]]:
-    """Per op (in trace order), averaged over the traced inferences: (estimated cycles, executed instructions)."""
+class Trace(NamedTuple):
+    """Per op (in trace order), averaged over the traced inferences."""
+
+    cycles: list[float]  # estimated
+    instructions: list[int]  # executed
+
+    @property
+    def cycles_per_instruction(self) -> float:
+        return sum(self.cycles) / max(1, sum(self.instructions))
+
+
+def estimate_cycles(log: str, timing: Timing) -> Trace:
+    """The trace of a QEMU log (`-d in_asm,exec,nochain`) charged `timing`."""
     blocks: dict[str, list[tuple[int, int, str, str]]] = {}  # by host code address
     executed: list[tuple[int, str, str]] = []
     current: list | None = None
@@ -147,8 +160,8 @@ def estimate_cycles(log: str, timing: Timing) -> tuple[list[float], list[int]]:
                 blocks[host] = current
             executed.append((int(pc, 16), symbol, host))
             current = None
-    cycles: list[list[float]] = []
-    counts: list[list[int]] = []
+    cycles: list[float] = []
+    counts: list[int] = []
     op, inferences, inside = 0, 0, False
     for index, (pc, symbol, host) in enumerate(executed):
         if symbol == "lenet_invoke" and not inside:
@@ -167,44 +180,40 @@ def estimate_cycles(log: str, timing: Timing) -> tuple[list[float], list[int]]:
             raise LenetError(f"the trace executed a block at 0x{pc:x} it never listed")
         following = executed[index + 1][0] if index + 1 < len(executed) else None
         while len(cycles) <= op:
-            cycles.append([0.0])
-            counts.append([0])
+            cycles.append(0.0)
+            counts.append(0)
         memory = False
         for position, (address, size, mnemonic, operands) in enumerate(block):
             last = position == len(block) - 1
             taken = last and following is not None and following != address + size
             cost, memory = instruction_cycles(mnemonic, operands, timing, memory, taken)
-            cycles[op][0] += cost
-            counts[op][0] += 1
+            cycles[op] += cost
+            counts[op] += 1
     if not inferences:
         raise LenetError("the traced run never entered lenet_invoke")
-    return [c[0] / inferences for c in cycles], [round(n[0] / inferences) for n in counts]
+    return Trace([c / inferences for c in cycles], [round(n / inferences) for n in counts])
 
 
-def trace_cycles(elf: Path, machine: str, cpu: str, images: np.ndarray, skip: tuple[int, int]
-                 ) -> tuple[list[float], list[int]]:
-    """Run a profile build on `images` with QEMU's execution trace; per op (cycles, instructions).
-
-    `skip`: the address range of the firmware's calibration loop (a million iterations nobody needs traced)."""
-    images = np.ascontiguousarray(images, dtype=np.int8).reshape(len(images), -1)
+def trace_cycles(firmware: Firmware, images: np.ndarray) -> Trace:
+    """The first TRACED_IMAGES `images` through `firmware` (a profile build splits the trace per op; a production
+    build gives one op) in QEMU with its execution trace, charged the board's core timings. The firmware's
+    calibration loop (a million iterations nobody needs traced) is filtered out."""
+    low, high = symbol_range(firmware.elf, "known_loop")
     with tempfile.TemporaryDirectory(prefix="lenet-trace-") as workdir:
         work = Path(workdir)
-        (work / "images.bin").write_bytes(b"LNI8" + struct.pack("<II", *images.shape) + images.tobytes())
-        low, high = skip
+        write_images(work / "images.bin", images[:TRACED_IMAGES])
         result = subprocess.run(
-            [tool_path("qemu-system-arm"), "-M", machine, "-nographic", "-monitor", "none", "-serial", "none",
-             "-semihosting-config", "enable=on,target=native", "-icount", "shift=0",
-             "-d", "in_asm,exec,nochain", "-dfilter", f"0x0..0x{low - 1:x},0x{high:x}..0xffffffff",
-             "-D", str(work / "trace.log"), "-kernel", str(Path(elf).resolve())],
+            [*qemu_command(firmware), "-d", "in_asm,exec,nochain", "-dfilter",
+             f"0x0..0x{low - 1:x},0x{high:x}..0xffffffff", "-D", str(work / "trace.log")],
             cwd=work, capture_output=True, text=True, timeout=600)
         if result.returncode != 0:
-            raise LenetError(f"the traced run of {Path(elf).name} failed (exit status {result.returncode})")
-        return estimate_cycles((work / "trace.log").read_text(), TIMINGS[cpu])
+            raise LenetError(f"the traced run of {firmware.elf.name} failed (exit status {result.returncode})")
+        return estimate_cycles((work / "trace.log").read_text(), TIMINGS[firmware.board.cpu])
 
 
 def symbol_range(elf: Path, name: str) -> tuple[int, int]:
     """[start, end) of a function in the ELF (arm-none-eabi-nm)."""
-    listed = subprocess.run([tool_path("arm-none-eabi-gcc").replace("gcc", "nm"), "-S", str(elf)],
+    listed = subprocess.run([tool_path("arm-none-eabi-nm"), "-S", str(elf)],
                             capture_output=True, text=True, check=True).stdout
     for line in listed.splitlines():
         fields = line.split()

@@ -8,9 +8,11 @@ known length the same way, which gives the instructions per tick (40 at the MPS2
 from __future__ import annotations
 
 import json
+import re
 import struct
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +45,14 @@ class McuRun:
     op_instructions: list[float] | None = None  # a profile build: instructions per inference of each graph op
 
 
+def write_images(path: Path, images: np.ndarray) -> np.ndarray:
+    """images.bin as the benchmark firmware reads it ("LNI8", count, size, the int8 images); returns the images
+    as the flat int8 rows it wrote."""
+    images = np.ascontiguousarray(images, dtype=np.int8).reshape(len(images), -1)
+    Path(path).write_bytes(b"LNI8" + struct.pack("<II", *images.shape) + images.tobytes())
+    return images
+
+
 def qemu_command(firmware: Firmware) -> list[str]:
     return [tool_path("qemu-system-arm"), "-M", firmware.board.machine, "-nographic",
             "-monitor", "none", "-serial", "none", "-semihosting-config", "enable=on,target=native",
@@ -51,12 +61,9 @@ def qemu_command(firmware: Firmware) -> list[str]:
 
 def run_firmware(firmware: Firmware, images: np.ndarray, output_size: int, macs: int = 0) -> McuRun:
     """All `images` (int8, flattened per image) through the firmware in one QEMU run (`macs` per image)."""
-    import time
-
-    images = np.ascontiguousarray(images, dtype=np.int8).reshape(len(images), -1)
     with tempfile.TemporaryDirectory(prefix="lenet-qemu-") as workdir:
         work = Path(workdir)
-        (work / "images.bin").write_bytes(b"LNI8" + struct.pack("<II", *images.shape) + images.tobytes())
+        images = write_images(work / "images.bin", images)
         started = time.perf_counter()
         try:
             result = subprocess.run(qemu_command(firmware), cwd=work, capture_output=True, text=True,
@@ -99,9 +106,6 @@ def qemu_serial(elf: Path, board: Board, *extra: str) -> Iterator[tuple[str, sub
     """QEMU running `elf` with the board's UART on a pseudo-terminal: yields (its path, the QEMU process).
 
     The same bytes cross it as a board's serial port would carry; QEMU's other UARTs go nowhere."""
-    import re
-    import time
-
     serials = ["-serial", "null"] * board.qemu_serial + ["-serial", "pty"]
     qemu = subprocess.Popen([tool_path("qemu-system-arm"), "-M", board.machine, "-display", "none", "-monitor",
                              "none", *serials, "-icount", "shift=0", *extra, "-kernel", str(Path(elf).resolve())],
