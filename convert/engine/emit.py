@@ -60,11 +60,24 @@ def _array(c_type: str, name: str, values) -> str:
 _C_BYTES = {"int8_t": 1, "int32_t": 4}
 
 
+def _filter_arrays(p: dict, name: str) -> list[tuple[str, str, object]]:
+    """Every filtering layer's constants: filters, bias, and the per-channel requantization."""
+    return [("int8_t", f"{name}_filters", p["filters"]), ("int32_t", f"{name}_bias", p["bias"]),
+            ("int32_t", f"{name}_multiplier", p["multipliers"]), ("int8_t", f"{name}_shift", p["shifts"])]
+
+
+def _window_args(p: dict, name: str) -> str:
+    """The arguments CONV_2D and DEPTHWISE_CONV_2D share after their filters: bias, requantization, the window,
+    the output and its activation range."""
+    return (f"{name}_bias, {name}_multiplier, {name}_shift, {int(p['right_only'])}, {p['k_h']}, {p['k_w']}, "
+            f"{p['stride_h']}, {p['stride_w']}, {p['out_h']}, {p['out_w']}, {p['out_c']}, {p['output_offset']}, "
+            f"{p['act_min']}, {p['act_max']}")
+
+
 def _weight_arrays(p: dict, name: str, rows: int, row: int) -> list[tuple[str, str, object]]:
-    """A conv or dense layer's constants: filters (`rows` runs of `row` bytes), bias, requantization, and the
-    int16 copy of small filters for the SIMD32 path."""
-    arrays = [("int8_t", f"{name}_filters", p["filters"]), ("int32_t", f"{name}_bias", p["bias"]),
-              ("int32_t", f"{name}_multiplier", p["multipliers"]), ("int8_t", f"{name}_shift", p["shifts"])]
+    """A conv or dense layer's constants (`_filter_arrays`, filters as `rows` runs of `row` bytes) and the int16
+    copy of small filters for the SIMD32 path."""
+    arrays = _filter_arrays(p, name)
     copy = pairs(p["filters"], rows, row)
     if copy is not None:
         arrays.append(("int16_t", f"{name}_pairs", copy))
@@ -98,19 +111,13 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
         arrays = _weight_arrays(p, name, p["out_c"] * p["k_h"], p["k_w"] * p["in_c"])
         code, src = _padded(layer, plan, src)
         code += (f"  le_conv2d({src}, {p['padded_w']}, {p['in_c']}, {name}_filters, {_pairs_arg(arrays, name)}, "
-                 f"{name}_bias, {name}_multiplier, {name}_shift, {int(p['right_only'])}, {p['k_h']}, {p['k_w']}, "
-                 f"{p['stride_h']}, {p['stride_w']}, {p['out_h']}, {p['out_w']}, {p['out_c']}, {p['output_offset']}, "
-                 f"{p['act_min']}, {p['act_max']}, {int(gathers(p))}, {dst});\n")
+                 f"{_window_args(p, name)}, {int(gathers(p))}, {dst});\n")
         return arrays, code
     if layer.kind == "depthwise":
-        arrays = [("int8_t", f"{name}_filters", p["filters"]), ("int32_t", f"{name}_bias", p["bias"]),
-                  ("int32_t", f"{name}_multiplier", p["multipliers"]), ("int8_t", f"{name}_shift", p["shifts"])]
         code, src = _padded(layer, plan, src)
-        code += (f"  le_depthwise({src}, {p['padded_w']}, {p['in_c']}, {p['depth_multiplier']}, {name}_filters, "
-                 f"{name}_bias, {name}_multiplier, {name}_shift, {int(p['right_only'])}, {p['k_h']}, {p['k_w']}, "
-                 f"{p['stride_h']}, {p['stride_w']}, {p['out_h']}, {p['out_w']}, {p['out_c']}, {p['output_offset']}, "
-                 f"{p['act_min']}, {p['act_max']}, {dst});\n")
-        return arrays, code
+        return _filter_arrays(p, name), code + (
+            f"  le_depthwise({src}, {p['padded_w']}, {p['in_c']}, {p['depth_multiplier']}, {name}_filters, "
+            f"{_window_args(p, name)}, {dst});\n")
     if layer.kind == "add":
         return ([("int32_t", f"{name}_constant", p["constant"])],
                 f"  le_add_channels({src}, {p['size']}, {p['channels']}, {p['input_offset']}, "
