@@ -160,7 +160,12 @@ def latency_ms(instructions: float, options: McuOptions, estimated_cpi: float | 
 
 def energy_uj(instructions: float, options: McuOptions, estimated_cpi: float | None = None) -> float:
     """Energy per inference: time (instructions x CPI / clock) x active power (µW/MHz x clock), in µJ."""
-    return latency_ms(instructions, options, estimated_cpi) * 1e-3 * options.uw_per_mhz * options.clock_mhz
+    return energy_at(latency_ms(instructions, options, estimated_cpi), options, options.clock_mhz)
+
+
+def energy_at(time_ms: float, options: McuOptions, clock_mhz: float) -> float:
+    """Energy of one inference taking `time_ms` at `clock_mhz`: x the part's active power (µW/MHz x clock), in µJ."""
+    return time_ms * 1e-3 * options.uw_per_mhz * clock_mhz
 
 
 def _power_source(options: McuOptions) -> str:
@@ -191,14 +196,22 @@ def _profile(engine, run, reference: np.ndarray, traced: Trace) -> dict[str, Any
             "layers": layers}
 
 
-def _accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
-    return float((outputs.argmax(axis=1) == labels[:len(outputs)]).mean())
+def top1_accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
+    """Of int8 outputs against the first len(outputs) labels (0.0 for none: a board that stopped before answering)."""
+    return float((outputs.argmax(axis=1) == labels[:len(outputs)]).mean()) if len(outputs) else 0.0
+
+
+def memory_targets(weights: int, engine_flash: int, engine_ram: int, tflm_arena: int) -> dict[str, Any]:
+    """The engine's flash (code + constants) within 1.2 x the int8 weights + 8 KB, its RAM (arena + static data +
+    stack) within TFLite Micro's arena."""
+    flash_budget = int(1.2 * weights + FLASH_SLACK_BYTES)
+    return {"flash_budget_bytes": flash_budget, "flash_ok": engine_flash <= flash_budget,
+            "engine_ram_bytes": engine_ram, "ram_ok": engine_ram <= tflm_arena}
 
 
 def _report(model_path: Path, graph, engine, tflm_arena: int, labels, reference, host, builds, runs,
             options: McuOptions, data_source: str, profile: dict[str, Any]) -> McuReport:
     weights = graph.weight_bytes
-    flash_budget = int(1.2 * weights + FLASH_SLACK_BYTES)
     cpi = cycles_per_instruction(options, profile["cycles_per_instruction"])
     variants = {}
     for key, firmware in builds.items():
@@ -207,7 +220,7 @@ def _report(model_path: Path, graph, engine, tflm_arena: int, labels, reference,
         engine_sizes = firmware.sizes["engine"]
         variants[key] = {
             "optimization": firmware.optimization, "dsp": firmware.dsp, "flatbuffer_linked": firmware.with_flatbuffer,
-            "images": n, "accuracy": _accuracy(run.outputs, labels),
+            "images": n, "accuracy": top1_accuracy(run.outputs, labels),
             "bit_exact_vs_tflm": int((run.outputs == reference[:n]).all(axis=1).sum()),
             "bit_exact_vs_host_engine": int((run.outputs == host[:n]).all(axis=1).sum()),
             "instructions_per_inference": run.instructions_per_inference,
@@ -226,18 +239,17 @@ def _report(model_path: Path, graph, engine, tflm_arena: int, labels, reference,
             "qemu_seconds": run.seconds, "instructions_per_tick": run.instructions_per_tick,
         }
     main = variants[MAIN_BUILD]
-    engine_ram = main["engine_ram_bytes"] + main["invoke_stack_bytes"]
     portable = variants["O2-portable"]
     return McuReport(
         model=str(model_path), board=options.board.machine, cpu=options.board.cpu, data=data_source,
         samples=len(reference), macs=engine.macs, ops=engine.ops, int8_weight_bytes=weights,
-        tflm={"accuracy": _accuracy(reference, labels), "arena_bytes": tflm_arena},
-        host_engine={"accuracy": _accuracy(host, labels),
+        tflm={"accuracy": top1_accuracy(reference, labels), "arena_bytes": tflm_arena},
+        host_engine={"accuracy": top1_accuracy(host, labels),
                      "bit_exact_vs_tflm": int((host == reference).all(axis=1).sum())},
         variants=variants,
         targets={
-            "flash_budget_bytes": flash_budget, "flash_ok": main["engine_flash_bytes"] <= flash_budget,
-            "engine_ram_bytes": engine_ram, "ram_ok": engine_ram <= tflm_arena,
+            **memory_targets(weights, main["engine_flash_bytes"], main["engine_ram_bytes"] + main["invoke_stack_bytes"],
+                             tflm_arena),
             "portable_instructions_per_mac": portable["instructions_per_mac"],
             "instructions_ok": portable["instructions_per_mac"] <= MAX_INSTRUCTIONS_PER_MAC,
             "dsp_speedup": portable["instructions_per_inference"] / main["instructions_per_inference"],
@@ -248,9 +260,9 @@ def _report(model_path: Path, graph, engine, tflm_arena: int, labels, reference,
                             "timed loop of 2,000,000 known instructions",
             "latency": (f"instructions x CPI {cpi:.3f} / {options.clock_mhz:g} MHz (an estimate: QEMU does not model "
                         "cycles; " + ("CPI given with --cpi" if options.cpi else
-                                      f"CPI of the -O2 profile build's executed instruction mix on the {options.board.cpu}"
-                                      f", {TRACED_IMAGES} images traced, charged its technical reference manual's "
-                                      f"timings: {ASSUMPTIONS}; applied to every build") + ")"),
+                                      "CPI of the -O2 profile build's executed instruction mix on the "
+                                      f"{options.board.cpu}, {TRACED_IMAGES} images traced, charged its technical "
+                                      f"reference manual's timings: {ASSUMPTIONS}; applied to every build") + ")"),
             "energy": f"estimated: latency x {options.uw_per_mhz:g} µW/MHz x {options.clock_mhz:g} MHz "
                       f"({_power_source(options)}; QEMU models no power)",
             "flash_ram": "per-object sizes from the GNU ld map (engine object: code, rodata, data, bss); "

@@ -21,6 +21,7 @@ from lenet_deploy.firmware_bench.mcu.bench import (
     host_engine_outputs,
     latency_ms,
     tflm_reference,
+    top1_accuracy,
 )
 from lenet_deploy.firmware_bench.mcu.build import DoesNotFit, build_firmware
 from lenet_deploy.firmware_bench.mcu.cycles import trace_cycles
@@ -70,7 +71,7 @@ def measure_cost(model_path: Path, board: Board, images: np.ndarray, work: Path,
         x, y = accuracy_set
         outputs = contained("running the C engine compiled for this host", host_engine_outputs, engine_c,
                             tflm.input.quantize(x), tflm.outputs.shape[1])
-        accuracy = float((outputs.argmax(axis=1) == y).mean())
+        accuracy = top1_accuracy(outputs, y)
     instructions = run.instructions_per_inference
     return DeviceCost(
         board.machine, engine.macs, fits=True, flash_bytes=firmware.sizes["engine"]["flash"],
@@ -92,7 +93,7 @@ def measure_accuracy(model_path: Path, board: Board, images: np.ndarray, work: P
     checked, rest = outputs[:len(images)], outputs[len(images):]
     return DeviceCost(board.machine, engine.macs, fits=True, images=len(images),
                       bit_exact=int((checked == tflm.outputs).all(axis=1).sum()),
-                      int8_accuracy=float((rest.argmax(axis=1) == y).mean()))
+                      int8_accuracy=top1_accuracy(rest, y))
 
 
 def trial_cost(model, mnist, board: Board, work: Path, seed: int, val_size: int, accuracy: bool,

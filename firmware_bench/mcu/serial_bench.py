@@ -23,9 +23,9 @@ from lenet_deploy.artifacts import sha256_file, staged_dir, write_text_atomic
 from lenet_deploy.contained import contained
 from lenet_deploy.convert import write_engine
 from lenet_deploy.errors import CheckFailed, LenetError
-from lenet_deploy.firmware_bench.mcu.bench import (FLASH_SLACK_BYTES, McuOptions, check_model,
-                                                   cycles_per_instruction, exactness_failures, host_engine_outputs,
-                                                   latency_ms, tflm_reference)
+from lenet_deploy.firmware_bench.mcu.bench import (McuOptions, check_model, cycles_per_instruction, energy_at,
+                                                   exactness_failures, host_engine_outputs, latency_ms,
+                                                   memory_targets, tflm_reference, top1_accuracy)
 from lenet_deploy.firmware_bench.mcu.project import PYOCD_TARGETS, build_project, flash_command, write_project
 from lenet_deploy.firmware_bench.mcu.protocol import COUNTERS, Info
 from lenet_deploy.firmware_bench.mcu.qemu import qemu_serial
@@ -158,7 +158,7 @@ def _report(model_path: Path, graph, engine, firmware, tflm, host: np.ndarray, l
     sizes = firmware.sizes
     row = {
         "optimization": "-O2", "dsp": options.board.dsp, "flatbuffer_linked": False, "images": n,
-        "accuracy": float((outputs.argmax(axis=1) == labels[:n]).mean()) if n else 0.0,
+        "accuracy": top1_accuracy(outputs, labels),
         "bit_exact_vs_tflm": int((outputs == reference).all(axis=1).sum()),
         "bit_exact_vs_host_engine": int((outputs == host[:n]).all(axis=1).sum()),
         "instructions_per_inference": mean(instructions),
@@ -167,7 +167,7 @@ def _report(model_path: Path, graph, engine, firmware, tflm, host: np.ndarray, l
         "instructions_per_mac": mean(instructions) / engine.macs if instructions is not None and n else None,
         "cycles_per_inference": mean(cycles),
         "estimated_latency_ms": time_ms,
-        "estimated_energy_uj": (time_ms * 1e-3 * options.uw_per_mhz * clock_mhz if time_ms is not None else None),
+        "estimated_energy_uj": energy_at(time_ms, options, clock_mhz) if time_ms is not None else None,
         "engine_flash_bytes": sizes["engine"]["flash"], "engine_code_bytes": sizes["engine"]["code"],
         "engine_rodata_bytes": sizes["engine"]["rodata"], "engine_ram_bytes": sizes["engine"]["ram"],
         "invoke_stack_bytes": run.stack_bytes, "flatbuffer_flash_bytes": 0, "firmware": sizes["elf"],
@@ -176,18 +176,15 @@ def _report(model_path: Path, graph, engine, firmware, tflm, host: np.ndarray, l
         "qemu_seconds": None, "instructions_per_tick": per_tick,
     }
     weights = graph.weight_bytes
-    flash_budget = int(1.2 * weights + FLASH_SLACK_BYTES)
-    engine_ram = row["engine_ram_bytes"] + row["invoke_stack_bytes"]
     return McuReport(
         model=str(model_path), board=options.board.machine, cpu=options.board.cpu, data=data_source,
         samples=n, macs=engine.macs, ops=engine.ops, int8_weight_bytes=weights,
-        tflm={"accuracy": float((reference.argmax(axis=1) == labels[:n]).mean()) if n else 0.0,
-              "arena_bytes": tflm.arena_bytes},
-        host_engine={"accuracy": float((host[:n].argmax(axis=1) == labels[:n]).mean()) if n else 0.0,
+        tflm={"accuracy": top1_accuracy(reference, labels), "arena_bytes": tflm.arena_bytes},
+        host_engine={"accuracy": top1_accuracy(host[:n], labels),
                      "bit_exact_vs_tflm": int((host[:n] == reference).all(axis=1).sum())},
         variants={MAIN_BUILD: row},
-        targets={"flash_budget_bytes": flash_budget, "flash_ok": row["engine_flash_bytes"] <= flash_budget,
-                 "engine_ram_bytes": engine_ram, "ram_ok": engine_ram <= tflm.arena_bytes},
+        targets=memory_targets(weights, row["engine_flash_bytes"], row["engine_ram_bytes"] + row["invoke_stack_bytes"],
+                               tflm.arena_bytes),
         method={
             "transport": (f"the serial firmware over QEMU's emulated {options.board.machine} UART (a pseudo-terminal)"
                           if emulated else f"the serial firmware over {serial.port} at {serial.baud} baud"),
