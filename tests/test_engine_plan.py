@@ -112,13 +112,15 @@ def test_memory_plan_aliases_reshape_and_keeps_live_buffers_apart():
     assert plan.location[0] == ("in", 0) and plan.location[8] == ("out", 0)
     assert plan.location[4] == plan.location[3]  # RESHAPE: the same bytes
     conv_out, logits = plan.location[3][1], plan.location[7][1]
-    scratch = plan.scratch[0]
-    # The scratch (8x8x1 padded input) and the conv output are alive together; so are the conv output
-    # (read through the reshape) and the logits.
-    assert not _overlap((scratch, 64), (conv_out, 72))
+    scratch, strip = plan.scratch[0], plan.strip[0]
+    # The scratch (8x8x1 padded input), the column strip (8 columns of 3 rows: rows of 3 bytes are short) and the
+    # conv output are alive together; so are the conv output (read through the reshape) and the logits.
+    assert layers[0].params["strip_bytes"] == 24
+    assert not _overlap((scratch, 64), (conv_out, 72)) and not _overlap((strip, 24), (conv_out, 72))
+    assert not _overlap((scratch, 64), (strip, 24))
     assert not _overlap((conv_out, 72), (logits, 4))
-    assert all(offset % 4 == 0 for offset in (scratch, conv_out, logits))
-    assert plan.arena_bytes == max(scratch + 64, conv_out + 72, logits + 4)
+    assert all(offset % 4 == 0 for offset in (scratch, strip, conv_out, logits))
+    assert plan.arena_bytes == max(scratch + 64, strip + 24, conv_out + 72, logits + 4)
     assert plan.copy_output_from is None
 
 

@@ -57,7 +57,19 @@ def _array(c_type: str, name: str, values) -> str:
     return f"static const {c_type} {name}[{len(values)}] = {{\n{lines}\n}};\n"
 
 
-_C_BYTES = {"int8_t": 1, "int32_t": 4}
+def _strip_filters(name: str, filters) -> str:
+    """A strip convolution's filters: OWHI (each window column by column) where the kernel uses the strip, OHWI
+    elsewhere."""
+    filters = np.asarray(filters)
+    return ("#if LE_STRIP_PAYS\n" + _array("int8_t", name, filters.transpose(0, 2, 1, 3)) + "#else\n"
+            + _array("int8_t", name, filters) + "#endif\n")
+
+
+def _constant(c_type: str, name: str, values) -> str:
+    return _strip_filters(name, values) if c_type == "strip_int8" else _array(c_type, name, values)
+
+
+_C_BYTES = {"int8_t": 1, "strip_int8": 1, "int32_t": 4}
 
 
 def _filter_arrays(p: dict, name: str) -> list[tuple[str, str, object]]:
@@ -108,10 +120,17 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
     p, src, dst = layer.params, _pointer(plan, layer.input), _pointer(plan, layer.output)
     name = f"{prefix}op{layer.index}"
     if layer.kind == "conv2d":
-        arrays = _weight_arrays(p, name, p["out_c"] * p["k_h"], p["k_w"] * p["in_c"])
+        if p["strip_bytes"]:  # each window one run, its int16 copy (SIMD32 only) in the strip's order
+            arrays = _filter_arrays(p, name)
+            arrays[0] = ("strip_int8", *arrays[0][1:])
+            copy = pairs(np.asarray(p["filters"]).transpose(0, 2, 1, 3), p["out_c"], p["k_h"] * p["k_w"] * p["in_c"])
+            arrays += [("int16_t", f"{name}_pairs", copy)] if copy is not None else []
+            strip = f"LE_STRIP(arena + {plan.strip[layer.index]})"
+        else:
+            arrays, strip = _weight_arrays(p, name, p["out_c"] * p["k_h"], p["k_w"] * p["in_c"]), "0"
         code, src = _padded(layer, plan, src)
         code += (f"  le_conv2d({src}, {p['padded_w']}, {p['in_c']}, {name}_filters, {_pairs_arg(arrays, name)}, "
-                 f"{_window_args(p, name)}, {int(gathers(p))}, {dst});\n")
+                 f"{_window_args(p, name)}, {strip}, {dst});\n")
         return arrays, code
     if layer.kind == "depthwise":
         code, src = _padded(layer, plan, src)
@@ -145,7 +164,6 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
     return [], ""  # reshape: an alias, nothing to run
 
 
-GATHER_MAX = 256  # LE_GATHER_MAX in kernels.c: the window buffer on the stack
 PAIRS_MAX_BYTES = 2048  # layers with at most this many weight bytes also get their int16 copy (SIMD32 cores)
 
 
@@ -158,12 +176,6 @@ def pairs(filters, rows: int, row: int) -> np.ndarray | None:
     whole = row // 4 * 4
     groups = w[:, :whole].reshape(rows, whole // 4, 4)[:, :, [0, 2, 1, 3]].reshape(rows, whole)
     return np.concatenate([groups, w[:, whole:]], axis=1).reshape(-1)
-
-
-def gathers(p: dict) -> bool:
-    """Gather each window into one run when its rows are short (a 5x5 filter on one channel: 5 bytes)."""
-    row = p["k_w"] * p["in_c"]
-    return p["k_h"] > 1 and row < 16 and p["k_h"] * row <= GATHER_MAX
 
 
 def _float_literal(value: float) -> str:
@@ -218,7 +230,7 @@ def build_engine(model: bytes, name: str = "lenet", source: str = "model",
         f"#ifdef LENET_TRACE\nvoid (*{name}_trace)(int op, const int8_t *data, int size);\n"
         f"#define LE_TRACE(op, data, size) if ({name}_trace) {name}_trace(op, data, size)\n"
         f"#else\n#define LE_TRACE(op, data, size)\n#endif\n\n"
-        f"/* ---- constants (flash) ---- */\n" + "".join(_array(*a) for a in arrays) +
+        f"/* ---- constants (flash) ---- */\n" + "".join(_constant(*a) for a in arrays) +
         "#if defined(__GNUC__) && defined(LE_DSP) /* see the comment on the layer functions in emit.py */\n"
         "#define LE_NOINLINE __attribute__((noinline))\n#else\n#define LE_NOINLINE\n#endif\n" +
         "".join(functions) +

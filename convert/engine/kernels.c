@@ -55,12 +55,26 @@ LE_INLINE void le_pad(const int8_t *in, int h, int w, int c, int top, int left, 
   }
 }
 
+/* le_srdhm for |a| < 2^30: floor((a*b + 2^30) / 2^31) = floor((2a*b + 2^31) / 2^32), which is SMMULR of 2a and
+   b (ARMv6 and later with the SIMD32 set: one instruction where the 64-bit product, its rounding and shift take
+   five). */
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && !defined(LENET_NO_DSP)
+LE_INLINE int32_t le_srdhm_bounded(int32_t a, int32_t b) {
+  int32_t r;
+  __asm("smmulr %0, %1, %2" : "=r"(r) : "r"((int32_t)((uint32_t)a << 1)), "r"(b));
+  return r;
+}
+#else
+#define le_srdhm_bounded le_srdhm
+#endif
+
 /* `right_only` (a per-layer constant) is set by the generator when every shift is a right shift and the
-   accumulators are bounded below 2^30, so RoundingDivideByPOT can round with one add (no overflow). */
+   accumulators are bounded below 2^30, so RoundingDivideByPOT can round with one add (no overflow) and the
+   doubling high multiply can use le_srdhm_bounded. */
 LE_INLINE int8_t le_output(int32_t acc, int32_t multiplier, int shift, int right_only, int32_t offset,
                            int32_t low, int32_t high) {
   if (right_only) {
-    const int32_t x = le_srdhm(acc, multiplier);
+    const int32_t x = le_srdhm_bounded(acc, multiplier);
     return le_clamp(((x + (1 << (-shift - 1)) + (x >> 31)) >> -shift) + offset, low, high);
   }
   return le_clamp(le_requantize(acc, multiplier, shift) + offset, low, high);
@@ -233,49 +247,117 @@ LE_INLINE int32_t le_dot1(const int8_t *x, const int8_t *w, const int16_t *pairs
   return acc;
 }
 
-#define LE_GATHER_MAX 256 /* bytes of a gathered window (the generator gathers only windows this small) */
-#ifdef LE_MVE
-#define LE_GATHER_PAYS 1 /* measured: seed-best's first layer on the M55 196,544 -> 151,135 instructions */
+/* Where the column strip pays (see le_conv2d): SIMD cores, whose dot products run whole words or vectors; on
+   others the copy costs more than it saves, and GCC (which sees the constant filters of a fully unrolled run)
+   turned the Cortex-M0's multiplies into shift-and-add chains (seed-best's first layer 8.44 -> 9.52 per MAC).
+   -DLENET_STRIP=1 or 0 overrides the choice (the tests walk both paths on any core). */
+#if defined(LENET_STRIP)
+#define LE_STRIP_PAYS LENET_STRIP
+#elif defined(LE_DSP) || defined(LE_MVE)
+#define LE_STRIP_PAYS 1
 #else
-#define LE_GATHER_PAYS 0 /* measured: on the M4 (DSP) 304,736 -> 322,013: the copies cost more than the tails */
+#define LE_STRIP_PAYS 0
+#endif
+#if LE_STRIP_PAYS
+#define LE_STRIP(p) (p)
+#else
+#define LE_STRIP(p) ((int8_t *)0)
+#endif
+
+/* The k_h input rows that output row reads, column by column (strip[x][ky][c]): each output's window is then one
+   contiguous run of k_w * k_h * in_c bytes, read against filters laid out the same way (OWHI, by the generator). */
+#ifdef LE_MVE
+typedef uint8x16_t le_scatter;
+/* Where byte j of a chunk of whole pixels of one input row goes in the strip: j + (j / in_c) * (k_h - 1) * in_c
+   (a byte while k_h <= 16: in_c < 16 where there is a strip). */
+LE_INLINE le_scatter le_strip_offsets(int in_c, int k_h) {
+  uint8_t offsets[16];
+  int j;
+  for (j = 0; j < 16; ++j) offsets[j] = (uint8_t)(j + j / in_c * (k_h - 1) * in_c);
+  return vld1q_u8(offsets);
+}
+#define LE_NO_SCATTER vdupq_n_u8(0)
+#else
+typedef int le_scatter; /* unused where there is no Helium */
+#define le_strip_offsets(in_c, k_h) 0
+#define LE_NO_SCATTER 0
+#endif
+
+LE_INLINE void le_strip(const int8_t *rows, int in_row, int in_c, int k_h, int cols, le_scatter scatter,
+                        int8_t *strip) {
+  int x, ky, c;
+#ifdef LE_MVE
+  /* Helium: each input row in chunks of whole pixels (up to 16 bytes), each chunk scattered to its columns by one
+     store (seed-best's first layer on the M55: 225,807 -> 212,362 instructions in all). */
+  if (k_h <= 16) {
+    const int chunk = 16 / in_c * in_c;
+    for (ky = 0; ky < k_h; ++ky)
+      for (x = 0; x < cols * in_c; x += chunk) {
+        const mve_pred16_t p = vctp8q((uint32_t)(cols * in_c - x < chunk ? cols * in_c - x : chunk));
+        vstrbq_scatter_offset_p_s8(strip + x * k_h + ky * in_c, scatter, vldrbq_z_s8(rows + ky * in_row + x, p), p);
+      }
+    return;
+  }
+#endif
+  for (x = 0; x < cols; ++x)
+    for (ky = 0; ky < k_h; ++ky)
+      for (c = 0; c < in_c; ++c) *strip++ = rows[ky * in_row + x * in_c + c];
+  (void)scatter;
+}
+
+#ifdef LE_MVE
+/* le_output of 4 accumulators at once, for right_only layers: VQRDMULH is le_srdhm, and VRSHL by a negative amount
+   rounds halves up, so adding x >> 31 first rounds them away from zero as le_rdbpot does (|x| < 2^30: no
+   overflow). Measured on seed-best (M55): 260,360 -> 244,639 instructions; also predicated for the blocks of 2,
+   260,782 (GCC 12 then kept the sums in memory), so blocks of 4 only. */
+LE_INLINE void le_output4(const int32_t *acc, const int32_t *multiplier, const int8_t *shift, int32_t offset,
+                          int32_t low, int32_t high, int8_t *out) {
+  int32x4_t x = vqrdmulhq_s32(vldrwq_s32(acc), vldrwq_s32(multiplier));
+  x = vrshlq_s32(vaddq_s32(x, vshrq_n_s32(x, 31)), vldrbq_s32(shift));
+  vstrbq_s32(out, vminq_s32(vmaxq_s32(vaddq_n_s32(x, offset), vdupq_n_s32(low)), vdupq_n_s32(high)));
+}
 #endif
 
 /* CONV_2D on an input already padded with its zero point (the input offset is folded into the bias
    at generation time): k_h rows of k_w * in_c contiguous bytes (NHWC) per output, filters OHWI,
    output channels in blocks of 4. FULLY_CONNECTED is the same kernel on a 1x1 image.
-   `gather`: copy each window into one contiguous run first (the generator allows it when the rows are
-   short, e.g. 5 bytes for a 5x5 filter on one channel; done where it pays, with Helium): one dot product
-   of k_h * row bytes instead of k_h short ones, each with its tail. */
+   `strip` (a scratch buffer, or 0): the generator gives one where filter rows are short (a 5x5 filter on one
+   channel: rows of 5 bytes) and the core has SIMD (LE_STRIP), and lays those filters out OWHI; each output row's input is then copied into
+   the strip once and every window is one dot product of k_h * k_w * in_c bytes instead of k_h short ones, each
+   with its tail. */
 LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *filters, const int16_t *pairs,
                          const int32_t *bias,
                          const int32_t *multiplier, const int8_t *shift, int right_only, int k_h, int k_w,
                          int stride_h, int stride_w, int out_h, int out_w, int out_c, int32_t output_offset,
-                         int32_t act_min, int32_t act_max, int may_gather, int8_t *out) {
+                         int32_t act_min, int32_t act_max, int8_t *strip, int8_t *out) {
   const int row = k_w * in_c, size = k_h * row, in_row = in_w * in_c, fours = out_c / 4 * 4;
-  const int gather = may_gather && LE_GATHER_PAYS && size <= LE_GATHER_MAX;
   const int twos = fours + (out_c - fours) / 2 * 2;
-  const int rows = gather ? 1 : k_h, run = gather ? size : row, run_stride = gather ? size : in_row;
-#if LE_GATHER_PAYS
-  int8_t col[LE_GATHER_MAX];
-#endif
+  const int rows = strip ? 1 : k_h, run = strip ? size : row;
+  const int step = strip ? stride_w * k_h * in_c : stride_w * in_c; /* from one window to the next */
   int oy, ox, oc, ky, j;
   (void)pairs; /* read on SIMD32 cores only */
+  const le_scatter scatter = strip ? le_strip_offsets(in_c, k_h) : LE_NO_SCATTER; /* once per layer */
   for (oy = 0; oy < out_h; ++oy) {
-    for (ox = 0; ox < out_w; ++ox) {
-      const int8_t *window = in + (oy * stride_h * in_w + ox * stride_w) * in_c;
-#if LE_GATHER_PAYS /* compiled out where it does not pay, so no compiler sees a copy it cannot bound */
-      if (gather) {
-        for (ky = 0; ky < k_h; ++ky) /* a byte loop, not memcpy: -O0 -Werror builds cannot bound a memcpy here */
-          for (j = 0; j < row; ++j) col[ky * row + j] = window[ky * in_row + j];
-        window = col;
-      }
-#endif
+    const int8_t *window = in + oy * stride_h * in_row;
+    if (strip) {
+      le_strip(window, in_row, in_c, k_h, (out_w - 1) * stride_w + k_w, scatter, strip);
+      window = strip;
+    }
+    /* the windows walked by pointer: measured on seed-best, M4 -0.9 %, M0 +0.6 % against computing each */
+    for (ox = 0; ox < out_w; ++ox, window += step) {
       for (oc = 0; oc < fours; oc += 4) {
         int32_t acc[4];
         for (j = 0; j < 4; ++j) acc[j] = bias[oc + j];
         for (ky = 0; ky < rows; ++ky)
-          le_dot4(window + ky * run_stride, filters + oc * size + ky * run, pairs ? pairs + oc * size + ky * run : 0,
+          le_dot4(window + ky * in_row, filters + oc * size + ky * run, pairs ? pairs + oc * size + ky * run : 0,
                   run, size, acc);
+#ifdef LE_MVE
+        if (right_only) {
+          le_output4(acc, multiplier + oc, shift + oc, output_offset, act_min, act_max, out);
+          out += 4;
+          continue;
+        }
+#endif
         LE_UNROLL
         for (j = 0; j < 4; ++j)
           *out++ = le_output(acc[j], multiplier[oc + j], shift[oc + j], right_only, output_offset, act_min, act_max);
@@ -284,7 +366,7 @@ LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *fil
         int32_t acc[2];
         for (j = 0; j < 2; ++j) acc[j] = bias[fours + j];
         for (ky = 0; ky < rows; ++ky)
-          le_dot2(window + ky * run_stride, filters + fours * size + ky * run,
+          le_dot2(window + ky * in_row, filters + fours * size + ky * run,
                   pairs ? pairs + fours * size + ky * run : 0, run, size, acc);
         LE_UNROLL
         for (j = 0; j < 2; ++j)
@@ -294,7 +376,7 @@ LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *fil
       if (out_c > twos) {
         int32_t acc = bias[twos];
         for (ky = 0; ky < rows; ++ky)
-          acc = le_dot1(window + ky * run_stride, filters + twos * size + ky * run,
+          acc = le_dot1(window + ky * in_row, filters + twos * size + ky * run,
                         pairs ? pairs + twos * size + ky * run : 0, run, acc);
         *out++ = le_output(acc, multiplier[twos], shift[twos], right_only, output_offset, act_min, act_max);
       }
@@ -356,6 +438,39 @@ LE_INLINE void le_mul_channels(const int8_t *in, int n, int channels, int32_t in
   }
 }
 
+#ifdef LE_MVE
+/* One output pixel of a pool, 8 channels per vector in int16 lanes (a window of at most 255 int8 values cannot
+   overflow them). The average's division (rounded, halves away from zero, as le_pool) is a rounding shift of |sum|
+   when the count is a power of two (a 2x2 pool's), else done lane by lane. */
+LE_INLINE void le_pool_pixel(int average, const int8_t *in, int in_w, int channels, int y0, int x0, int fy0, int fy1,
+                             int fx0, int fx1, int32_t act_min, int32_t act_max, int8_t *out) {
+  const int count = (fy1 - fy0) * (fx1 - fx0);
+  int c, fy, fx, j;
+  for (c = 0; c < channels; c += 8) {
+    const mve_pred16_t p = vctp16q((uint32_t)(channels - c));
+    int16x8_t acc = vdupq_n_s16(average ? 0 : -128);
+    for (fy = fy0; fy < fy1; ++fy)
+      for (fx = fx0; fx < fx1; ++fx) {
+        const int16x8_t v = vldrbq_z_s16(in + ((y0 + fy) * in_w + x0 + fx) * channels + c, p);
+        acc = average ? vaddq_s16(acc, v) : vmaxq_s16(acc, v);
+      }
+    if (average && (count & (count - 1)) == 0) {
+      const int16x8_t sign = vshrq_n_s16(acc, 15), magnitude = vabsq_s16(acc);
+      const int16x8_t rounded = vrshlq_s16(magnitude, vdupq_n_s16((int16_t)-__builtin_ctz((unsigned)count)));
+      acc = vsubq_s16(veorq_s16(rounded, sign), sign);
+    } else if (average) {
+      int16_t lanes[8];
+      vst1q_s16(lanes, acc);
+      for (j = 0; j < 8; ++j)
+        lanes[j] = (int16_t)(lanes[j] > 0 ? (lanes[j] + count / 2) / count : (lanes[j] - count / 2) / count);
+      acc = vld1q_s16(lanes);
+    }
+    acc = vminq_s16(vmaxq_s16(acc, vdupq_n_s16((int16_t)act_min)), vdupq_n_s16((int16_t)act_max));
+    vstrbq_p_s16(out + c, acc, p);
+  }
+}
+#endif
+
 LE_INLINE void le_pool(int average, const int8_t *in, int in_h, int in_w, int channels, int f_h, int f_w,
                        int stride_h, int stride_w, int pad_t, int pad_l, int out_h, int out_w, int32_t act_min,
                        int32_t act_max, int8_t *out) {
@@ -367,6 +482,13 @@ LE_INLINE void le_pool(int average, const int8_t *in, int in_h, int in_w, int ch
       const int x0 = ox * stride_w - pad_l;
       const int fx0 = x0 < 0 ? -x0 : 0, fx1 = f_w < in_w - x0 ? f_w : in_w - x0;
       const int count = (fy1 - fy0) * (fx1 - fx0);
+#ifdef LE_MVE /* measured on seed-best (M55): 244,639 -> 225,807 instructions (its two 2x2 average pools) */
+      if (f_h * f_w <= 255) {
+        le_pool_pixel(average, in, in_w, channels, y0, x0, fy0, fy1, fx0, fx1, act_min, act_max, out);
+        out += channels;
+        continue;
+      }
+#endif
       for (c = 0; c < channels; ++c) {
         int32_t acc = average ? 0 : -128;
         for (fy = fy0; fy < fy1; ++fy) {
@@ -386,7 +508,15 @@ LE_INLINE void le_pool(int average, const int8_t *in, int in_h, int in_w, int ch
 /* TANH and LOGISTIC: TFLM's fixed-point result for each of the 256 inputs, tabulated at generation. */
 LE_INLINE void le_lookup(const int8_t *in, int n, const int8_t *table, int8_t *out) {
   int i;
+#ifdef LE_MVE /* 16 lookups per gather load: seed-best's four TANHs on the M55 20,556 -> 5,440 instructions */
+  for (i = 0; i < n; i += 16) {
+    const mve_pred16_t p = vctp8q((uint32_t)(n - i));
+    const uint8x16_t index = veorq_u8(vldrbq_z_u8((const uint8_t *)in + i, p), vdupq_n_u8(0x80)); /* x + 128 */
+    vstrbq_p_s8(out + i, vldrbq_gather_offset_z_s8(table, index, p), p);
+  }
+#else
   for (i = 0; i < n; ++i) out[i] = table[in[i] + 128];
+#endif
 }
 
 LE_INLINE int32_t le_add(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }

@@ -19,6 +19,7 @@ ALIGN = 4  # word loads in the kernels
 class MemoryPlan:
     location: dict[int, tuple[str, int]]  # tensor -> ("in" | "out" | "arena", byte offset)
     scratch: dict[int, int]  # layer index -> arena offset of its padded-input scratch
+    strip: dict[int, int]  # layer index -> arena offset of its column strip (plan.py `_strip_bytes`)
     arena_bytes: int
     copy_output_from: tuple[str, int] | None  # set when the output tensor aliases another buffer
 
@@ -55,9 +56,11 @@ def plan_memory(layers: list[Layer], sizes: dict[int, int], model_input: int, mo
         last = max((last_use.get(t, first) if t != model_output else end) for t, r in root.items() if r == tensor)
         intervals.append((_align(sizes[tensor]), first, last, ("tensor", tensor)))
     for i, layer in enumerate(layers):
-        if layer.kind in ("conv2d", "depthwise") and layer.params["needs_pad"]:
-            p = layer.params
+        p = layer.params
+        if layer.kind in ("conv2d", "depthwise") and p["needs_pad"]:
             intervals.append((_align(p["padded_h"] * p["padded_w"] * p["in_c"]), i, i, ("scratch", layer.index)))
+        if p.get("strip_bytes"):
+            intervals.append((_align(p["strip_bytes"]), i, i, ("strip", layer.index)))
 
     placed: list[tuple[int, int, int, int]] = []  # offset, size, first, last
     offsets = {}
@@ -81,5 +84,6 @@ def plan_memory(layers: list[Layer], sizes: dict[int, int], model_input: int, mo
         copy_from = location[model_output]
         location[model_output] = ("out", 0)
     scratch = {index: offset for (kind, index), offset in offsets.items() if kind == "scratch"}
+    strip = {index: offset for (kind, index), offset in offsets.items() if kind == "strip"}
     arena = max((offset + size for offset, size, _, _ in placed), default=0)
-    return MemoryPlan(location, scratch, arena, copy_from)
+    return MemoryPlan(location, scratch, strip, arena, copy_from)
