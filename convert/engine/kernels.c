@@ -12,7 +12,13 @@
 #endif
 #if defined(__GNUC__) && !defined(__clang__)
 #define LE_UNROLL _Pragma("GCC unroll 32")
+/* The int16-copy SMLAD steps (small layers: a convolution's window is a few steps) unrolled up to 8 times, which
+   unrolls them whole where a window has at most 8 steps. Measured on seed-best (M4): 705,203 -> 628,639
+   instructions, engine flash +2.9 KB; unrolled 4 times 722,026 (a remainder loop for 6 or 7 steps); the int8 steps
+   (big dense layers) unrolled as well, 632,405 (the 294-input layer 1.77 -> 1.88 per MAC). */
+#define LE_UNROLL_STEPS _Pragma("GCC unroll 8")
 #else
+#define LE_UNROLL_STEPS
 #define LE_UNROLL
 #endif
 
@@ -86,8 +92,9 @@ LE_INLINE int8_t le_output(int32_t acc, int32_t multiplier, int shift, int right
    multiply-accumulates at once; the sums are the same int32 sums, so the result is the same. */
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && !defined(LENET_NO_DSP)
 /* Helium (Cortex-M55/M85): 16 input bytes per load; VMLADAVA multiplies 16 int8 pairs and adds them to a
-   scalar int32 sum, exactly; a tail predicate (VCTP) loads zeros past the end of a run and touches no
-   memory there. */
+   scalar int32 sum, exactly. Whole steps run unpredicated, then one tail step under a predicate (VCTP) that
+   loads zeros past the end of a run and touches no memory there (LE_MVE_STEP, LE_MVE_MAC). Predicating every
+   step, as before, cost 22 %: seed-best on the M55 205,794 -> 168,889 instructions without. */
 #include <arm_mve.h>
 #define LE_MVE 1
 #define LE_MVE_STEP(n, i, p, xv) const mve_pred16_t p = vctp8q((uint32_t)((n) - (i))); \
@@ -156,6 +163,7 @@ LE_INLINE void le_dot4(const int8_t *x, const int8_t *w, const int16_t *pairs, i
   (void)pairs;
 #ifdef LE_DSP
   if (pairs) {
+    LE_UNROLL_STEPS
     for (; i + 4 <= n; i += 4) {
       LE_DSP_INPUTS(i);
       LE_DSP_INT16(a0, 0), LE_DSP_INT16(a1, stride), LE_DSP_INT16(a2, 2 * stride);
@@ -166,12 +174,20 @@ LE_INLINE void le_dot4(const int8_t *x, const int8_t *w, const int16_t *pairs, i
 #endif
   {
 #ifdef LE_MVE
-    for (; i < n; i += 16) {
+    for (; i + 16 <= n; i += 16) {
+      const int8x16_t xv = vldrbq_s8(x + i);
+      a0 = vmladavaq_s8(a0, xv, vldrbq_s8(w + i));
+      a1 = vmladavaq_s8(a1, xv, vldrbq_s8(w + i + stride));
+      a2 = vmladavaq_s8(a2, xv, vldrbq_s8(w + i + 2 * stride));
+      a3 = vmladavaq_s8(a3, xv, vldrbq_s8(w + i + 3 * stride));
+    }
+    if (i < n) {
       LE_MVE_STEP(n, i, p, xv);
       LE_MVE_MAC(a0, xv, w + i, p);
       LE_MVE_MAC(a1, xv, w + i + stride, p);
       LE_MVE_MAC(a2, xv, w + i + 2 * stride, p);
       LE_MVE_MAC(a3, xv, w + i + 3 * stride, p);
+      i = n;
     }
 #endif
 #ifdef LE_DSP
@@ -191,6 +207,7 @@ LE_INLINE void le_dot2(const int8_t *x, const int8_t *w, const int16_t *pairs, i
   (void)pairs;
 #ifdef LE_DSP
   if (pairs) {
+    LE_UNROLL_STEPS
     for (; i + 4 <= n; i += 4) {
       LE_DSP_INPUTS(i);
       LE_DSP_INT16(a0, 0), LE_DSP_INT16(a1, stride);
@@ -200,10 +217,16 @@ LE_INLINE void le_dot2(const int8_t *x, const int8_t *w, const int16_t *pairs, i
 #endif
   {
 #ifdef LE_MVE
-    for (; i < n; i += 16) {
+    for (; i + 16 <= n; i += 16) {
+      const int8x16_t xv = vldrbq_s8(x + i);
+      a0 = vmladavaq_s8(a0, xv, vldrbq_s8(w + i));
+      a1 = vmladavaq_s8(a1, xv, vldrbq_s8(w + i + stride));
+    }
+    if (i < n) {
       LE_MVE_STEP(n, i, p, xv);
       LE_MVE_MAC(a0, xv, w + i, p);
       LE_MVE_MAC(a1, xv, w + i + stride, p);
+      i = n;
     }
 #endif
 #ifdef LE_DSP
@@ -222,6 +245,7 @@ LE_INLINE int32_t le_dot1(const int8_t *x, const int8_t *w, const int16_t *pairs
   (void)pairs;
 #ifdef LE_DSP
   if (pairs) {
+    LE_UNROLL_STEPS
     for (; i + 4 <= n; i += 4) {
       LE_DSP_INPUTS(i);
       LE_DSP_INT16(acc, 0);
@@ -231,9 +255,11 @@ LE_INLINE int32_t le_dot1(const int8_t *x, const int8_t *w, const int16_t *pairs
 #endif
   {
 #ifdef LE_MVE
-    for (; i < n; i += 16) {
+    for (; i + 16 <= n; i += 16) acc = vmladavaq_s8(acc, vldrbq_s8(x + i), vldrbq_s8(w + i));
+    if (i < n) {
       LE_MVE_STEP(n, i, p, xv);
       LE_MVE_MAC(acc, xv, w + i, p);
+      i = n;
     }
 #endif
 #ifdef LE_DSP
