@@ -135,8 +135,19 @@ LE_INLINE int32_t le_pair_dot(int32_t xa, int32_t xb, const int16_t *w, int32_t 
   const int32_t xa = (int32_t)__sxtb16(xv), xb = le_sxtb16_ror8(xv)
 #define LE_DSP_INT8(acc, offset) LE_SMLAD_BYTES(xa, xb, le_load32(w + i + (offset)), acc)
 #define LE_DSP_INT16(acc, offset) acc = le_pair_dot(xa, xb, pairs + i + (offset), acc)
+#if defined(__GNUC__) && !defined(__clang__)
+/* A convolution's blocks of 4 output channels unrolled up to 4 times (SIMD32 only). Measured on the M4, one
+   5x5 / 3x3 convolution on a 28x28 image with 8 filters: 2.65 -> 2.10 and 4.75 -> 3.44 instructions per MAC
+   (kept in a loop, the sums and requantization constants went through memory); lenet-plus 5,262,936 ->
+   5,151,434 per inference; seed-best (6 filters: one block) +0.1 %, flash +0.9 KB (its dense layers' blocks).
+   On the M0 and M55 it cost 3 % and 2 % on seed-best, so not there. */
+#define LE_UNROLL_BLOCKS _Pragma("GCC unroll 4")
+#endif
 #else
 #define LE_PAIRS(p) ((const int16_t *)0)
+#endif
+#ifndef LE_UNROLL_BLOCKS
+#define LE_UNROLL_BLOCKS
 #endif
 
 /* The dot products of n contiguous input bytes with the same run of 4, 2 or 1 filters (filter j at
@@ -371,6 +382,7 @@ LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *fil
     }
     /* the windows walked by pointer: measured on seed-best, M4 -0.9 %, M0 +0.6 % against computing each */
     for (ox = 0; ox < out_w; ++ox, window += step) {
+      LE_UNROLL_BLOCKS
       for (oc = 0; oc < fours; oc += 4) {
         int32_t acc[4];
         for (j = 0; j < 4; ++j) acc[j] = bias[oc + j];
