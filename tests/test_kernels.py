@@ -88,33 +88,31 @@ def _engine(model: bytes, tmp_path):
     return tmp_path / "model_engine.c", engine
 
 
-@pytest.mark.parametrize("make, case", MODELS)
-def test_each_kernel_on_this_host_is_bit_exact_with_tflm(make, case, tmp_path):
+def _has_strip(param) -> bool:
+    make, case = param.values
+    return "LE_STRIP(arena" in build_engine(make(case, 0)).source
+
+
+STRIP_CASES = [p for p in MODELS if p.id.startswith("conv-") and _has_strip(p)]
+HOST_RUNS = ([pytest.param(*p.values, (), id=p.id) for p in MODELS]
+             + [pytest.param(*p.values, ("-DLENET_STRIP=1",), id=f"{p.id}-strip") for p in STRIP_CASES])
+
+
+@pytest.mark.parametrize("make, case, flags", HOST_RUNS)
+def test_each_kernel_on_this_host_is_bit_exact_with_tflm(make, case, flags, tmp_path):
+    """Every case in portable C; the convolutions with a column strip also with it forced on (-DLENET_STRIP=1:
+    the SIMD cores' path, its filter order and its copy)."""
     model = make(case, 0)
     rows = _rows(model, 40, 1)
     reference = run_tflm(model, rows)
     engine_c, _ = _engine(model, tmp_path)
-    np.testing.assert_array_equal(HostEngine(engine_c).run(rows, reference.shape[1]), reference)
-
-
-STRIP_CASES = [p for p in MODELS if p.id.startswith("conv-") and "LE_STRIP(arena" in build_engine(p.values[0](p.values[1], 0)).source]
+    np.testing.assert_array_equal(HostEngine(engine_c, extra_flags=flags).run(rows, reference.shape[1]), reference)
 
 
 def test_the_conv_cases_walk_the_column_strip_with_one_and_several_channels_and_both_strides():
     assert {p.id for p in STRIP_CASES} == {"conv-12x12x1-o4-k5-s1-same-none", "conv-12x12x1-o6-k3-s1-same-relu",
                                            "conv-11x11x1-o3-k5-s2-valid-relu6", "conv-9x9x2-o5-k3-s1-valid-none",
                                            "conv-9x10x3-o7-k3-s2-same-relu", "conv-13x13x1-o2-k7-s1-valid-none"}
-
-
-@pytest.mark.parametrize("make, case", STRIP_CASES)
-def test_the_column_strip_on_this_host_is_bit_exact_with_tflm(make, case, tmp_path):
-    """The strip path (taken on SIMD cores) forced on with -DLENET_STRIP=1: the filters in its order, the copy."""
-    model = make(case, 0)
-    rows = _rows(model, 40, 1)
-    reference = run_tflm(model, rows)
-    engine_c, _ = _engine(model, tmp_path)
-    np.testing.assert_array_equal(HostEngine(engine_c, extra_flags=("-DLENET_STRIP=1",)).run(rows, reference.shape[1]),
-                                  reference)
 
 
 def test_the_dense_cases_cross_the_int16_copy_threshold():
