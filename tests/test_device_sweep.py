@@ -245,7 +245,7 @@ def test_when_no_trial_fits_best_says_so_and_chooses_nothing(tmp_path, subset_np
 def test_a_trials_cost_is_what_lenet_bench_mcu_measures_on_the_same_model(tmp_path, converted_build, subset_arrays):
     from lenet_deploy.data import to_model_input
     from lenet_deploy.firmware_bench.mcu.bench import McuOptions, run_mcu_bench
-    from lenet_deploy.firmware_bench.mcu.cost import measure_accuracy, measure_cost
+    from lenet_deploy.firmware_bench.mcu.cost import measure_cost
 
     model = converted_build / "lenet_int8.tflite"
     images, labels = to_model_input(subset_arrays["x_test"][:10]), subset_arrays["y_test"][:10]
@@ -263,18 +263,16 @@ def test_a_trials_cost_is_what_lenet_bench_mcu_measures_on_the_same_model(tmp_pa
     assert cost.energy_uj == pytest.approx(main_build["estimated_energy_uj"], rel=0.01)
     assert cost.int8_accuracy == pytest.approx(report.host_engine["accuracy"])
     assert np.isclose(cost.macs, report.macs)
-    # A trained model whose architecture was measured: only its int8 accuracy and the engine against TFLM.
-    checked = measure_accuracy(model, BOARDS["mps2-an386"], images, tmp_path / "again", (images, labels))
-    assert (checked.int8_accuracy, checked.images, checked.bit_exact) == (cost.int8_accuracy, 10, 10)
-    assert checked.instructions is None and not (tmp_path / "again" / "firmware").exists()
 
 
-def fake_cost(model, mnist, board, work, seed, val_size, accuracy, measure_device=True):
+def fake_cost(model, mnist, board, work, seed, val_size, accuracy):
     """A stand-in for firmware_bench's trial cost (QEMU), for the driver's own logic: 1 byte of flash per
-    parameter, a fixed RAM, instructions and latency growing with the parameters."""
+    parameter, a fixed RAM, latency growing with the parameters, instructions with them and with the weights (as
+    the engine's do: the weights choose some of its code)."""
     params = model.count_params()
+    weights = round(sum(float(abs(w).sum()) for w in model.get_weights()))
     return {"board": board.machine, "macs": params, "fits": True, "reason": "", "flash_bytes": params,
-            "ram_bytes": 4000, "instructions": 2.0 * params, "latency_ms": params / 1e4, "energy_uj": 1.0,
+            "ram_bytes": 4000, "instructions": 2.0 * params + weights, "latency_ms": params / 1e4, "energy_uj": 1.0,
             "images": 10, "bit_exact": 10, "int8_accuracy": 0.5 if accuracy else None, "asked_accuracy": accuracy}
 
 
@@ -314,3 +312,33 @@ def test_an_architecture_over_a_limit_is_pruned_before_training_with_the_reason(
     flash = attrs["device"].get("flash_bytes")
     assert str(pruned.value) == attrs["reason"] == reason.format(flash=flash or 0)
     assert attrs["feasible"] is False
+
+
+def test_a_trained_trial_is_measured_again_and_ranked_by_its_own_cost(tmp_path):
+    """The untrained architecture's cost prunes before training; the trained model's replaces it, since the
+    weights choose some of the engine's code (a stand-in cost whose instructions follow the weights)."""
+    import keras
+    import optuna
+
+    from lenet_deploy.train.model import build_model
+    from lenet_deploy.train.sweep.device import DeviceLimits
+    from lenet_deploy.train.sweep.driver import SweepOptions, _Objective
+    from lenet_deploy.train.sweep.progress import TrialProgress
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    trial = study.ask()
+    board = find_board("mps2-an386")
+    objective = _Objective(None, "test", None, SweepOptions(device=DeviceLimits(board, max_flash=200_000)), None,
+                           study, TrialProgress(1), fake_cost)
+    config = make_config({"filters": [4, 8], "kernel_size": 3, "dense_units": [32]})
+    objective._check_before_training(trial, config, 1)
+    untrained = study._storage.get_trial(trial._trial_id).user_attrs["device"]
+    trained = build_model(config, 0)
+    trained.set_weights([w * 3 + 0.01 for w in trained.get_weights()])  # what training does to them, roughly
+    trained.save(tmp_path / "model.keras")
+    objective._measure_trained(trial, tmp_path)
+    attrs = study._storage.get_trial(trial._trial_id).user_attrs
+    expected = fake_cost(keras.models.load_model(tmp_path / "model.keras"), None, board, None, 0, 0, True)
+    assert attrs["device"]["instructions"] == expected["instructions"] != untrained["instructions"]
+    assert attrs["device"]["asked_accuracy"] is True and attrs["feasible"] is True

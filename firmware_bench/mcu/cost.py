@@ -80,30 +80,11 @@ def measure_cost(model_path: Path, board: Board, images: np.ndarray, work: Path,
         images=len(images), bit_exact=int((run.outputs == tflm.outputs).all(axis=1).sum()), int8_accuracy=accuracy)
 
 
-def measure_accuracy(model_path: Path, board: Board, images: np.ndarray, work: Path,
-                     accuracy_set: tuple[np.ndarray, np.ndarray]) -> DeviceCost:
-    """The int8 accuracy of `model_path`'s engine compiled for this host on `accuracy_set`, and its outputs on
-    `images` against TFLite Micro's byte for byte (the firmware computes what the host engine computes: the
-    per-op kernel tests and `lenet-bench mcu` check that on every board)."""
-    (_, engine_c), engine = write_engine(Path(model_path), Path(work) / "engine")
-    tflm = tflm_reference(Path(model_path).read_bytes(), images, str(model_path))
-    x, y = accuracy_set
-    outputs = contained("running the C engine compiled for this host", host_engine_outputs, engine_c,
-                        tflm.input.quantize(np.concatenate([images, x])), tflm.outputs.shape[1])
-    checked, rest = outputs[:len(images)], outputs[len(images):]
-    return DeviceCost(board.machine, engine.macs, fits=True, images=len(images),
-                      bit_exact=int((checked == tflm.outputs).all(axis=1).sum()),
-                      int8_accuracy=top1_accuracy(rest, y))
-
-
-def trial_cost(model, mnist, board: Board, work: Path, seed: int, val_size: int, accuracy: bool,
-               measure_device: bool = True) -> dict:
+def trial_cost(model, mnist, board: Board, work: Path, seed: int, val_size: int, accuracy: bool) -> dict:
     """A sweep trial's Keras `model` as int8 on `board`: its cost, and (`accuracy`) its int8 validation accuracy.
 
     Converted as `lenet-convert --quantize int8` converts (calibrated on the training split of the same seed and
-    validation size), measured on the first CHECK_IMAGES validation images. `measure_device=False` (a trained
-    model whose architecture was measured before training: flash, RAM and instructions do not change with the
-    weights): no firmware build and no QEMU, only the int8 accuracy and the engine checked against TFLite Micro."""
+    validation size), measured on the first CHECK_IMAGES validation images."""
     from lenet_deploy.artifacts import write_bytes_atomic
     from lenet_deploy.data import split_train_val, to_model_input
 
@@ -113,6 +94,4 @@ def trial_cost(model, mnist, board: Board, work: Path, seed: int, val_size: int,
     write_bytes_atomic(tflite, int8_flatbuffer(model, representative_images(mnist, REPRESENTATIVE, seed, val_size)))
     _, x_val, _, y_val = split_train_val(mnist.x_train, mnist.y_train, val_size, seed)
     x_val = to_model_input(x_val)
-    if not measure_device:
-        return measure_accuracy(tflite, board, x_val[:CHECK_IMAGES], work, (x_val, y_val)).to_dict()
     return measure_cost(tflite, board, x_val[:CHECK_IMAGES], work, (x_val, y_val) if accuracy else None).to_dict()

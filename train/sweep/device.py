@@ -2,9 +2,10 @@
 
 Every trial is converted to int8, its C engine built for the board and run in QEMU: that needs the generator
 and the emulator, both above train, so the sweep receives the cost as a function from the command that starts
-it (firmware_bench's `trial_cost`; see `run_sweep`). The same is measured once before training, on the freshly
-initialised model: flash, RAM and instructions follow from the architecture, not the weights, so a trial over a
-limit is recorded with the reason and never trained.
+it (firmware_bench's `trial_cost`; see `run_sweep`). The same is measured before training, on the freshly
+initialised model: flash, RAM and instructions follow mostly from the architecture, so a trial over a limit is
+recorded with the reason and never trained; a trained trial is measured again (its weights choose some of the
+engine's code and paths: `_Objective._measure_trained`), and that is the cost it is ranked and limited by.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from lenet_deploy.train.sweep.spec import SweepSpec
 
 
 PHASES = ("precheck", "fit", "int8_check")  # where a trial's time goes: the device cost of the untrained
-# architecture, training with its per-epoch validation, the trained model's int8 accuracy and engine check
+# architecture, training with its per-epoch validation, the trained model's device cost and int8 accuracy
 
 
 def time_per_phase(rows: list[dict[str, Any]]) -> str:
