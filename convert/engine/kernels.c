@@ -359,9 +359,9 @@ LE_INLINE void le_output4(const int32_t *acc, const int32_t *multiplier, const i
    at generation time): k_h rows of k_w * in_c contiguous bytes (NHWC) per output, filters OHWI,
    output channels in blocks of 4. FULLY_CONNECTED is the same kernel on a 1x1 image.
    `strip` (a scratch buffer, or 0): the generator gives one where filter rows are short (a 5x5 filter on one
-   channel: rows of 5 bytes) and the core has SIMD (LE_STRIP), and lays those filters out OWHI; each output row's input is then copied into
-   the strip once and every window is one dot product of k_h * k_w * in_c bytes instead of k_h short ones, each
-   with its tail. */
+   channel: rows of 5 bytes) and the core has SIMD (LE_STRIP), and lays those filters out OWHI; each output
+   row's input is then copied into the strip once and every window is one dot product of k_h * k_w * in_c
+   bytes instead of k_h short ones, each with its tail. */
 LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *filters, const int16_t *pairs,
                          const int32_t *bias,
                          const int32_t *multiplier, const int8_t *shift, int right_only, int k_h, int k_w,

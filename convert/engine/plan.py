@@ -172,7 +172,8 @@ def _conv(graph: Graph, op: Op, where: str) -> Layer:
     low, high = activation_range(options.fusedActivationFunction, target, where)
     folded = bias.astype(np.int64) - _zero_point(source) * filters.reshape(out_c, -1).astype(np.int64).sum(axis=1)
     return Layer(op.index, "conv2d", op.inputs[0], op.outputs[0], dict(
-        **window, strip_bytes=_strip_bytes(window), out_c=out_c, filters=filters, bias=_int32(folded, where), multipliers=multipliers, shifts=shifts,
+        **window, strip_bytes=_strip_bytes(window), out_c=out_c, filters=filters, bias=_int32(folded, where),
+        multipliers=multipliers, shifts=shifts,
         right_only=_right_only(filters, folded, shifts), output_offset=_zero_point(target), act_min=low,
         act_max=high),
         macs=window["out_h"] * window["out_w"] * out_c * k_h * k_w * in_c)
