@@ -34,7 +34,8 @@ DEPTHWISES = [(12, 12, 4, 1, 3, 1, "same", "relu"), (11, 11, 3, 2, 3, 2, "valid"
               (7, 7, 16, 1, 1, 1, "valid", "relu"), (10, 10, 1, 2, 7, 1, "same", "none")]
 # (op, height, width, channels, activation, constant first)
 CHANNEL_CONSTANTS = [("ADD", 6, 6, 4, "none", False), ("ADD", 5, 7, 6, "relu", True), ("ADD", 4, 4, 16, "relu6", False),
-                     ("MUL", 6, 6, 4, "none", False), ("MUL", 5, 7, 6, "relu", True), ("MUL", 3, 3, 17, "relu6", False)]
+                     ("MUL", 6, 6, 4, "none", False), ("MUL", 5, 7, 6, "relu", True), ("MUL", 3, 3, 17, "relu6", False),
+                     ("ADD", 3, 3, 20, "none", True)]
 # (op, height, width, channels, size, stride, padding, activation)
 POOLS = [("MAX_POOL_2D", 8, 8, 4, 2, 2, "valid", "none"), ("AVERAGE_POOL_2D", 8, 8, 4, 2, 2, "valid", "none"),
          ("MAX_POOL_2D", 9, 7, 3, 3, 2, "same", "relu"), ("AVERAGE_POOL_2D", 9, 7, 3, 3, 2, "same", "relu6"),
@@ -113,6 +114,19 @@ def test_the_conv_cases_walk_the_column_strip_with_one_and_several_channels_and_
     assert {p.id for p in STRIP_CASES} == {"conv-12x12x1-o4-k5-s1-same-none", "conv-12x12x1-o6-k3-s1-same-relu",
                                            "conv-11x11x1-o3-k5-s2-valid-relu6", "conv-9x9x2-o5-k3-s1-valid-none",
                                            "conv-9x10x3-o7-k3-s2-same-relu", "conv-13x13x1-o2-k7-s1-valid-none"}
+
+
+def test_the_add_and_mul_cases_walk_the_table_and_the_computed_path():
+    """Up to 16 channels (TABLE_MAX_BYTES) a per-channel ADD or MUL is a table; above, it is computed."""
+    kernels = {}
+    for param in MODELS:
+        if param.id.startswith(("ADD", "MUL")):
+            source = build_engine(_channel_constant(param.values[1], 0)).source
+            kernels[param.id] = [k for k in ("le_channel_lookup(", "le_add_channels(", "le_mul_channels(")
+                                 if f"  {k}" in source]
+    assert kernels["ADD-4x4x16-relu6-False"] == kernels["MUL-6x6x4-none-False"] == ["le_channel_lookup("]
+    assert kernels["ADD-3x3x20-none-True"] == ["le_add_channels("]
+    assert kernels["MUL-3x3x17-relu6-False"] == ["le_mul_channels("]
 
 
 def test_the_dense_cases_cross_the_int16_copy_threshold():

@@ -146,6 +146,9 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
         return ([("int32_t", f"{name}_constant", p["constant"])],
                 f"  le_mul_channels({src}, {p['size']}, {p['channels']}, {p['input_offset']}, {name}_constant, "
                 f"{p['multiplier']}, {p['shift']}, {p['output_offset']}, {p['act_min']}, {p['act_max']}, {dst});\n")
+    if layer.kind == "channel_table":
+        return ([("int8_t", f"{name}_table", p["table"])],
+                f"  le_channel_lookup({src}, {p['size']}, {p['channels']}, {name}_table, {dst});\n")
     if layer.kind == "fully_connected":
         arrays = _weight_arrays(p, name, p["out_n"], p["depth"])
         return arrays, (f"  le_fully_connected({src}, {p['depth']}, {name}_filters, {_pairs_arg(arrays, name)}, "

@@ -509,6 +509,14 @@ LE_INLINE void le_pool_pixel(int average, const int8_t *in, int in_w, int channe
 }
 #endif
 
+/* ADD or MUL of a per-channel constant with few channels, tabulated at generation (plan.py `_as_table`): the
+   output for each channel and each of the 256 inputs, what le_add_channels / le_mul_channels compute. */
+LE_INLINE void le_channel_lookup(const int8_t *in, int n, int channels, const int8_t *table, int8_t *out) {
+  int i, c;
+  for (i = 0; i < n; i += channels)
+    for (c = 0; c < channels; ++c) out[i + c] = table[(c << 8) + in[i + c] + 128];
+}
+
 LE_INLINE void le_pool(int average, const int8_t *in, int in_h, int in_w, int channels, int f_h, int f_w,
                        int stride_h, int stride_w, int pad_t, int pad_l, int out_h, int out_w, int32_t act_min,
                        int32_t act_max, int8_t *out) {
