@@ -142,14 +142,18 @@ BOARD_CASES = [MODELS[i] for i in (0, 2, 4, 6, 8, 9, 11, 13)] + [p for p in MODE
 
 @pytest.mark.slow
 @pytest.mark.skipif(bool(missing), reason=f"not installed: {', '.join(missing)}")
-@pytest.mark.parametrize("board", ["microbit", "mps2-an386", "mps3-an547"])  # portable C, DSP, Helium
-def test_each_kernel_on_the_boards_is_bit_exact_with_tflm(board, tmp_path):
-    """One firmware per case, each in QEMU on the board's core, against TFLite Micro."""
+@pytest.mark.parametrize("board, cases, forced", [
+    ("microbit", BOARD_CASES, ""), ("mps2-an386", BOARD_CASES, ""), ("mps3-an547", BOARD_CASES, ""),
+    ("mps2-an386", STRIP_CASES, "#define LENET_STRIP 0\n")],
+    ids=["microbit", "mps2-an386", "mps3-an547", "mps2-an386-no-strip"])  # portable C, DSP, Helium
+def test_each_kernel_on_the_boards_is_bit_exact_with_tflm(board, cases, forced, tmp_path):
+    """One firmware per case, each in QEMU on the board's core, against TFLite Micro; on the M4 the column-strip
+    cases also with the strip forced off (LENET_STRIP 0: their filters and int16 copy row by row)."""
     from lenet_deploy.firmware_bench.mcu.build import build_firmware
     from lenet_deploy.firmware_bench.mcu.qemu import run_firmware
 
     failures = []
-    for index, param in enumerate(BOARD_CASES):
+    for index, param in enumerate(cases):
         make, case = param.values
         model = make(case, index)
         rows = _rows(model, 20, index)
@@ -157,6 +161,7 @@ def test_each_kernel_on_the_boards_is_bit_exact_with_tflm(board, tmp_path):
         work = tmp_path / param.id
         work.mkdir()
         engine_c, engine = _engine(model, work)
+        engine_c.write_text(forced + engine_c.read_text())
         firmware = build_firmware(engine_c, work, BOARDS[board])
         outputs = run_firmware(firmware, rows, reference.shape[1], engine.macs).outputs
         if not np.array_equal(outputs, reference):

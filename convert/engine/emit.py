@@ -57,19 +57,18 @@ def _array(c_type: str, name: str, values) -> str:
     return f"static const {c_type} {name}[{len(values)}] = {{\n{lines}\n}};\n"
 
 
-def _strip_filters(name: str, filters) -> str:
-    """A strip convolution's filters: OWHI (each window column by column) where the kernel uses the strip, OHWI
-    elsewhere."""
-    filters = np.asarray(filters)
-    return ("#if LE_STRIP_PAYS\n" + _array("int8_t", name, filters.transpose(0, 2, 1, 3)) + "#else\n"
-            + _array("int8_t", name, filters) + "#endif\n")
-
-
 def _constant(c_type: str, name: str, values) -> str:
-    return _strip_filters(name, values) if c_type == "strip_int8" else _array(c_type, name, values)
+    """One constant array. A strip convolution's filters and their int16 copy ("strip_" types, values: the strip's
+    order and row by row) in both orders: the strip's where the kernel uses the strip (kernels.c LE_STRIP_PAYS)."""
+    if not c_type.startswith("strip_"):
+        return _array(c_type, name, values)
+    in_strip, by_rows = values
+    return (f"#if LE_STRIP_PAYS\n{_array(c_type[6:], name, in_strip)}#else\n{_array(c_type[6:], name, by_rows)}"
+            "#endif\n")
 
 
-_C_BYTES = {"int8_t": 1, "strip_int8": 1, "int32_t": 4}
+_C_BYTES = {"int8_t": 1, "int32_t": 4}
+SIMD32_ONLY = ("int16_t", "strip_int16_t")  # the int16 copies: in flash only where the SIMD32 path reads them
 
 
 def _filter_arrays(p: dict, name: str) -> list[tuple[str, str, object]]:
@@ -88,16 +87,22 @@ def _window_args(p: dict, name: str) -> str:
 
 def _weight_arrays(p: dict, name: str, rows: int, row: int) -> list[tuple[str, str, object]]:
     """A conv or dense layer's constants (`_filter_arrays`, filters as `rows` runs of `row` bytes) and the int16
-    copy of small filters for the SIMD32 path."""
+    copy of small filters for the SIMD32 path. A convolution with a column strip has both also in the strip's
+    order (OWHI: each window one run of k_h * k_w * in_c bytes), chosen where the C is compiled (`_constant`)."""
     arrays = _filter_arrays(p, name)
     copy = pairs(p["filters"], rows, row)
-    if copy is not None:
+    if p.get("strip_bytes"):
+        columns = np.asarray(p["filters"]).transpose(0, 2, 1, 3)
+        arrays[0] = ("strip_int8_t", f"{name}_filters", (columns, p["filters"]))
+        if copy is not None:
+            arrays.append(("strip_int16_t", f"{name}_pairs", (pairs(columns, p["out_c"], columns[0].size), copy)))
+    elif copy is not None:
         arrays.append(("int16_t", f"{name}_pairs", copy))
     return arrays
 
 
 def _pairs_arg(arrays: list, name: str) -> str:
-    return f"LE_PAIRS({name}_pairs)" if arrays[-1][0] == "int16_t" else "0"
+    return f"LE_PAIRS({name}_pairs)" if arrays[-1][0] in SIMD32_ONLY else "0"
 
 
 def _pointer(plan: MemoryPlan, tensor: int) -> str:
@@ -120,14 +125,8 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
     p, src, dst = layer.params, _pointer(plan, layer.input), _pointer(plan, layer.output)
     name = f"{prefix}op{layer.index}"
     if layer.kind == "conv2d":
-        if p["strip_bytes"]:  # each window one run, its int16 copy (SIMD32 only) in the strip's order
-            arrays = _filter_arrays(p, name)
-            arrays[0] = ("strip_int8", *arrays[0][1:])
-            copy = pairs(np.asarray(p["filters"]).transpose(0, 2, 1, 3), p["out_c"], p["k_h"] * p["k_w"] * p["in_c"])
-            arrays += [("int16_t", f"{name}_pairs", copy)] if copy is not None else []
-            strip = f"LE_STRIP(arena + {plan.strip[layer.index]})"
-        else:
-            arrays, strip = _weight_arrays(p, name, p["out_c"] * p["k_h"], p["k_w"] * p["in_c"]), "0"
+        arrays = _weight_arrays(p, name, p["out_c"] * p["k_h"], p["k_w"] * p["in_c"])
+        strip = f"LE_STRIP(arena + {plan.strip[layer.index]})" if p["strip_bytes"] else "0"
         code, src = _padded(layer, plan, src)
         code += (f"  le_conv2d({src}, {p['padded_w']}, {p['in_c']}, {name}_filters, {_pairs_arg(arrays, name)}, "
                  f"{_window_args(p, name)}, {strip}, {dst});\n")
@@ -246,8 +245,16 @@ def build_engine(model: bytes, name: str = "lenet", source: str = "model",
 
 
 def _constant_bytes(arrays: list[tuple[str, str, object]]) -> int:
-    """Constants every core carries (SIMD32 cores add the int16 copies of small weights: see `pairs`)."""
-    return sum(_C_BYTES[c_type] * int(np.asarray(values).size) for c_type, _, values in arrays if c_type != "int16_t")
+    """Constants every core carries (SIMD32 cores add the int16 copies of small weights: see `pairs`); a strip
+    convolution's filters once (either order)."""
+    total = 0
+    for c_type, _, values in arrays:
+        if c_type in SIMD32_ONLY:
+            continue
+        if c_type.startswith("strip_"):  # either order: the same bytes
+            c_type, values = c_type.removeprefix("strip_"), values[1]
+        total += _C_BYTES[c_type] * int(np.asarray(values).size)
+    return total
 
 
 def _header(name: str, graph: Graph, arena: int, weight_bytes: int, macs: int, sha: str, source: str) -> str:
