@@ -476,10 +476,15 @@ LE_INLINE void le_mul_channels(const int8_t *in, int n, int channels, int32_t in
   }
 }
 
+/* An average pool's sum over its count: rounded, halves away from zero (TFLM's AveragePool). */
+LE_INLINE int32_t le_average(int32_t sum, int count) {
+  return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+}
+
 #ifdef LE_MVE
 /* One output pixel of a pool, 8 channels per vector in int16 lanes (a window of at most 255 int8 values cannot
-   overflow them). The average's division (rounded, halves away from zero, as le_pool) is a rounding shift of |sum|
-   when the count is a power of two (a 2x2 pool's), else done lane by lane. */
+   overflow them). The average (le_average) is a rounding shift of |sum| when the count is a power of two (a 2x2
+   pool's), else done lane by lane. */
 LE_INLINE void le_pool_pixel(int average, const int8_t *in, int in_w, int channels, int y0, int x0, int fy0, int fy1,
                              int fx0, int fx1, int32_t act_min, int32_t act_max, int8_t *out) {
   const int count = (fy1 - fy0) * (fx1 - fx0);
@@ -500,7 +505,7 @@ LE_INLINE void le_pool_pixel(int average, const int8_t *in, int in_w, int channe
       int16_t lanes[8];
       vst1q_s16(lanes, acc);
       for (j = 0; j < 8; ++j)
-        lanes[j] = (int16_t)(lanes[j] > 0 ? (lanes[j] + count / 2) / count : (lanes[j] - count / 2) / count);
+        lanes[j] = (int16_t)le_average(lanes[j], count);
       acc = vld1q_s16(lanes);
     }
     acc = vminq_s16(vmaxq_s16(acc, vdupq_n_s16((int16_t)act_min)), vdupq_n_s16((int16_t)act_max));
@@ -544,7 +549,7 @@ LE_INLINE void le_pool(int average, const int8_t *in, int in_h, int in_w, int ch
             if (average) acc += v; else if (v > acc) acc = v;
           }
         }
-        if (average) acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+        if (average) acc = le_average(acc, count);
         *out++ = le_clamp(acc, act_min, act_max);
       }
     }
