@@ -95,8 +95,13 @@ def _has_strip(param) -> bool:
 
 
 STRIP_CASES = [p for p in MODELS if p.id.startswith("conv-") and _has_strip(p)]
+# The Cortex-M0's requantization (32-bit products): a conv, a dense, a depthwise and the computed ADD and MUL.
+SRDHM_32_CASES = [p for p in MODELS if p.id in ("conv-12x12x1-o6-k3-s1-same-relu", "conv-14x14x6-o12-k5-s1-valid-relu",
+                                                "fc-120-84-relu", "dw-11x11x3-m2-k3-s2-valid-none",
+                                                "ADD-3x3x20-none-True", "MUL-3x3x17-relu6-False")]
 HOST_RUNS = ([pytest.param(*p.values, (), id=p.id) for p in MODELS]
-             + [pytest.param(*p.values, ("-DLENET_STRIP=1",), id=f"{p.id}-strip") for p in STRIP_CASES])
+             + [pytest.param(*p.values, ("-DLENET_STRIP=1",), id=f"{p.id}-strip") for p in STRIP_CASES]
+             + [pytest.param(*p.values, ("-DLENET_SRDHM_32",), id=f"{p.id}-srdhm32") for p in SRDHM_32_CASES])
 
 
 @pytest.mark.parametrize("make, case, flags", HOST_RUNS)
@@ -108,6 +113,53 @@ def test_each_kernel_on_this_host_is_bit_exact_with_tflm(make, case, flags, tmp_
     reference = run_tflm(model, rows)
     engine_c, _ = _engine(model, tmp_path)
     np.testing.assert_array_equal(HostEngine(engine_c, extra_flags=flags).run(rows, reference.shape[1]), reference)
+
+
+SRDHM_CHECK = r"""
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include "kernels.c"
+int main(void) {
+  const int32_t edges[] = {0, 1, -1, 2, 32767, 32768, -32768, -32769, 65535, 65536, -65536, -65537, 1 << 30,
+    -(1 << 30), (1 << 30) - 1, INT32_MAX, INT32_MIN, INT32_MIN + 1, 0x7fff8000, (int32_t)0x80008000u, 0x7fff0000};
+  const int n = sizeof edges / sizeof *edges;
+  uint64_t state = 88172645463325252u;
+  long differ = 0, k;
+  int i, j;
+  for (i = 0; i < n; ++i)
+    for (j = 0; j < n; ++j)
+      if (edges[j] >= 0) differ += le_srdhm_multiplier(edges[i], edges[j]) != le_srdhm(edges[i], edges[j]);
+  for (k = 0; k < 20000000; ++k) { /* xorshift64: both operands over their whole ranges, and shifted short */
+    int32_t a, b;
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    a = (int32_t)(uint32_t)state, b = (int32_t)((uint32_t)(state >> 32) >> 1);
+    if (k & 1) a >>= (state >> 58) % 31;
+    if (k & 2) b >>= (state >> 53) % 31;
+    differ += le_srdhm_multiplier(a, b) != le_srdhm(a, b);
+  }
+  printf("%ld\n", differ);
+  return 0;
+}
+"""
+
+
+def test_the_cortex_m0s_32_bit_doubling_high_multiply_equals_the_64_bit_one(tmp_path):
+    """le_srdhm_multiplier (-DLENET_SRDHM_32, the ARMv6-M default) against le_srdhm's int64 product: every pair of
+    edge values and 20 million random ones (multipliers are never negative), under UBSan (no signed overflow)."""
+    import subprocess
+    from importlib import resources
+
+    from lenet_deploy.convert.engine.host import host_compiler
+
+    (tmp_path / "kernels.c").write_text(
+        resources.files("lenet_deploy.convert.engine").joinpath("kernels.c").read_text())
+    (tmp_path / "check.c").write_text(SRDHM_CHECK)
+    subprocess.run([host_compiler(), "-std=c99", "-O2", "-Wall", "-Werror", "-DLENET_SRDHM_32",
+                    "-fsanitize=undefined", "-fno-sanitize-recover", "check.c", "-o", "check"],
+                   cwd=tmp_path, check=True)
+    run = subprocess.run(["./check"], cwd=tmp_path, capture_output=True, text=True)
+    assert (run.returncode, run.stdout, run.stderr) == (0, "0\n", "")
 
 
 def test_the_conv_cases_walk_the_column_strip_with_one_and_several_channels_and_both_strides():
