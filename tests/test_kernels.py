@@ -95,14 +95,20 @@ def _has_strip(param) -> bool:
 
 
 STRIP_CASES = [p for p in MODELS if p.id.startswith("conv-") and _has_strip(p)]
-# The Cortex-M0's requantization (32-bit products): a conv, a dense, a depthwise and the computed ADD and MUL.
-SRDHM_32_CASES = [p for p in MODELS if p.id in ("conv-12x12x1-o6-k3-s1-same-relu", "conv-14x14x6-o12-k5-s1-valid-relu",
-                                                "fc-120-84-relu", "dw-11x11x3-m2-k3-s2-valid-none",
-                                                "ADD-3x3x20-none-True", "MUL-3x3x17-relu6-False")]
+# The Cortex-M0's portable path on this host (-DLENET_WORDS=1 -DLENET_SRDHM_32: its int32 weight copy and 32-bit
+# requantization): half the conv and dense cases with the copy (blocks of 4, 2 and 1 filters, short and long runs),
+# the strip cases with the strip too (its order of the copy), the ops that requantize without a copy, and a pool
+# (which does not requantize: the 32-bit helper then goes unused).
+WORDS_CASES = [p for p in MODELS if p.id.startswith(("conv-", "fc-")) and "LE_WORDS(lenet_op" in build_engine(
+    p.values[0](p.values[1], 0)).source]
+M0 = ("-DLENET_WORDS=1", "-DLENET_SRDHM_32")
+M0_CASES = WORDS_CASES[::2] + [p for p in MODELS if p.id in (
+    "fc-120-84-relu", "dw-11x11x3-m2-k3-s2-valid-none", "ADD-3x3x20-none-True", "MUL-3x3x17-relu6-False",
+    "MAX_POOL_2D-8x8x4-k2-s2-valid-none")]
 HOST_RUNS = ([pytest.param(*p.values, (), id=p.id) for p in MODELS]
              + [pytest.param(*p.values, ("-DLENET_STRIP=1",), id=f"{p.id}-strip") for p in STRIP_CASES]
-             + [pytest.param(*p.values, ("-DLENET_SRDHM_32",), id=f"{p.id}-srdhm32") for p in SRDHM_32_CASES])
-
+             + [pytest.param(*p.values, M0, id=f"{p.id}-m0") for p in M0_CASES]
+             + [pytest.param(*p.values, (*M0, "-DLENET_STRIP=1"), id=f"{p.id}-m0-strip") for p in STRIP_CASES])
 
 @pytest.mark.parametrize("make, case, flags", HOST_RUNS)
 def test_each_kernel_on_this_host_is_bit_exact_with_tflm(make, case, flags, tmp_path):
@@ -184,6 +190,17 @@ def test_the_add_and_mul_cases_walk_the_table_and_the_computed_path():
 def test_the_dense_cases_cross_the_int16_copy_threshold():
     weights = [inputs * outputs for inputs, outputs, _ in DENSES]
     assert min(weights) <= PAIRS_MAX_BYTES < max(weights)
+
+
+def test_the_int32_copy_is_made_for_small_layers_only_and_walks_every_block_size():
+    """Small layers get the copy (both orders where there is a strip), big ones keep their int8 path; the cases
+    with a copy have 1, 2 and 3 filters past their blocks of 4."""
+    assert {p.id for p in WORDS_CASES} >= {p.id for p in STRIP_CASES}
+    assert "fc-196-120-none" not in {p.id for p in WORDS_CASES} and "fc-120-84-relu" not in {p.id for p in WORDS_CASES}
+    assert {p.values[1][3] % 4 for p in M0_CASES if p.id.startswith("conv-")} == {0, 1, 2, 3}
+    assert {p.values[1][1] % 4 for p in M0_CASES if p.id.startswith("fc-")} == {0, 1, 2, 3}
+    source = build_engine(_conv(CONVS[0], 0)).source
+    assert source.count("static const int32_t lenet_op0_words[100]") == 2  # the strip's order and by rows
 
 
 missing = missing_tools()

@@ -54,6 +54,8 @@ def _array(c_type: str, name: str, values) -> str:
     if c_type == "int16_t":  # the SIMD32 path's weight copy: in flash only where that path reads it
         return (f"#ifdef LE_DSP\nstatic const int16_t {name}[{len(values)}] __attribute__((aligned(8))) = "
                 f"{{\n{lines}\n}};\n#endif\n")
+    if c_type == "words":  # ARMv6-M's int32 weight copy: likewise
+        return f"#if LE_WORDS_PAYS\nstatic const int32_t {name}[{len(values)}] = {{\n{lines}\n}};\n#endif\n"
     return f"static const {c_type} {name}[{len(values)}] = {{\n{lines}\n}};\n"
 
 
@@ -68,7 +70,9 @@ def _constant(c_type: str, name: str, values) -> str:
 
 
 _C_BYTES = {"int8_t": 1, "int32_t": 4}
-SIMD32_ONLY = ("int16_t", "strip_int16_t")  # the int16 copies: in flash only where the SIMD32 path reads them
+# The copies of small weights in flash only on the cores whose path reads them: int16 pairs (SIMD32), int32 words
+# (ARMv6-M).
+CORE_COPIES = ("int16_t", "strip_int16_t", "words", "strip_words")
 
 
 def _filter_arrays(p: dict, name: str) -> list[tuple[str, str, object]]:
@@ -86,23 +90,30 @@ def _window_args(p: dict, name: str) -> str:
 
 
 def _weight_arrays(p: dict, name: str, rows: int, row: int) -> list[tuple[str, str, object]]:
-    """A conv or dense layer's constants (`_filter_arrays`, filters as `rows` runs of `row` bytes) and the int16
-    copy of small filters for the SIMD32 path. A convolution with a column strip has both also in the strip's
-    order (OWHI: each window one run of k_h * k_w * in_c bytes), chosen where the C is compiled (`_constant`)."""
+    """A conv or dense layer's constants (`_filter_arrays`, filters as `rows` runs of `row` bytes) and the copies
+    of small filters for the SIMD32 (`pairs`) and ARMv6-M (`words`) paths. A convolution with a column strip has
+    them all also in the strip's order (OWHI: each window one run of k_h * k_w * in_c bytes), chosen where the C
+    is compiled (`_constant`)."""
     arrays = _filter_arrays(p, name)
-    copy = pairs(p["filters"], rows, row)
-    if p.get("strip_bytes"):
-        columns = np.asarray(p["filters"]).transpose(0, 2, 1, 3)
-        arrays[0] = ("strip_int8_t", f"{name}_filters", (columns, p["filters"]))
+    filters = np.asarray(p["filters"])
+    copies = {"pairs": pairs(filters, rows, row), "words": words(filters)}
+    columns = filters.transpose(0, 2, 1, 3) if p.get("strip_bytes") else None
+    if columns is not None:
+        arrays[0] = ("strip_int8_t", f"{name}_filters", (columns, filters))
+        copies = {kind: (pairs(columns, len(columns), columns[0].size) if kind == "pairs" else words(columns), copy)
+                  for kind, copy in copies.items() if copy is not None}
+    for kind, copy in copies.items():
         if copy is not None:
-            arrays.append(("strip_int16_t", f"{name}_pairs", (pairs(columns, p["out_c"], columns[0].size), copy)))
-    elif copy is not None:
-        arrays.append(("int16_t", f"{name}_pairs", copy))
+            c_type = "int16_t" if kind == "pairs" else "words"
+            arrays.append(("strip_" + c_type if columns is not None else c_type, f"{name}_{kind}", copy))
     return arrays
 
 
-def _pairs_arg(arrays: list, name: str) -> str:
-    return f"LE_PAIRS({name}_pairs)" if arrays[-1][0] in SIMD32_ONLY else "0"
+def _copy_args(arrays: list, name: str) -> str:
+    """The pairs and words arguments of le_conv2d / le_fully_connected: each copy the layer has, else 0."""
+    names = {array[1] for array in arrays}
+    return ", ".join(f"LE_{kind.upper()}({name}_{kind})" if f"{name}_{kind}" in names else "0"
+                     for kind in ("pairs", "words"))
 
 
 def _pointer(plan: MemoryPlan, tensor: int) -> str:
@@ -128,7 +139,7 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
         arrays = _weight_arrays(p, name, p["out_c"] * p["k_h"], p["k_w"] * p["in_c"])
         strip = f"LE_STRIP(arena + {plan.strip[layer.index]})" if p["strip_bytes"] else "0"
         code, src = _padded(layer, plan, src)
-        code += (f"  le_conv2d({src}, {p['padded_w']}, {p['in_c']}, {name}_filters, {_pairs_arg(arrays, name)}, "
+        code += (f"  le_conv2d({src}, {p['padded_w']}, {p['in_c']}, {name}_filters, {_copy_args(arrays, name)}, "
                  f"{_window_args(p, name)}, {strip}, {dst});\n")
         return arrays, code
     if layer.kind == "depthwise":
@@ -150,7 +161,7 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
                 f"  le_channel_lookup({src}, {p['size']}, {p['channels']}, {name}_table, {dst});\n")
     if layer.kind == "fully_connected":
         arrays = _weight_arrays(p, name, p["out_n"], p["depth"])
-        return arrays, (f"  le_fully_connected({src}, {p['depth']}, {name}_filters, {_pairs_arg(arrays, name)}, "
+        return arrays, (f"  le_fully_connected({src}, {p['depth']}, {name}_filters, {_copy_args(arrays, name)}, "
                         f"{name}_bias, {name}_multiplier, {name}_shift, {int(p['right_only'])}, {p['out_n']}, "
                         f"{p['output_offset']}, {p['act_min']}, {p['act_max']}, {dst});\n")
     if layer.kind in ("avg_pool", "max_pool"):
@@ -166,7 +177,8 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
     return [], ""  # reshape: an alias, nothing to run
 
 
-PAIRS_MAX_BYTES = 2048  # layers with at most this many weight bytes also get their int16 copy (SIMD32 cores)
+# Layers with at most this many weight bytes also get their int16 (SIMD32) and int32 (ARMv6-M) copies.
+PAIRS_MAX_BYTES = 2048
 
 
 def pairs(filters, rows: int, row: int) -> np.ndarray | None:
@@ -178,6 +190,19 @@ def pairs(filters, rows: int, row: int) -> np.ndarray | None:
     whole = row // 4 * 4
     groups = w[:, :whole].reshape(rows, whole // 4, 4)[:, :, [0, 2, 1, 3]].reshape(rows, whole)
     return np.concatenate([groups, w[:, whole:]], axis=1).reshape(-1)
+
+
+def words(filters) -> np.ndarray | None:
+    """The int32 copy of small weights for the ARMv6-M path (kernels.c le_dot4 with its `words`): the filters in
+    le_conv2d's blocks of 4, 2 and 1, each block's inputs interleaved (input i of filter j at i * block + j); None
+    for big weights."""
+    w = np.asarray(filters, dtype=np.int32).reshape(len(filters), -1)
+    if w.size > PAIRS_MAX_BYTES:
+        return None
+    fours = len(w) // 4 * 4
+    twos = fours + (len(w) - fours) // 2 * 2
+    blocks = [w[i:i + 4] for i in range(0, fours, 4)] + [w[fours:twos], w[twos:]]
+    return np.concatenate([block.T.reshape(-1) for block in blocks if len(block)])
 
 
 def _float_literal(value: float) -> str:
@@ -245,11 +270,11 @@ def build_engine(model: bytes, name: str = "lenet", source: str = "model",
 
 
 def _constant_bytes(arrays: list[tuple[str, str, object]]) -> int:
-    """Constants every core carries (SIMD32 cores add the int16 copies of small weights: see `pairs`); a strip
-    convolution's filters once (either order)."""
+    """Constants every core carries (SIMD32 and ARMv6-M cores add their copies of small weights: see `pairs` and
+    `words`); a strip convolution's filters once (either order)."""
     total = 0
     for c_type, _, values in arrays:
-        if c_type in SIMD32_ONLY:
+        if c_type in CORE_COPIES:
             continue
         if c_type.startswith("strip_"):  # either order: the same bytes
             c_type, values = c_type.removeprefix("strip_"), values[1]

@@ -46,7 +46,7 @@ LE_INLINE int32_t le_rdbpot(int32_t x, int exponent) {
    the stack (Cortex-M0, seed-best: 2,346,669 instructions before, 2,223,808 inlined, 2,215,834 called).
    -DLENET_SRDHM_32 selects it on any core (the tests run it on the host). */
 #if defined(__GNUC__)
-__attribute__((noinline))
+__attribute__((noinline, unused)) /* unused: a model may have no requantization */
 #endif
 static int32_t le_srdhm_multiplier(int32_t a, int32_t b) {
   const int32_t ah = a >> 16, bh = b >> 16, s = ah * (int32_t)(b & 0xffff);
@@ -172,11 +172,31 @@ LE_INLINE int32_t le_pair_dot(int32_t xa, int32_t xb, const int16_t *w, int32_t 
 #define LE_UNROLL_BLOCKS
 #endif
 
+/* ARMv6-M (Cortex-M0/M0+): an int32 copy of small layers' weights, each block's filters interleaved (words[i * 4 +
+   j]: input i of the block's filter j), so that a weight is one LDR with an immediate offset (ARMv6-M's LDRSB
+   takes a register offset only: the int8 weight cost a MOVS and an LDRSB) and each multiply-accumulate is
+   LDR, MULS, ADD. The generator emits the copy for layers with small weights only (it quadruples their flash);
+   LE_WORDS(p) is 0 on other cores. -DLENET_WORDS=1 or 0 overrides the choice (the tests walk it on the host). */
+#if defined(LENET_WORDS)
+#define LE_WORDS_PAYS LENET_WORDS
+#elif defined(__ARM_ARCH_6M__)
+#define LE_WORDS_PAYS 1
+#else
+#define LE_WORDS_PAYS 0
+#endif
+#if LE_WORDS_PAYS
+#define LE_WORDS(p) (p)
+#else
+#define LE_WORDS(p) ((const int32_t *)0)
+#endif
+
 /* The dot products of n contiguous input bytes with the same run of 4, 2 or 1 filters (filter j at
-   w + j * stride): each input byte is loaded once for every filter of the block. One family for both weight
+   w + j * stride): each input byte is loaded once for every filter of the block. One family for the three weight
    layouts: `pairs` is the int16 copy of the same weights (SIMD32 only, else 0); given it, the 4-input steps and
-   the scalar tail read it, else the int8 weights (the choice is made at compile time: each layer's function
-   passes its own constant copy or 0). One tail per block size (LE_TAIL4/2/1) serves both layouts. Measured on
+   the scalar tail read it; `words` the int32 copy, interleaved (ARMv6-M only, else 0); else the int8 weights (the
+   choice is made at compile time: each layer's function passes its own constant copies or 0). One tail per block
+   size (LE_TAIL4/2/1) serves the int8 and int16 layouts. Measured with the int32 copy, GCC's unrolling by 8 beat
+   4, 6, 16 and 32 (seed-best on the M0: 1,967,322, 1,926,858, 1,981,972 and 1,997,070 against 1,905,149). Measured on
    seed-best at -O2 (GCC 12): the same instructions as the two separate families this replaced (M4 728,451 ->
    728,453; M33 724,376 -> 724,380), once the weight addresses are written `w + i + offset` as before: written
    `w + (i + offset)` they cost +0.4 % on the M4 and +1.9 % on the M33. The three block sizes are written out on
@@ -190,10 +210,18 @@ LE_INLINE int32_t le_pair_dot(int32_t xa, int32_t xb, const int16_t *w, int32_t 
     a0 += v * (W)[i], a1 += v * (W)[i + stride]; }
 #define LE_TAIL1(W) LE_UNROLL for (; i < n; ++i) acc += (int32_t)x[i] * (W)[i];
 
-LE_INLINE void le_dot4(const int8_t *x, const int8_t *w, const int16_t *pairs, int n, int stride, int32_t *acc) {
+LE_INLINE void le_dot4(const int8_t *x, const int8_t *w, const int16_t *pairs, const int32_t *words, int n,
+                       int stride, int32_t *acc) {
   int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
   int i = 0;
   (void)pairs;
+  if (words) {
+    LE_UNROLL_STEPS
+    for (; i < n; ++i) {
+      const int32_t v = x[i];
+      a0 += v * words[4 * i], a1 += v * words[4 * i + 1], a2 += v * words[4 * i + 2], a3 += v * words[4 * i + 3];
+    }
+  } else
 #ifdef LE_DSP
   if (pairs) {
     LE_UNROLL_STEPS
@@ -234,10 +262,18 @@ LE_INLINE void le_dot4(const int8_t *x, const int8_t *w, const int16_t *pairs, i
   acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
-LE_INLINE void le_dot2(const int8_t *x, const int8_t *w, const int16_t *pairs, int n, int stride, int32_t *acc) {
+LE_INLINE void le_dot2(const int8_t *x, const int8_t *w, const int16_t *pairs, const int32_t *words, int n,
+                       int stride, int32_t *acc) {
   int32_t a0 = acc[0], a1 = acc[1];
   int i = 0;
   (void)pairs;
+  if (words) {
+    LE_UNROLL_STEPS
+    for (; i < n; ++i) {
+      const int32_t v = x[i];
+      a0 += v * words[2 * i], a1 += v * words[2 * i + 1];
+    }
+  } else
 #ifdef LE_DSP
   if (pairs) {
     LE_UNROLL_STEPS
@@ -273,9 +309,14 @@ LE_INLINE void le_dot2(const int8_t *x, const int8_t *w, const int16_t *pairs, i
   acc[0] = a0, acc[1] = a1;
 }
 
-LE_INLINE int32_t le_dot1(const int8_t *x, const int8_t *w, const int16_t *pairs, int n, int32_t acc) {
+LE_INLINE int32_t le_dot1(const int8_t *x, const int8_t *w, const int16_t *pairs, const int32_t *words, int n,
+                          int32_t acc) {
   int i = 0;
   (void)pairs;
+  if (words) {
+    LE_UNROLL_STEPS
+    for (; i < n; ++i) acc += (int32_t)x[i] * words[i];
+  } else
 #ifdef LE_DSP
   if (pairs) {
     LE_UNROLL_STEPS
@@ -385,7 +426,7 @@ LE_INLINE void le_output4(const int32_t *acc, const int32_t *multiplier, const i
    row's input is then copied into the strip once and every window is one dot product of k_h * k_w * in_c
    bytes instead of k_h short ones, each with its tail. */
 LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *filters, const int16_t *pairs,
-                         const int32_t *bias,
+                         const int32_t *words, const int32_t *bias,
                          const int32_t *multiplier, const int8_t *shift, int right_only, int k_h, int k_w,
                          int stride_h, int stride_w, int out_h, int out_w, int out_c, int32_t output_offset,
                          int32_t act_min, int32_t act_max, int8_t *strip, int8_t *out) {
@@ -410,7 +451,7 @@ LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *fil
         for (j = 0; j < 4; ++j) acc[j] = bias[oc + j];
         for (ky = 0; ky < rows; ++ky)
           le_dot4(window + ky * in_row, filters + oc * size + ky * run, pairs ? pairs + oc * size + ky * run : 0,
-                  run, size, acc);
+                  words ? words + oc * size + 4 * ky * run : 0, run, size, acc);
 #ifdef LE_MVE
         if (right_only) {
           le_output4(acc, multiplier + oc, shift + oc, output_offset, act_min, act_max, out);
@@ -427,7 +468,8 @@ LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *fil
         for (j = 0; j < 2; ++j) acc[j] = bias[fours + j];
         for (ky = 0; ky < rows; ++ky)
           le_dot2(window + ky * in_row, filters + fours * size + ky * run,
-                  pairs ? pairs + fours * size + ky * run : 0, run, size, acc);
+                  pairs ? pairs + fours * size + ky * run : 0, words ? words + fours * size + 2 * ky * run : 0,
+                  run, size, acc);
         LE_UNROLL
         for (j = 0; j < 2; ++j)
           *out++ = le_output(acc[j], multiplier[fours + j], shift[fours + j], right_only, output_offset, act_min,
@@ -437,7 +479,8 @@ LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *fil
         int32_t acc = bias[twos];
         for (ky = 0; ky < rows; ++ky)
           acc = le_dot1(window + ky * in_row, filters + twos * size + ky * run,
-                        pairs ? pairs + twos * size + ky * run : 0, run, acc);
+                        pairs ? pairs + twos * size + ky * run : 0, words ? words + twos * size + ky * run : 0,
+                        run, acc);
         *out++ = le_output(acc, multiplier[twos], shift[twos], right_only, output_offset, act_min, act_max);
       }
     }
@@ -445,10 +488,11 @@ LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *fil
 }
 
 LE_INLINE void le_fully_connected(const int8_t *in, int depth, const int8_t *filters, const int16_t *pairs,
-                                  const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int right_only,
-                                  int out_n, int32_t output_offset, int32_t act_min, int32_t act_max, int8_t *out) {
-  le_conv2d(in, 1, depth, filters, pairs, bias, multiplier, shift, right_only, 1, 1, 1, 1, 1, 1, out_n, output_offset,
-            act_min, act_max, 0, out);
+                                  const int32_t *words, const int32_t *bias, const int32_t *multiplier,
+                                  const int8_t *shift, int right_only, int out_n, int32_t output_offset,
+                                  int32_t act_min, int32_t act_max, int8_t *out) {
+  le_conv2d(in, 1, depth, filters, pairs, words, bias, multiplier, shift, right_only, 1, 1, 1, 1, 1, 1, out_n,
+            output_offset, act_min, act_max, 0, out);
 }
 
 /* DEPTHWISE_CONV_2D on an input padded with its zero point (the offset folded into the bias, as for CONV_2D):
