@@ -78,5 +78,5 @@ def test_an_unknown_config_names_the_installed_ones(program, args, option, tmp_p
     result = CliRunner().invoke(_main(program), [*args, "seeds"])
     assert result.exit_code == 2
     assert result.stderr.strip() == (f"error: {option} seeds: no such file, nor an installed sweep config "
-                                     "(installed: lenet-plus, mcu, seed)")
+                                     "(installed: lenet-plus, mcu, mcu-refine, seed)")
     assert not any(tmp_path.iterdir())
