@@ -496,7 +496,9 @@ LE_INLINE void le_fully_connected(const int8_t *in, int depth, const int8_t *fil
 }
 
 /* DEPTHWISE_CONV_2D on an input padded with its zero point (the offset folded into the bias, as for CONV_2D):
-   output channel oc reads input channel oc / depth_multiplier; filters[oc] holds that channel's k_h * k_w taps. */
+   output channel oc reads input channel oc / depth_multiplier; filters[oc] holds that channel's k_h * k_w taps.
+   The window's loops unrolled (constant per layer): the micro:bit sweep's choice (one 5x5 depthwise layer)
+   738,932 -> 706,090 instructions on the M0, 286,270 -> 257,350 on the M4, 147,352 -> 120,178 on the M55. */
 LE_INLINE void le_depthwise(const int8_t *in, int in_w, int in_c, int depth_multiplier, const int8_t *filters,
                             const int32_t *bias, const int32_t *multiplier, const int8_t *shift, int right_only,
                             int k_h, int k_w, int stride_h, int stride_w, int out_h, int out_w, int out_c,
@@ -508,7 +510,9 @@ LE_INLINE void le_depthwise(const int8_t *in, int in_w, int in_c, int depth_mult
       for (oc = 0; oc < out_c; ++oc) {
         const int8_t *x = window + oc / depth_multiplier, *w = filters + oc * k_h * k_w;
         int32_t acc = bias[oc];
+        LE_UNROLL
         for (ky = 0; ky < k_h; ++ky, x += in_w * in_c)
+          LE_UNROLL
           for (kx = 0; kx < k_w; ++kx) acc += (int32_t)x[kx * in_c] * *w++;
         *out++ = le_output(acc, multiplier[oc], shift[oc], right_only, output_offset, act_min, act_max);
       }
