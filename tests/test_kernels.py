@@ -27,7 +27,8 @@ CONVS = [
 # (inputs, outputs, activation): input remainders mod 4 and 16, output blocks, weights below and above the threshold
 # (PAIRS_MAX_BYTES) where the SIMD32 path adds its int16 copy.
 DENSES = [(1, 1, "none"), (3, 2, "relu"), (4, 3, "relu6"), (5, 4, "none"), (16, 5, "relu"), (17, 7, "none"),
-          (31, 8, "relu6"), (64, 10, "none"), (120, 84, "relu"), (196, 120, "none"), (33, 62, "relu")]
+          (31, 8, "relu6"), (64, 10, "none"), (120, 84, "relu"), (196, 120, "none"), (33, 62, "relu"),
+          (300, 7, "relu")]
 # (height, width, in_c, depth multiplier, kernel, stride, padding, activation)
 DEPTHWISES = [(12, 12, 4, 1, 3, 1, "same", "relu"), (11, 11, 3, 2, 3, 2, "valid", "none"),
               (9, 9, 8, 1, 5, 1, "same", "relu6"), (8, 10, 5, 2, 5, 2, "same", "none"),
@@ -95,15 +96,16 @@ def _has_strip(param) -> bool:
 
 
 STRIP_CASES = [p for p in MODELS if p.id.startswith("conv-") and _has_strip(p)]
-# The Cortex-M0's portable path on this host (-DLENET_WORDS=1 -DLENET_SRDHM_32: its int32 weight copy and 32-bit
-# requantization): half the conv and dense cases with the copy (blocks of 4, 2 and 1 filters, short and long runs),
-# the strip cases with the strip too (its order of the copy), the ops that requantize without a copy, and a pool
-# (which does not requantize: the 32-bit helper then goes unused).
+# The Cortex-M0's portable path on this host (-DLENET_BLOCKED=1 -DLENET_SRDHM_32: its blocked filters, their int32
+# copy and 32-bit requantization): half the conv and dense cases with the copy (blocks of 4, 2 and 1 filters, short
+# and long runs), the strip cases with the strip too (its order of the copy), big layers (blocked int8 filters, no
+# copy: blocks of 4, 2 and 1), the ops that requantize without filters, and a pool (which does not requantize: the
+# 32-bit helper then goes unused).
 WORDS_CASES = [p for p in MODELS if p.id.startswith(("conv-", "fc-")) and "LE_WORDS(lenet_op" in build_engine(
     p.values[0](p.values[1], 0)).source]
-M0 = ("-DLENET_WORDS=1", "-DLENET_SRDHM_32")
+M0 = ("-DLENET_BLOCKED=1", "-DLENET_SRDHM_32")
 M0_CASES = WORDS_CASES[::2] + [p for p in MODELS if p.id in (
-    "fc-120-84-relu", "dw-11x11x3-m2-k3-s2-valid-none", "ADD-3x3x20-none-True", "MUL-3x3x17-relu6-False",
+    "fc-120-84-relu", "fc-300-7-relu", "conv-10x10x8-o16-k5-s1-same-none", "dw-11x11x3-m2-k3-s2-valid-none", "ADD-3x3x20-none-True", "MUL-3x3x17-relu6-False",
     "MAX_POOL_2D-8x8x4-k2-s2-valid-none")]
 HOST_RUNS = ([pytest.param(*p.values, (), id=p.id) for p in MODELS]
              + [pytest.param(*p.values, ("-DLENET_STRIP=1",), id=f"{p.id}-strip") for p in STRIP_CASES]

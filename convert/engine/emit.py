@@ -48,6 +48,9 @@ class Engine:
 
 
 def _array(c_type: str, name: str, values) -> str:
+    if c_type == "filters":  # a conv or dense layer's int8 filters: blocked for ARMv6-M (kernels.c LE_BLOCKED)
+        in_blocks, plain = values
+        return f"#if LE_BLOCKED\n{_array('int8_t', name, in_blocks)}#else\n{_array('int8_t', name, plain)}#endif\n"
     values = [int(v) for v in np.asarray(values).reshape(-1)]
     lines = ",\n".join("  " + ", ".join(str(v) for v in values[i:i + VALUES_PER_LINE])
                        for i in range(0, len(values), VALUES_PER_LINE))
@@ -55,12 +58,12 @@ def _array(c_type: str, name: str, values) -> str:
         return (f"#ifdef LE_DSP\nstatic const int16_t {name}[{len(values)}] __attribute__((aligned(8))) = "
                 f"{{\n{lines}\n}};\n#endif\n")
     if c_type == "words":  # ARMv6-M's int32 weight copy: likewise
-        return f"#if LE_WORDS_PAYS\nstatic const int32_t {name}[{len(values)}] = {{\n{lines}\n}};\n#endif\n"
+        return f"#if LE_BLOCKED\nstatic const int32_t {name}[{len(values)}] = {{\n{lines}\n}};\n#endif\n"
     return f"static const {c_type} {name}[{len(values)}] = {{\n{lines}\n}};\n"
 
 
 def _constant(c_type: str, name: str, values) -> str:
-    """One constant array. A strip convolution's filters and their int16 copy ("strip_" types, values: the strip's
+    """One constant array. A strip convolution's filters and their copies ("strip_" types, values: the strip's
     order and row by row) in both orders: the strip's where the kernel uses the strip (kernels.c LE_STRIP_PAYS)."""
     if not c_type.startswith("strip_"):
         return _array(c_type, name, values)
@@ -69,7 +72,7 @@ def _constant(c_type: str, name: str, values) -> str:
             "#endif\n")
 
 
-_C_BYTES = {"int8_t": 1, "int32_t": 4}
+_C_BYTES = {"int8_t": 1, "int32_t": 4, "filters": 1}
 # The copies of small weights in flash only on the cores whose path reads them: int16 pairs (SIMD32), int32 words
 # (ARMv6-M).
 CORE_COPIES = ("int16_t", "strip_int16_t", "words", "strip_words")
@@ -96,10 +99,11 @@ def _weight_arrays(p: dict, name: str, rows: int, row: int) -> list[tuple[str, s
     is compiled (`_constant`)."""
     arrays = _filter_arrays(p, name)
     filters = np.asarray(p["filters"])
+    arrays[0] = ("filters", f"{name}_filters", (blocked_order(filters), filters))
     copies = {"pairs": pairs(filters, rows, row), "words": words(filters)}
     columns = filters.transpose(0, 2, 1, 3) if p.get("strip_bytes") else None
     if columns is not None:
-        arrays[0] = ("strip_int8_t", f"{name}_filters", (columns, filters))
+        arrays[0] = ("strip_filters", f"{name}_filters", ((blocked_order(columns), columns), arrays[0][2]))
         copies = {kind: (pairs(columns, len(columns), columns[0].size) if kind == "pairs" else words(columns), copy)
                   for kind, copy in copies.items() if copy is not None}
     for kind, copy in copies.items():
@@ -192,17 +196,20 @@ def pairs(filters, rows: int, row: int) -> np.ndarray | None:
     return np.concatenate([groups, w[:, whole:]], axis=1).reshape(-1)
 
 
-def words(filters) -> np.ndarray | None:
-    """The int32 copy of small weights for the ARMv6-M path (kernels.c le_dot4 with its `words`): the filters in
-    le_conv2d's blocks of 4, 2 and 1, each block's inputs interleaved (input i of filter j at i * block + j); None
-    for big weights."""
-    w = np.asarray(filters, dtype=np.int32).reshape(len(filters), -1)
-    if w.size > PAIRS_MAX_BYTES:
-        return None
+def blocked_order(filters) -> np.ndarray:
+    """The filters as ARMv6-M reads them (kernels.c LE_BLOCKED): in le_conv2d's blocks of 4, 2 and 1 filters, each
+    block's inputs interleaved (input i of the block's filter j at i * block + j)."""
+    w = np.asarray(filters).reshape(len(filters), -1)
     fours = len(w) // 4 * 4
     twos = fours + (len(w) - fours) // 2 * 2
     blocks = [w[i:i + 4] for i in range(0, fours, 4)] + [w[fours:twos], w[twos:]]
     return np.concatenate([block.T.reshape(-1) for block in blocks if len(block)])
+
+
+def words(filters) -> np.ndarray | None:
+    """The int32 copy of small weights for the ARMv6-M path (kernels.c le_dot4 with its `words`), in blocked order;
+    None for big weights."""
+    return blocked_order(np.asarray(filters, dtype=np.int32)) if np.asarray(filters).size <= PAIRS_MAX_BYTES else None
 
 
 def _float_literal(value: float) -> str:
@@ -278,6 +285,8 @@ def _constant_bytes(arrays: list[tuple[str, str, object]]) -> int:
             continue
         if c_type.startswith("strip_"):  # either order: the same bytes
             c_type, values = c_type.removeprefix("strip_"), values[1]
+        if c_type == "filters":  # blocked or not: the same bytes
+            values = values[1]
         total += _C_BYTES[c_type] * int(np.asarray(values).size)
     return total
 

@@ -172,31 +172,43 @@ LE_INLINE int32_t le_pair_dot(int32_t xa, int32_t xb, const int16_t *w, int32_t 
 #define LE_UNROLL_BLOCKS
 #endif
 
-/* ARMv6-M (Cortex-M0/M0+): an int32 copy of small layers' weights, each block's filters interleaved (words[i * 4 +
-   j]: input i of the block's filter j), so that a weight is one LDR with an immediate offset (ARMv6-M's LDRSB
-   takes a register offset only: the int8 weight cost a MOVS and an LDRSB) and each multiply-accumulate is
-   LDR, MULS, ADD. The generator emits the copy for layers with small weights only (it quadruples their flash);
-   LE_WORDS(p) is 0 on other cores. -DLENET_WORDS=1 or 0 overrides the choice (the tests walk it on the host). */
-#if defined(LENET_WORDS)
-#define LE_WORDS_PAYS LENET_WORDS
+/* ARMv6-M (Cortex-M0/M0+), whose LDRSB takes a register offset only (a weight cost a MOVS or an address sum and
+   an LDRSB): the filters in blocked order, each block of 4 or 2 filters interleaved (input i of the block's filter j
+   at i * block + j), so that the weights of a block are reached by immediate offsets (LE_BLOCKED); and small
+   layers also carry an int32 copy in that order (LE_WORDS: it quadruples their flash), making a multiply-accumulate
+   LDR, MULS, ADD. LE_WORDS(p) is 0 elsewhere. -DLENET_BLOCKED=1 or 0 overrides the choice on cores without DSP or
+   Helium (the tests walk it on the host). Measured on seed-best (M0): 2,215,834 -> 1,905,149 instructions with
+   the int32 copy, then 1,851,168 with the big layers' int8 filters blocked (its 294- and 120-input dense layers 6.32
+   -> 4.90 and 7.34 -> 5.18 per MAC). */
+#if defined(LENET_BLOCKED) && !defined(LE_DSP) && !defined(LE_MVE)
+#define LE_BLOCKED LENET_BLOCKED
 #elif defined(__ARM_ARCH_6M__)
-#define LE_WORDS_PAYS 1
+#define LE_BLOCKED 1
 #else
-#define LE_WORDS_PAYS 0
+#define LE_BLOCKED 0
 #endif
-#if LE_WORDS_PAYS
+#if LE_BLOCKED
 #define LE_WORDS(p) (p)
 #else
 #define LE_WORDS(p) ((const int32_t *)0)
 #endif
+#define LE_BLOCK4(W) LE_UNROLL_STEPS for (; i < n; ++i) { \
+    const int32_t v = x[i]; \
+    a0 += v * (W)[4 * i], a1 += v * (W)[4 * i + 1], a2 += v * (W)[4 * i + 2], a3 += v * (W)[4 * i + 3]; }
+#define LE_BLOCK2(W) LE_UNROLL_STEPS for (; i < n; ++i) { \
+    const int32_t v = x[i]; \
+    a0 += v * (W)[2 * i], a1 += v * (W)[2 * i + 1]; }
+#define LE_IN_BLOCK(block) (LE_BLOCKED ? (block) : 1) /* a filter row's step within its block's weights */
+#define LE_BLOCK1(W) LE_UNROLL_STEPS for (; i < n; ++i) acc += (int32_t)x[i] * (W)[i];
 
 /* The dot products of n contiguous input bytes with the same run of 4, 2 or 1 filters (filter j at
-   w + j * stride): each input byte is loaded once for every filter of the block. One family for the three weight
-   layouts: `pairs` is the int16 copy of the same weights (SIMD32 only, else 0); given it, the 4-input steps and
-   the scalar tail read it; `words` the int32 copy, interleaved (ARMv6-M only, else 0); else the int8 weights (the
-   choice is made at compile time: each layer's function passes its own constant copies or 0). One tail per block
-   size (LE_TAIL4/2/1) serves the int8 and int16 layouts. Measured with the int32 copy, GCC's unrolling by 8 beat
-   4, 6, 16 and 32 (seed-best on the M0: 1,967,322, 1,926,858, 1,981,972 and 1,997,070 against 1,905,149). Measured on
+   w + j * stride, or blocked: see LE_BLOCKED): each input byte is loaded once for every filter of the block. One
+   family for every weight layout: `pairs` is the int16 copy of the same weights (SIMD32 only, else 0); given it,
+   the 4-input steps and the scalar tail read it; `words` the int32 copy, blocked (ARMv6-M only, else 0); else the
+   int8 weights (the choice is made at compile time: each layer's function passes its own constant copies or 0).
+   One tail per block size (LE_TAIL4/2/1) serves the int8 and int16 layouts, one loop (LE_BLOCK4/2/1) the blocked
+   ones. Measured with the int32 copy, GCC's unrolling by 8 beat 4, 6, 16 and 32 (seed-best on the M0: 1,967,322,
+   1,926,858, 1,981,972 and 1,997,070 against 1,905,149). Measured on
    seed-best at -O2 (GCC 12): the same instructions as the two separate families this replaced (M4 728,451 ->
    728,453; M33 724,376 -> 724,380), once the weight addresses are written `w + i + offset` as before: written
    `w + (i + offset)` they cost +0.4 % on the M4 and +1.9 % on the M33. The three block sizes are written out on
@@ -214,13 +226,9 @@ LE_INLINE void le_dot4(const int8_t *x, const int8_t *w, const int16_t *pairs, c
                        int stride, int32_t *acc) {
   int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
   int i = 0;
-  (void)pairs;
+  (void)pairs, (void)stride; /* stride: unused where the filters are blocked */
   if (words) {
-    LE_UNROLL_STEPS
-    for (; i < n; ++i) {
-      const int32_t v = x[i];
-      a0 += v * words[4 * i], a1 += v * words[4 * i + 1], a2 += v * words[4 * i + 2], a3 += v * words[4 * i + 3];
-    }
+    LE_BLOCK4(words)
   } else
 #ifdef LE_DSP
   if (pairs) {
@@ -234,6 +242,9 @@ LE_INLINE void le_dot4(const int8_t *x, const int8_t *w, const int16_t *pairs, c
   } else
 #endif
   {
+#if LE_BLOCKED
+    LE_BLOCK4(w)
+#else
 #ifdef LE_MVE
     for (; i + 16 <= n; i += 16) {
       const int8x16_t xv = vldrbq_s8(x + i);
@@ -258,6 +269,7 @@ LE_INLINE void le_dot4(const int8_t *x, const int8_t *w, const int16_t *pairs, c
     }
 #endif
     LE_TAIL4(w)
+#endif
   }
   acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
@@ -266,13 +278,9 @@ LE_INLINE void le_dot2(const int8_t *x, const int8_t *w, const int16_t *pairs, c
                        int stride, int32_t *acc) {
   int32_t a0 = acc[0], a1 = acc[1];
   int i = 0;
-  (void)pairs;
+  (void)pairs, (void)stride;
   if (words) {
-    LE_UNROLL_STEPS
-    for (; i < n; ++i) {
-      const int32_t v = x[i];
-      a0 += v * words[2 * i], a1 += v * words[2 * i + 1];
-    }
+    LE_BLOCK2(words)
   } else
 #ifdef LE_DSP
   if (pairs) {
@@ -285,6 +293,9 @@ LE_INLINE void le_dot2(const int8_t *x, const int8_t *w, const int16_t *pairs, c
   } else
 #endif
   {
+#if LE_BLOCKED
+    LE_BLOCK2(w)
+#else
 #ifdef LE_MVE
     for (; i + 16 <= n; i += 16) {
       const int8x16_t xv = vldrbq_s8(x + i);
@@ -305,6 +316,7 @@ LE_INLINE void le_dot2(const int8_t *x, const int8_t *w, const int16_t *pairs, c
     }
 #endif
     LE_TAIL2(w)
+#endif
   }
   acc[0] = a0, acc[1] = a1;
 }
@@ -314,8 +326,7 @@ LE_INLINE int32_t le_dot1(const int8_t *x, const int8_t *w, const int16_t *pairs
   int i = 0;
   (void)pairs;
   if (words) {
-    LE_UNROLL_STEPS
-    for (; i < n; ++i) acc += (int32_t)x[i] * words[i];
+    LE_BLOCK1(words)
   } else
 #ifdef LE_DSP
   if (pairs) {
@@ -328,6 +339,9 @@ LE_INLINE int32_t le_dot1(const int8_t *x, const int8_t *w, const int16_t *pairs
   } else
 #endif
   {
+#if LE_BLOCKED
+    LE_BLOCK1(w)
+#else
 #ifdef LE_MVE
     for (; i + 16 <= n; i += 16) acc = vmladavaq_s8(acc, vldrbq_s8(x + i), vldrbq_s8(w + i));
     if (i < n) {
@@ -343,6 +357,7 @@ LE_INLINE int32_t le_dot1(const int8_t *x, const int8_t *w, const int16_t *pairs
     }
 #endif
     LE_TAIL1(w)
+#endif
   }
   return acc;
 }
@@ -450,7 +465,8 @@ LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *fil
         int32_t acc[4];
         for (j = 0; j < 4; ++j) acc[j] = bias[oc + j];
         for (ky = 0; ky < rows; ++ky)
-          le_dot4(window + ky * in_row, filters + oc * size + ky * run, pairs ? pairs + oc * size + ky * run : 0,
+          le_dot4(window + ky * in_row, filters + oc * size + LE_IN_BLOCK(4) * ky * run,
+                  pairs ? pairs + oc * size + ky * run : 0,
                   words ? words + oc * size + 4 * ky * run : 0, run, size, acc);
 #ifdef LE_MVE
         if (right_only) {
@@ -467,7 +483,7 @@ LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *fil
         int32_t acc[2];
         for (j = 0; j < 2; ++j) acc[j] = bias[fours + j];
         for (ky = 0; ky < rows; ++ky)
-          le_dot2(window + ky * in_row, filters + fours * size + ky * run,
+          le_dot2(window + ky * in_row, filters + fours * size + LE_IN_BLOCK(2) * ky * run,
                   pairs ? pairs + fours * size + ky * run : 0, words ? words + fours * size + 2 * ky * run : 0,
                   run, size, acc);
         LE_UNROLL
