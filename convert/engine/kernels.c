@@ -68,6 +68,7 @@ LE_INLINE int32_t le_requantize(int32_t acc, int32_t multiplier, int shift) {
 LE_INLINE int8_t le_clamp(int32_t x, int32_t low, int32_t high) {
 #if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
   if (low == -128 && high == 127) return (int8_t)__ssat(x, 8); /* one SSAT when there is no fused activation */
+  if (high == 127) return (int8_t)__ssat(x < low ? low : x, 8); /* ReLU: SSAT for the top */
 #endif
   x = x < low ? low : x;
   return (int8_t)(x > high ? high : x);
