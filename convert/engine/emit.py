@@ -16,7 +16,7 @@ import numpy as np
 from lenet_deploy.artifacts import staged_update, write_text_atomic
 from lenet_deploy.convert.c_array import c_comment, check_c_identifier
 from lenet_deploy.convert.engine.memory import MemoryPlan, plan_memory
-from lenet_deploy.convert.engine.plan import Layer, plan_layers
+from lenet_deploy.convert.engine.plan import Layer, by_rows, plan_layers
 from lenet_deploy.convert.flatbuffer import Graph, read_graph, read_graph_file
 from lenet_deploy.errors import LenetError
 
@@ -142,9 +142,12 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
     if layer.kind == "conv2d":
         arrays = _weight_arrays(p, name, p["out_c"] * p["k_h"], p["k_w"] * p["in_c"])
         strip = f"LE_STRIP(arena + {plan.strip[layer.index]})" if p["strip_bytes"] else "0"
+        rows = bool(p["strip_bytes"]) and by_rows(p)
+        if rows:
+            arrays.append(("int16_t", f"{name}_taps", taps(p["filters"])))
         code, src = _padded(layer, plan, src)
         code += (f"  le_conv2d({src}, {p['padded_w']}, {p['in_c']}, {name}_filters, {_copy_args(arrays, name)}, "
-                 f"{_window_args(p, name)}, {strip}, {dst});\n")
+                 f"{f'LE_TAPS({name}_taps)' if rows else '0'}, {_window_args(p, name)}, {strip}, {dst});\n")
         return arrays, code
     if layer.kind == "depthwise":
         code, src = _padded(layer, plan, src)
@@ -194,6 +197,15 @@ def pairs(filters, rows: int, row: int) -> np.ndarray | None:
     whole = row // 4 * 4
     groups = w[:, :whole].reshape(rows, whole // 4, 4)[:, :, [0, 2, 1, 3]].reshape(rows, whole)
     return np.concatenate([groups, w[:, whole:]], axis=1).reshape(-1)
+
+
+def taps(filters) -> np.ndarray:
+    """A one-channel convolution's filters for the SIMD32 path by rows (kernels.c le_conv_rows): int16, each
+    filter row as pairs of taps, a zero after an odd row's last ([filter][row][pair][2])."""
+    w = np.asarray(filters, dtype=np.int16)[..., 0]  # [out_c, k_h, k_w]
+    if w.shape[2] % 2:
+        w = np.concatenate([w, np.zeros((*w.shape[:2], 1), np.int16)], axis=2)
+    return w.reshape(-1)
 
 
 def blocked_order(filters) -> np.ndarray:
