@@ -152,7 +152,8 @@ def _strip_bytes(window: dict, out_c: int) -> int:
     bytes), else 0. On cores with a SIMD path (kernels.c LE_STRIP_PAYS) the kernel copies the k_h input rows an
     output row reads into the strip column by column, so that each output's window is one contiguous run: one
     dot product and one tail instead of one per filter row. Measured on seed-best, rows of 30 bytes lost (M4
-    +3 %, M55 +60 % on that layer: the copy costs more than the tails), rows of 5 gained (M4 -8 %)."""
+    +3 %, M55 +60 % on that layer: the copy costs more than the tails), rows of 5 gained (M4 -8 %). Where SIMD32
+    cores compute the layer by rows instead (`by_rows`), the same scratch holds the k_h rows as int16."""
     row = window["k_w"] * window["in_c"]
     cols = (window["out_w"] - 1) * window["stride_w"] + window["k_w"]
     size = cols * window["k_h"] * window["in_c"]
