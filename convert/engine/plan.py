@@ -170,7 +170,8 @@ def by_rows(params: dict) -> bool:
     """Whether SIMD32 cores compute this convolution output row by output row (kernels.c le_conv_rows): one input
     channel, stride 1, at least 4 outputs a row, filter rows under 16 taps, at most ROWS_MAX_FILTERS filters.
     Measured on the M4: seed-best (6 filters) 629,107 -> 600,497 instructions for 2.5 KB more flash; lenet-plus (16
-    filters) 5,151,434 -> 5,123,434 for 7.1 KB, hence the limit."""
+    filters) 5,151,434 -> 5,123,434 for 7.1 KB, hence the limit; and with 12 filters (a 3x3 layer: the M4 sweep's
+    choice) it lost, 860,211 -> 883,178, where the strip's blocks of 4 filters share each input load three times."""
     return (params["in_c"] == 1 and params["stride_h"] == params["stride_w"] == 1 and params["out_w"] >= 4
             and params["k_h"] > 1 and params["k_w"] < 16 and params["out_c"] <= ROWS_MAX_FILTERS)
 
