@@ -113,14 +113,15 @@ def test_memory_plan_aliases_reshape_and_keeps_live_buffers_apart():
     assert plan.location[4] == plan.location[3]  # RESHAPE: the same bytes
     conv_out, logits = plan.location[3][1], plan.location[7][1]
     scratch, strip = plan.scratch[0], plan.strip[0]
-    # The scratch (8x8x1 padded input), the column strip (8 columns of 3 rows: rows of 3 bytes are short) and the
-    # conv output are alive together; so are the conv output (read through the reshape) and the logits.
-    assert layers[0].params["strip_bytes"] == 24
-    assert not _overlap((scratch, 64), (conv_out, 72)) and not _overlap((strip, 24), (conv_out, 72))
-    assert not _overlap((scratch, 64), (strip, 24))
+    # The scratch (8x8x1 padded input), the strip (8 columns of 3 rows: rows of 3 bytes are short; one channel and
+    # stride 1, so room for those rows as int16 and one tap more, for the SIMD32 path by rows) and the conv output
+    # are alive together; so are the conv output (read through the reshape) and the logits.
+    assert layers[0].params["strip_bytes"] == 2 * 24 + 4
+    assert not _overlap((scratch, 64), (conv_out, 72)) and not _overlap((strip, 52), (conv_out, 72))
+    assert not _overlap((scratch, 64), (strip, 52))
     assert not _overlap((conv_out, 72), (logits, 4))
     assert all(offset % 4 == 0 for offset in (scratch, strip, conv_out, logits))
-    assert plan.arena_bytes == max(scratch + 64, strip + 24, conv_out + 72, logits + 4)
+    assert plan.arena_bytes == max(scratch + 64, strip + 52, conv_out + 72, logits + 4)
     assert plan.copy_output_from is None
 
 
@@ -150,3 +151,15 @@ def test_pairs_relay_each_group_of_four_in_smlads_order_and_skip_big_weights():
     assert relaid.dtype == np.int16
     assert relaid.tolist() == [1, 3, 2, 4, 5, 7, 6, 8, 9, 10, 11, 13, 12, 14, 15, 17, 16, 18, 19, 20]
     assert pairs(np.zeros(PAIRS_MAX_BYTES + 4, np.int8), 1, PAIRS_MAX_BYTES + 4) is None
+
+
+def test_only_small_one_channel_stride_one_convolutions_run_by_rows():
+    """SIMD32 cores compute a convolution by rows (kernels.c le_conv_rows) for one input channel, stride 1, at least
+    4 outputs a row and at most ROWS_MAX_FILTERS filters (each unrolled: flash)."""
+    from lenet_deploy.convert.engine.plan import ROWS_MAX_FILTERS, by_rows
+
+    first = dict(in_c=1, stride_h=1, stride_w=1, out_w=28, k_h=3, k_w=3, out_c=ROWS_MAX_FILTERS)
+    assert by_rows(first)
+    for change in (dict(out_c=ROWS_MAX_FILTERS + 1), dict(in_c=2), dict(stride_w=2), dict(stride_h=2),
+                   dict(out_w=3), dict(k_h=1), dict(k_w=16)):
+        assert not by_rows({**first, **change}), change
