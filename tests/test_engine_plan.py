@@ -8,7 +8,7 @@ from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as sch
 
 from lenet_deploy.convert.engine import fixedpoint as fp
 from lenet_deploy.convert.engine.memory import plan_memory
-from lenet_deploy.convert.engine.plan import Layer, plan_layers
+from lenet_deploy.convert.engine.plan import ROWS_MAX_FILTERS, Layer, by_rows, plan_layers
 from lenet_deploy.convert.flatbuffer import Graph, Op, Tensor
 from lenet_deploy.errors import LenetError
 
@@ -156,8 +156,6 @@ def test_pairs_relay_each_group_of_four_in_smlads_order_and_skip_big_weights():
 def test_only_small_one_channel_stride_one_convolutions_run_by_rows():
     """SIMD32 cores compute a convolution by rows (kernels.c le_conv_rows) for one input channel, stride 1, at least
     4 outputs a row and at most ROWS_MAX_FILTERS filters (each unrolled: flash)."""
-    from lenet_deploy.convert.engine.plan import ROWS_MAX_FILTERS, by_rows
-
     first = dict(in_c=1, stride_h=1, stride_w=1, out_w=28, k_h=3, k_w=3, out_c=ROWS_MAX_FILTERS)
     assert by_rows(first)
     for change in (dict(out_c=ROWS_MAX_FILTERS + 1), dict(in_c=2), dict(stride_w=2), dict(stride_h=2),
