@@ -3,7 +3,7 @@
 #   benchmarks/device_sweep.sh OUT BOARD COUNT [LIMIT FLAGS…]
 #   e.g. benchmarks/device_sweep.sh runs/mcu-m4 mps2-an386 40 --max-flash 64KB --max-ram 16KB
 #   CONFIG=mcu-refine benchmarks/device_sweep.sh … runs another sweep config (default: mcu)
-# 1. the sweep (sweeps/mcu.yaml, 2 workers), timed; 2. the winner retrained on all 60k training images;
+# 1. the sweep (sweeps/$CONFIG.yaml, 2 workers), timed; 2. the winner retrained on all 60k training images;
 # 3. int8 conversion; 4. the int8 engine on the board in QEMU on all 10,000 test images, checked against TFLM.
 # Rerunning continues where it stopped (the sweep resumes its study; finished steps are kept).
 set -euo pipefail

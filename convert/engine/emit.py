@@ -16,7 +16,7 @@ import numpy as np
 from lenet_deploy.artifacts import staged_update, write_text_atomic
 from lenet_deploy.convert.c_array import c_comment, check_c_identifier
 from lenet_deploy.convert.engine.memory import MemoryPlan, plan_memory
-from lenet_deploy.convert.engine.plan import Layer, by_rows, plan_layers
+from lenet_deploy.convert.engine.plan import Layer, plan_layers
 from lenet_deploy.convert.flatbuffer import Graph, read_graph, read_graph_file
 from lenet_deploy.errors import LenetError
 
@@ -97,20 +97,24 @@ def _weight_arrays(p: dict, name: str, rows: int, row: int) -> list[tuple[str, s
     of small filters for the SIMD32 (`pairs`) and ARMv6-M (`words`) paths. A convolution with a column strip has
     them all also in the strip's order (OWHI: each window one run of k_h * k_w * in_c bytes), chosen where the C
     is compiled (`_constant`)."""
-    arrays = _filter_arrays(p, name)
+    def layouts(filters, rows: int, row: int) -> dict[str, object]:
+        """C type -> values of each array these filters give (None: too big for that copy)."""
+        return {"filters": (blocked_order(filters), filters), "int16_t": pairs(filters, rows, row),
+                "words": words(filters)}
+
     filters = np.asarray(p["filters"])
-    arrays[0] = ("filters", f"{name}_filters", (blocked_order(filters), filters))
-    copies = {"pairs": pairs(filters, rows, row), "words": words(filters)}
-    columns = filters.transpose(0, 2, 1, 3) if p.get("strip_bytes") else None
-    if columns is not None:
-        arrays[0] = ("strip_filters", f"{name}_filters", ((blocked_order(columns), columns), arrays[0][2]))
-        copies = {kind: (pairs(columns, len(columns), columns[0].size) if kind == "pairs" else words(columns), copy)
-                  for kind, copy in copies.items() if copy is not None}
-    for kind, copy in copies.items():
-        if copy is not None:
-            c_type = "int16_t" if kind == "pairs" else "words"
-            arrays.append(("strip_" + c_type if columns is not None else c_type, f"{name}_{kind}", copy))
-    return arrays
+    arrays = layouts(filters, rows, row)
+    if p.get("strip_bytes"):
+        columns = filters.transpose(0, 2, 1, 3)
+        in_strip = layouts(columns, len(columns), columns[0].size)
+        arrays = {f"strip_{c_type}": (in_strip[c_type], values) for c_type, values in arrays.items()
+                  if values is not None}
+    named = [(c_type, f"{name}_{_ARRAY_NAMES[c_type.removeprefix('strip_')]}", values)
+             for c_type, values in arrays.items() if values is not None]
+    return named[:1] + _filter_arrays(p, name)[1:] + named[1:]  # the filters in the place of their int8 array
+
+
+_ARRAY_NAMES = {"filters": "filters", "int16_t": "pairs", "words": "words"}
 
 
 def _copy_args(arrays: list, name: str) -> str:
@@ -142,7 +146,7 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
     if layer.kind == "conv2d":
         arrays = _weight_arrays(p, name, p["out_c"] * p["k_h"], p["k_w"] * p["in_c"])
         strip = f"LE_STRIP(arena + {plan.strip[layer.index]})" if p["strip_bytes"] else "0"
-        rows = bool(p["strip_bytes"]) and by_rows(p)
+        rows = p["by_rows"]
         if rows:
             arrays.append(("int16_t", f"{name}_taps", taps(p["filters"])))
         code, src = _padded(layer, plan, src)

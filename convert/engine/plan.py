@@ -147,20 +147,16 @@ def _window(op: Op, source: Tensor, target: Tensor, k_h: int, k_w: int, where: s
 STRIP_MAX = 2048  # bytes of the largest column strip a convolution may use (arena RAM)
 
 
-def _strip_bytes(window: dict, out_c: int) -> int:
+def _strip_bytes(window: dict) -> int:
     """Bytes of the column strip of a convolution with short filter rows (a 5x5 filter on one channel: rows of 5
     bytes), else 0. On cores with a SIMD path (kernels.c LE_STRIP_PAYS) the kernel copies the k_h input rows an
     output row reads into the strip column by column, so that each output's window is one contiguous run: one
     dot product and one tail instead of one per filter row. Measured on seed-best, rows of 30 bytes lost (M4
-    +3 %, M55 +60 % on that layer: the copy costs more than the tails), rows of 5 gained (M4 -8 %). Where SIMD32
-    cores compute the layer by rows instead (`by_rows`), the same scratch holds the k_h rows as int16."""
+    +3 %, M55 +60 % on that layer: the copy costs more than the tails), rows of 5 gained (M4 -8 %)."""
     row = window["k_w"] * window["in_c"]
     cols = (window["out_w"] - 1) * window["stride_w"] + window["k_w"]
     size = cols * window["k_h"] * window["in_c"]
-    if not (window["k_h"] > 1 and row < 16 and size <= STRIP_MAX):
-        return 0
-    # by rows: the same rows as int16, and one tap over their end
-    return 2 * size + 4 if by_rows({**window, "out_c": out_c}) else size
+    return size if window["k_h"] > 1 and row < 16 and size <= STRIP_MAX else 0
 
 
 ROWS_MAX_FILTERS = 8  # le_conv_rows unrolls its filters (their constants folded in): ~440 B of flash each
@@ -188,8 +184,11 @@ def _conv(graph: Graph, op: Op, where: str) -> Layer:
     multipliers, shifts = _requant(_scale(source), weights.scales, _scale(target), out_c, float_product=False)
     low, high = activation_range(options.fusedActivationFunction, target, where)
     folded = bias.astype(np.int64) - _zero_point(source) * filters.reshape(out_c, -1).astype(np.int64).sum(axis=1)
+    strip = _strip_bytes(window)
+    rows = bool(strip) and by_rows({**window, "out_c": out_c})
     return Layer(op.index, "conv2d", op.inputs[0], op.outputs[0], dict(
-        **window, strip_bytes=_strip_bytes(window, out_c), out_c=out_c, filters=filters, bias=_int32(folded, where),
+        **window, out_c=out_c, filters=filters, bias=_int32(folded, where), by_rows=rows,
+        strip_bytes=2 * strip + 4 if rows else strip,  # by rows: the strip's rows as int16, and one tap past them
         multipliers=multipliers, shifts=shifts,
         right_only=_right_only(filters, folded, shifts), output_offset=_zero_point(target), act_min=low,
         act_max=high),
