@@ -8,7 +8,7 @@ from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as sch
 
 from lenet_deploy.convert.engine import fixedpoint as fp
 from lenet_deploy.convert.engine.memory import plan_memory
-from lenet_deploy.convert.engine.plan import ROWS_MAX_FILTERS, Layer, by_rows, plan_layers
+from lenet_deploy.convert.engine.plan import Layer, plan_layers
 from lenet_deploy.convert.flatbuffer import Graph, Op, Tensor
 from lenet_deploy.errors import LenetError
 
@@ -113,15 +113,14 @@ def test_memory_plan_aliases_reshape_and_keeps_live_buffers_apart():
     assert plan.location[4] == plan.location[3]  # RESHAPE: the same bytes
     conv_out, logits = plan.location[3][1], plan.location[7][1]
     scratch, strip = plan.scratch[0], plan.strip[0]
-    # The scratch (8x8x1 padded input), the strip (8 columns of 3 rows: rows of 3 bytes are short; one channel and
-    # stride 1, so room for those rows as int16 and one tap more, for the SIMD32 path by rows) and the conv output
-    # are alive together; so are the conv output (read through the reshape) and the logits.
-    assert layers[0].params["strip_bytes"] == 2 * 24 + 4
-    assert not _overlap((scratch, 64), (conv_out, 72)) and not _overlap((strip, 52), (conv_out, 72))
-    assert not _overlap((scratch, 64), (strip, 52))
+    # The scratch (8x8x1 padded input), the strip (8 columns of 3 rows: rows of 3 bytes are short) and the conv
+    # output are alive together; so are the conv output (read through the reshape) and the logits.
+    assert layers[0].params["strip_bytes"] == 24
+    assert not _overlap((scratch, 64), (conv_out, 72)) and not _overlap((strip, 24), (conv_out, 72))
+    assert not _overlap((scratch, 64), (strip, 24))
     assert not _overlap((conv_out, 72), (logits, 4))
     assert all(offset % 4 == 0 for offset in (scratch, strip, conv_out, logits))
-    assert plan.arena_bytes == max(scratch + 64, strip + 52, conv_out + 72, logits + 4)
+    assert plan.arena_bytes == max(scratch + 64, strip + 24, conv_out + 72, logits + 4)
     assert plan.copy_output_from is None
 
 
@@ -142,22 +141,29 @@ def test_an_output_that_aliases_another_buffer_is_copied_out():
     assert plan.location[2] == ("out", 0) and plan.copy_output_from == ("arena", 0)
 
 
-def test_pairs_relay_each_group_of_four_in_smlads_order_and_skip_big_weights():
-    """SXTB16 splits 4 input bytes into (x0, x2) and (x1, x3): SMLAD needs the weights as (w0, w2), (w1, w3)."""
+def test_pairs_relay_each_group_of_four_in_smlads_order_blocked_and_skip_big_weights():
+    """SXTB16 splits 4 input bytes into (x0, x2) and (x1, x3): SMLAD needs the weights as (w0, w2), (w1, w3); a
+    block's (w0, w2) words come first (one LDM), then its (w1, w3) words, then the run's tail as [input][filter]."""
     from lenet_deploy.convert.engine.emit import PAIRS_MAX_BYTES, pairs
 
-    rows = np.arange(1, 21, dtype=np.int8).reshape(2, 10)  # 2 rows of 10: two groups of 4 and a tail of 2
-    relaid = pairs(rows.reshape(-1), 2, 10)
+    filters = np.arange(1, 21, dtype=np.int8).reshape(2, 10)  # a block of 2 filters, runs of 10: 2 groups, 2 left
+    relaid = pairs(filters, 10)
     assert relaid.dtype == np.int16
-    assert relaid.tolist() == [1, 3, 2, 4, 5, 7, 6, 8, 9, 10, 11, 13, 12, 14, 15, 17, 16, 18, 19, 20]
-    assert pairs(np.zeros(PAIRS_MAX_BYTES + 4, np.int8), 1, PAIRS_MAX_BYTES + 4) is None
+    assert relaid.tolist() == [1, 3, 11, 13, 2, 4, 12, 14, 5, 7, 15, 17, 6, 8, 16, 18, 9, 19, 10, 20]
+    assert pairs(filters[:1], 10).tolist() == [1, 3, 2, 4, 5, 7, 6, 8, 9, 10]  # one filter: its own order
+    assert pairs(np.zeros((1, PAIRS_MAX_BYTES + 4), np.int8), PAIRS_MAX_BYTES + 4) is None
 
 
-def test_only_small_one_channel_stride_one_convolutions_run_by_rows():
-    """SIMD32 cores compute a convolution by rows (kernels.c le_conv_rows) for one input channel, stride 1, at least
-    4 outputs a row and at most ROWS_MAX_FILTERS filters (each unrolled: flash)."""
-    first = dict(in_c=1, stride_h=1, stride_w=1, out_w=28, k_h=3, k_w=3, out_c=ROWS_MAX_FILTERS)
-    assert by_rows(first)
-    for change in (dict(out_c=ROWS_MAX_FILTERS + 1), dict(in_c=2), dict(stride_w=2), dict(stride_h=2),
-                   dict(out_w=3), dict(k_h=1), dict(k_w=16)):
-        assert not by_rows({**first, **change}), change
+def test_block_order_interleaves_each_run_of_each_block_of_4_2_and_1_filters():
+    """le_conv2d's blocks (4, then 2, then 1 filters) one after the other; each filter's runs (here 2 of 6) in
+    turn, within a run the groups then the tail: group 1 (ARMv6-M) is input by input, group 4 (SIMD32) 4 at once."""
+    from lenet_deploy.convert.engine.emit import block_order
+
+    filters = np.arange(7 * 12).reshape(7, 2, 6)  # 7 filters: blocks of 4, 2 and 1
+    by_input = block_order(filters, 6)
+    assert by_input[:8].tolist() == [0, 12, 24, 36, 1, 13, 25, 37]  # inputs 0 and 1 of the first 4 filters
+    assert by_input[48:52].tolist() == [48, 60, 49, 61] and by_input[72:].tolist() == list(range(72, 84))
+    by_group = block_order(filters, 6, group=4)
+    assert by_group[:20].tolist() == [0, 1, 2, 3, 12, 13, 14, 15, 24, 25, 26, 27, 36, 37, 38, 39, 4, 16, 28, 40]
+    assert by_group[24:28].tolist() == [6, 7, 8, 9]  # the second run starts with its first group
+    assert sorted(by_group.tolist()) == list(range(84))

@@ -47,10 +47,11 @@ class Engine:
     layers: list[LayerCost]
 
 
-def _array(c_type: str, name: str, values) -> str:
-    if c_type == "filters":  # a conv or dense layer's int8 filters: blocked for ARMv6-M (kernels.c LE_BLOCKED)
-        in_blocks, plain = values
-        return f"#if LE_BLOCKED\n{_array('int8_t', name, in_blocks)}#else\n{_array('int8_t', name, plain)}#endif\n"
+def _array(c_type: str, name: str, values, aligned: str = "") -> str:
+    if c_type == "filters":  # int8 filters, blocked on ARMv6-M and SIMD32 (`block_order`; SIMD32 loads words by LDM)
+        by_element, by_group, plain = values
+        return (f"#if LE_BLOCKED\n{_array('int8_t', name, by_element)}#elif defined(LE_DSP)\n"
+                f"{_array('int8_t', name, by_group, ' __attribute__((aligned(4)))')}#else\n{_array('int8_t', name, plain)}#endif\n")
     values = [int(v) for v in np.asarray(values).reshape(-1)]
     lines = ",\n".join("  " + ", ".join(str(v) for v in values[i:i + VALUES_PER_LINE])
                        for i in range(0, len(values), VALUES_PER_LINE))
@@ -59,7 +60,7 @@ def _array(c_type: str, name: str, values) -> str:
                 f"{{\n{lines}\n}};\n#endif\n")
     if c_type == "words":  # ARMv6-M's int32 weight copy: likewise
         return f"#if LE_BLOCKED\nstatic const int32_t {name}[{len(values)}] = {{\n{lines}\n}};\n#endif\n"
-    return f"static const {c_type} {name}[{len(values)}] = {{\n{lines}\n}};\n"
+    return f"static const {c_type} {name}[{len(values)}]{aligned} = {{\n{lines}\n}};\n"
 
 
 def _constant(c_type: str, name: str, values) -> str:
@@ -92,21 +93,21 @@ def _window_args(p: dict, name: str) -> str:
             f"{p['act_min']}, {p['act_max']}")
 
 
-def _weight_arrays(p: dict, name: str, rows: int, row: int) -> list[tuple[str, str, object]]:
-    """A conv or dense layer's constants (`_filter_arrays`, filters as `rows` runs of `row` bytes) and the copies
+def _weight_arrays(p: dict, name: str, run: int) -> list[tuple[str, str, object]]:
+    """A conv or dense layer's constants (`_filter_arrays`, each filter as runs of `run` bytes) and the copies
     of small filters for the SIMD32 (`pairs`) and ARMv6-M (`words`) paths. A convolution with a column strip has
     them all also in the strip's order (OWHI: each window one run of k_h * k_w * in_c bytes), chosen where the C
     is compiled (`_constant`)."""
-    def layouts(filters, rows: int, row: int) -> dict[str, object]:
+    def layouts(filters, run: int) -> dict[str, object]:
         """C type -> values of each array these filters give (None: too big for that copy)."""
-        return {"filters": (blocked_order(filters), filters), "int16_t": pairs(filters, rows, row),
-                "words": words(filters)}
+        return {"filters": (block_order(filters, run), block_order(filters, run, group=4), filters),
+                "int16_t": pairs(filters, run), "words": words(filters, run)}
 
     filters = np.asarray(p["filters"])
-    arrays = layouts(filters, rows, row)
+    arrays = layouts(filters, run)
     if p.get("strip_bytes"):
         columns = filters.transpose(0, 2, 1, 3)
-        in_strip = layouts(columns, len(columns), columns[0].size)
+        in_strip = layouts(columns, columns[0].size)
         arrays = {f"strip_{c_type}": (in_strip[c_type], values) for c_type, values in arrays.items()
                   if values is not None}
     named = [(c_type, f"{name}_{_ARRAY_NAMES[c_type.removeprefix('strip_')]}", values)
@@ -144,14 +145,11 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
     p, src, dst = layer.params, _pointer(plan, layer.input), _pointer(plan, layer.output)
     name = f"{prefix}op{layer.index}"
     if layer.kind == "conv2d":
-        arrays = _weight_arrays(p, name, p["out_c"] * p["k_h"], p["k_w"] * p["in_c"])
+        arrays = _weight_arrays(p, name, p["k_w"] * p["in_c"])
         strip = f"LE_STRIP(arena + {plan.strip[layer.index]})" if p["strip_bytes"] else "0"
-        rows = p["by_rows"]
-        if rows:
-            arrays.append(("int16_t", f"{name}_taps", taps(p["filters"])))
         code, src = _padded(layer, plan, src)
         code += (f"  le_conv2d({src}, {p['padded_w']}, {p['in_c']}, {name}_filters, {_copy_args(arrays, name)}, "
-                 f"{f'LE_TAPS({name}_taps)' if rows else '0'}, {_window_args(p, name)}, {strip}, {dst});\n")
+                 f"{_window_args(p, name)}, {strip}, {dst});\n")
         return arrays, code
     if layer.kind == "depthwise":
         code, src = _padded(layer, plan, src)
@@ -171,7 +169,7 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
         return ([("int8_t", f"{name}_table", p["table"])],
                 f"  le_channel_lookup({src}, {p['size']}, {p['channels']}, {name}_table, {dst});\n")
     if layer.kind == "fully_connected":
-        arrays = _weight_arrays(p, name, p["out_n"], p["depth"])
+        arrays = _weight_arrays(p, name, p["depth"])
         return arrays, (f"  le_fully_connected({src}, {p['depth']}, {name}_filters, {_copy_args(arrays, name)}, "
                         f"{name}_bias, {name}_multiplier, {name}_shift, {int(p['right_only'])}, {p['out_n']}, "
                         f"{p['output_offset']}, {p['act_min']}, {p['act_max']}, {dst});\n")
@@ -192,40 +190,46 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
 PAIRS_MAX_BYTES = 2048
 
 
-def pairs(filters, rows: int, row: int) -> np.ndarray | None:
-    """The int16 copy of small weights for the SIMD32 path (kernels.c le_dot4 with its `pairs`): each row's groups of 4 as
-    w0 w2 w1 w3 (SMLAD's order for SXTB16's halves), its last row % 4 as they are; None for big weights."""
-    w = np.asarray(filters, dtype=np.int16).reshape(rows, row)
+def pairs(filters, run: int) -> np.ndarray | None:
+    """The int16 copy of small weights for the SIMD32 path (kernels.c le_dot4 with its `pairs`), blocked as the
+    int8 filters are there (`block_order`, groups of 4): per group and filter, SXTB16's halves of 4 input bytes
+    are (x0, x2) and (x1, x3), so SMLAD needs (w0, w2), then (w1, w3); the block's (w0, w2) words first (one
+    LDM), then its (w1, w3) words. None for big weights."""
+    w = np.asarray(filters, dtype=np.int16)
     if w.size > PAIRS_MAX_BYTES:
         return None
-    whole = row // 4 * 4
-    groups = w[:, :whole].reshape(rows, whole // 4, 4)[:, :, [0, 2, 1, 3]].reshape(rows, whole)
-    return np.concatenate([groups, w[:, whole:]], axis=1).reshape(-1)
+    return block_order(w, run, group=4, parts=2, order=[0, 2, 1, 3])
 
 
-def taps(filters) -> np.ndarray:
-    """A one-channel convolution's filters for the SIMD32 path by rows (kernels.c le_conv_rows): int16, each
-    filter row as pairs of taps, a zero after an odd row's last ([filter][row][pair][2])."""
-    w = np.asarray(filters, dtype=np.int16)[..., 0]  # [out_c, k_h, k_w]
-    if w.shape[2] % 2:
-        w = np.concatenate([w, np.zeros((*w.shape[:2], 1), np.int16)], axis=2)
-    return w.reshape(-1)
-
-
-def blocked_order(filters) -> np.ndarray:
-    """The filters as ARMv6-M reads them (kernels.c LE_BLOCKED): in le_conv2d's blocks of 4, 2 and 1 filters, each
-    block's inputs interleaved (input i of the block's filter j at i * block + j)."""
-    w = np.asarray(filters).reshape(len(filters), -1)
+def block_order(filters, run: int, group: int = 1, parts: int = 1, order=None) -> np.ndarray:
+    """The filters in le_conv2d's blocks of 4, 2 and 1 filters, each block's weights interleaved run by run (a run:
+    the weights one dot product reads): a run's whole groups of `group` weights as [group][part][filter][weight]
+    (each group's weights in `order`, cut into `parts`), then its last run % group weights as [weight][filter].
+    ARMv6-M reads group 1 (kernels.c LE_BLOCKED: input i of the block's filter j at i * block + j); SIMD32 cores
+    group 4 (LE_DSP: a block's next 4 weights of each filter are one LDM's words)."""
+    w = np.asarray(filters)
+    w = w.reshape(len(w), -1, run)
+    n_runs, whole = w.shape[1], run // group * group
     fours = len(w) // 4 * 4
     twos = fours + (len(w) - fours) // 2 * 2
-    blocks = [w[i:i + 4] for i in range(0, fours, 4)] + [w[fours:twos], w[twos:]]
-    return np.concatenate([block.T.reshape(-1) for block in blocks if len(block)])
+    out = []
+    for block in (w[i:i + 4] for i in range(0, fours, 4)), (w[fours:twos],), (w[twos:],):
+        for b in block:
+            if not len(b):
+                continue
+            head = b[:, :, :whole].reshape(len(b), n_runs, whole // group, group)
+            head = head[..., order] if order is not None else head
+            head = head.reshape(len(b), n_runs, whole // group, parts, group // parts).transpose(1, 2, 3, 0, 4)
+            tail = b[:, :, whole:].transpose(1, 2, 0)
+            out.append(np.concatenate([head.reshape(n_runs, -1), tail.reshape(n_runs, -1)], axis=1).reshape(-1))
+    return np.concatenate(out)
 
 
-def words(filters) -> np.ndarray | None:
-    """The int32 copy of small weights for the ARMv6-M path (kernels.c le_dot4 with its `words`), in blocked order;
-    None for big weights."""
-    return blocked_order(np.asarray(filters, dtype=np.int32)) if np.asarray(filters).size <= PAIRS_MAX_BYTES else None
+def words(filters, run: int) -> np.ndarray | None:
+    """The int32 copy of small weights for the ARMv6-M path (kernels.c le_dot4 with its `words`), in its blocked
+    order; None for big weights."""
+    small = np.asarray(filters).size <= PAIRS_MAX_BYTES
+    return block_order(np.asarray(filters, dtype=np.int32), run) if small else None
 
 
 def _float_literal(value: float) -> str:
@@ -302,7 +306,7 @@ def _constant_bytes(arrays: list[tuple[str, str, object]]) -> int:
         if c_type.startswith("strip_"):  # either order: the same bytes
             c_type, values = c_type.removeprefix("strip_"), values[1]
         if c_type == "filters":  # blocked or not: the same bytes
-            values = values[1]
+            values = values[-1]
         total += _C_BYTES[c_type] * int(np.asarray(values).size)
     return total
 

@@ -153,10 +153,54 @@ LE_INLINE int32_t le_sxtb16_ror8(uint32_t v) {
 
 /* SIMD32 only: an int16 copy of small layers' weights, re-laid at generation time so that each 4 weights sit in
    the order SMLAD pairs them with SXTB16's halves of 4 input bytes (w0 w2 w1 w3), a run's last n % 4 as they are:
-   per filter and 4 inputs, two word loads and two SMLADs, no unpacking. The generator emits the copy for layers
-   with small weights only (it doubles their flash); LE_PAIRS(p) is 0 on other cores. */
+   per filter and 4 inputs, two words and two SMLADs, no unpacking. The generator emits the copy for layers with
+   small weights only (it doubles their flash); LE_PAIRS(p) is 0 on other cores.
+   SIMD32 cores read the int8 filters and this copy blocked by groups of 4 inputs (emit.py block_order): per block
+   and group, each filter's 4 int8 weights one word, or the block's (w0, w2) words of the copy, then its (w1, w3)
+   words; a run's last n % 4 inputs as [input][filter]. The words then come by LDM, which GCC 12 does not form from
+   word loads, so each group is one asm statement (LE_PAIRS4, LE_BYTES4, LE_PAIRS2: LDM fills its registers in
+   number order, hence named ones, r7 left to a frame pointer; the "memory" clobber keeps GCC from hoisting later
+   groups' input loads, which it did with separate statements, spilling them). Each takes at most 11 registers:
+   with 13, GCC 12 -Os found none left in lenet-plus's dense layers ("impossible constraints"), so a block of 4's
+   int8 words come 2 by 2. Without optimization (-O0 keeps too few registers free) the same steps in C.
+   Per 16 MACs of a block of 4: with the copy 13 instructions (LDR, 2 SXTB16, 2 LDM, 8 SMLAD) where it took 19,
+   without it 21 where it took 23. */
 #ifdef LE_DSP
 #define LE_PAIRS(p) (p)
+#define LE_SUMS4 [s0] "+r"(a0), [s1] "+r"(a1), [s2] "+r"(a2), [s3] "+r"(a3)
+#if defined(__OPTIMIZE__)
+#define LE_GROUP [v] "+r"(v), [xb] "=&r"(xb), [q] "+r"(q)
+#define LE_UNPACK "sxtb16 %[xb], %[v], ror #8\n\tsxtb16 %[v], %[v]\n\t" /* xa in v */
+#define LE_SMLAD(s, x, r) "smlad %[" s "], %[" x "], " r ", %[" s "]\n\t"
+#define LE_PAIRS4(word) do { uint32_t v = (word), xb; __asm(LE_UNPACK "ldmia %[q]!, {r4, r5, r6, r8}\n\t" \
+  LE_SMLAD("s0", "v", "r4") LE_SMLAD("s1", "v", "r5") LE_SMLAD("s2", "v", "r6") LE_SMLAD("s3", "v", "r8") \
+  "ldmia %[q]!, {r4, r5, r6, r8}\n\t" \
+  LE_SMLAD("s0", "xb", "r4") LE_SMLAD("s1", "xb", "r5") LE_SMLAD("s2", "xb", "r6") LE_SMLAD("s3", "xb", "r8") \
+  : LE_SUMS4, LE_GROUP : : "r4", "r5", "r6", "r8", "memory"); } while (0)
+#define LE_BYTES_SMLAD(s, r) "sxtb16 %[t], " r "\n\t" LE_SMLAD(s, "v", "%[t]") "sxtb16 " r ", " r ", ror #8\n\t" \
+  LE_SMLAD(s, "xb", r)
+#define LE_BYTES4(word) do { uint32_t v = (word), xb, t; __asm(LE_UNPACK "ldmia %[q]!, {r4, r5}\n\t" \
+  LE_BYTES_SMLAD("s0", "r4") LE_BYTES_SMLAD("s1", "r5") "ldmia %[q]!, {r4, r5}\n\t" \
+  LE_BYTES_SMLAD("s2", "r4") LE_BYTES_SMLAD("s3", "r5") \
+  : LE_SUMS4, LE_GROUP, [t] "=&r"(t) : : "r4", "r5", "memory"); } while (0)
+#define LE_PAIRS2(word) do { uint32_t v = (word), xb; __asm(LE_UNPACK "ldmia %[q]!, {r4, r5, r6, r8}\n\t" \
+  LE_SMLAD("s0", "v", "r4") LE_SMLAD("s1", "v", "r5") LE_SMLAD("s0", "xb", "r6") LE_SMLAD("s1", "xb", "r8") \
+  : [s0] "+r"(a0), [s1] "+r"(a1), LE_GROUP : : "r4", "r5", "r6", "r8", "memory"); } while (0)
+#else
+#define LE_WORD(k) le_load32((const int8_t *)(const void *)q + 4 * (k))
+#define LE_UNPACK(word) const uint32_t v = (word); const int32_t xa = (int32_t)__sxtb16(v), xb = le_sxtb16_ror8(v)
+#define LE_PAIRS4(word) do { LE_UNPACK(word); \
+  a0 = __smlad(xb, (int32_t)LE_WORD(4), __smlad(xa, (int32_t)LE_WORD(0), a0)); \
+  a1 = __smlad(xb, (int32_t)LE_WORD(5), __smlad(xa, (int32_t)LE_WORD(1), a1)); \
+  a2 = __smlad(xb, (int32_t)LE_WORD(6), __smlad(xa, (int32_t)LE_WORD(2), a2)); \
+  a3 = __smlad(xb, (int32_t)LE_WORD(7), __smlad(xa, (int32_t)LE_WORD(3), a3)); q += 16; } while (0)
+#define LE_BYTES4(word) do { LE_UNPACK(word); LE_SMLAD_BYTES(xa, xb, LE_WORD(0), a0); \
+  LE_SMLAD_BYTES(xa, xb, LE_WORD(1), a1); LE_SMLAD_BYTES(xa, xb, LE_WORD(2), a2); \
+  LE_SMLAD_BYTES(xa, xb, LE_WORD(3), a3); q += 16; } while (0)
+#define LE_PAIRS2(word) do { LE_UNPACK(word); \
+  a0 = __smlad(xb, (int32_t)LE_WORD(2), __smlad(xa, (int32_t)LE_WORD(0), a0)); \
+  a1 = __smlad(xb, (int32_t)LE_WORD(3), __smlad(xa, (int32_t)LE_WORD(1), a1)); q += 8; } while (0)
+#endif
 LE_INLINE int32_t le_pair_dot(int32_t xa, int32_t xb, const int16_t *w, int32_t acc) {
   uint32_t even, odd; /* two scalars, not an array: an array made GCC 12 copy through the stack */
   memcpy(&even, w, 4);
@@ -209,7 +253,11 @@ LE_INLINE int32_t le_pair_dot(int32_t xa, int32_t xb, const int16_t *w, int32_t 
 #define LE_BLOCK2(W) LE_UNROLL_STEPS for (; i < n; ++i) { \
     const int32_t v = x[i]; \
     a0 += v * (W)[2 * i], a1 += v * (W)[2 * i + 1]; }
-#define LE_IN_BLOCK(block) (LE_BLOCKED ? (block) : 1) /* a filter row's step within its block's weights */
+#if LE_BLOCKED || defined(LE_DSP)
+#define LE_IN_BLOCK(block) (block) /* a filter row's step within its block's weights */
+#else
+#define LE_IN_BLOCK(block) 1
+#endif
 #define LE_BLOCK1(W) LE_UNROLL_STEPS for (; i < n; ++i) acc += (int32_t)x[i] * (W)[i];
 
 /* The dot products of n contiguous input bytes with the same run of 4, 2 or 1 filters (filter j at
@@ -243,17 +291,23 @@ LE_INLINE void le_dot4(const int8_t *x, const int8_t *w, const int16_t *pairs, c
   } else
 #ifdef LE_DSP
   if (pairs) {
+    const int16_t *q = pairs;
     LE_UNROLL_STEPS
     for (; i + 4 <= n; i += 4) {
-      LE_DSP_INPUTS(i);
-      LE_DSP_INT16(a0, 0), LE_DSP_INT16(a1, stride), LE_DSP_INT16(a2, 2 * stride);
-      LE_DSP_INT16(a3, 3 * stride);
+      LE_PAIRS4(le_load32(x + i));
     }
-    LE_TAIL4(pairs)
+    LE_BLOCK4(pairs)
   } else
 #endif
   {
 #if LE_BLOCKED
+    LE_BLOCK4(w)
+#elif defined(LE_DSP)
+    const int8_t *q = w;
+    LE_UNROLL_STEPS
+    for (; i + 4 <= n; i += 4) {
+      LE_BYTES4(le_load32(x + i));
+    }
     LE_BLOCK4(w)
 #else
 #ifdef LE_MVE
@@ -273,12 +327,6 @@ LE_INLINE void le_dot4(const int8_t *x, const int8_t *w, const int16_t *pairs, c
       i = n;
     }
 #endif
-#ifdef LE_DSP
-    for (; i + 4 <= n; i += 4) {
-      LE_DSP_INPUTS(i);
-      LE_DSP_INT8(a0, 0), LE_DSP_INT8(a1, stride), LE_DSP_INT8(a2, 2 * stride), LE_DSP_INT8(a3, 3 * stride);
-    }
-#endif
     LE_TAIL4(w)
 #endif
   }
@@ -295,16 +343,22 @@ LE_INLINE void le_dot2(const int8_t *x, const int8_t *w, const int16_t *pairs, c
   } else
 #ifdef LE_DSP
   if (pairs) {
+    const int16_t *q = pairs;
     LE_UNROLL_STEPS
     for (; i + 4 <= n; i += 4) {
-      LE_DSP_INPUTS(i);
-      LE_DSP_INT16(a0, 0), LE_DSP_INT16(a1, stride);
+      LE_PAIRS2(le_load32(x + i));
     }
-    LE_TAIL2(pairs)
+    LE_BLOCK2(pairs)
   } else
 #endif
   {
 #if LE_BLOCKED
+    LE_BLOCK2(w)
+#elif defined(LE_DSP)
+    for (; i + 4 <= n; i += 4) { /* a block of 2's words may sit 2 bytes off a word: LDRs, not LDM */
+      LE_DSP_INPUTS(i);
+      LE_SMLAD_BYTES(xa, xb, le_load32(w + 2 * i), a0), LE_SMLAD_BYTES(xa, xb, le_load32(w + 2 * i + 4), a1);
+    }
     LE_BLOCK2(w)
 #else
 #ifdef LE_MVE
@@ -318,12 +372,6 @@ LE_INLINE void le_dot2(const int8_t *x, const int8_t *w, const int16_t *pairs, c
       LE_MVE_MAC(a0, xv, w + i, p);
       LE_MVE_MAC(a1, xv, w + i + stride, p);
       i = n;
-    }
-#endif
-#ifdef LE_DSP
-    for (; i + 4 <= n; i += 4) {
-      LE_DSP_INPUTS(i);
-      LE_DSP_INT8(a0, 0), LE_DSP_INT8(a1, stride);
     }
 #endif
     LE_TAIL2(w)
@@ -425,9 +473,11 @@ LE_INLINE void le_strip(const int8_t *rows, int in_row, int in_c, int k_h, int c
     return;
   }
 #endif
-  for (x = 0; x < cols; ++x)
+  for (x = 0; x < cols; ++x, strip += k_h * in_c) /* a column unrolled: a byte is a load and a store */
+    LE_UNROLL
     for (ky = 0; ky < k_h; ++ky)
-      for (c = 0; c < in_c; ++c) *strip++ = rows[ky * in_row + x * in_c + c];
+      LE_UNROLL
+      for (c = 0; c < in_c; ++c) strip[ky * in_c + c] = rows[ky * in_row + x * in_c + c];
   (void)scatter;
 }
 
@@ -444,74 +494,6 @@ LE_INLINE void le_output4(const int32_t *acc, const int32_t *multiplier, const i
 }
 #endif
 
-#ifdef LE_DSP
-#define LE_TAPS(p) (p)
-/* 4 neighbouring outputs of one filter at once, over the k_h int16 rows of le_conv_rows: each 32-bit load of two
-   neighbouring inputs serves up to two SMLADs, against the filter's taps as int16 pairs ([row][pair], a zero after
-   an odd row's last). Measured (M4): 8 outputs at once spilled (seed-best 604,554 -> 681,137), and so did 2 filters
-   sharing the loads (631,770). */
-LE_INLINE void le_rows(const int16_t *rows, int cols, const int16_t *taps, int32_t bias, int32_t multiplier,
-                       int shift, int right_only, int k_h, int k_w, int out_c, int32_t offset, int32_t low,
-                       int32_t high, int8_t *out) {
-  const int pairs = (k_w + 1) / 2, n = 4;
-  int32_t acc[4];
-  int ky, m, j;
-  LE_UNROLL
-  for (j = 0; j < n; ++j) acc[j] = bias;
-  LE_UNROLL
-  for (ky = 0; ky < k_h; ++ky)
-    LE_UNROLL
-    for (m = 0; m < pairs; ++m) {
-      const int32_t w = (int32_t)le_load32((const int8_t *)(taps + 2 * (ky * pairs + m)));
-      LE_UNROLL
-      for (j = 0; j < n; ++j)
-        acc[j] = __smlad((int32_t)le_load32((const int8_t *)(rows + ky * cols + 2 * m + j)), w, acc[j]);
-    }
-  LE_UNROLL
-  for (j = 0; j < n; ++j) out[j * out_c] = le_output(acc[j], multiplier, shift, right_only, offset, low, high);
-}
-
-/* CONV_2D of a one-channel input with stride 1 (a first layer) on SIMD32 cores, output row by output row (the
-   generator's plan.py `by_rows`): the k_h input rows it reads copied as int16 into `rows` (the strip's scratch),
-   then for each filter 4 neighbouring outputs at once (le_rows), the last 4 of a row overlapping the previous
-   ones where out_w is not a multiple of 4 (they are computed again, to the same values). A window's few MACs then
-   cost no tail and no unpacking. Measured on the M4: seed-best 629,107 -> 600,497 instructions (its first layer
-   1.98 -> 1.73 per MAC); one 28x28 SAME 3x3 convolution with 8 filters 156,051 -> 148,713. */
-LE_INLINE void le_conv_rows(const int8_t *in, int in_w, const int16_t *taps, const int32_t *bias,
-                            const int32_t *multiplier, const int8_t *shift, int right_only, int k_h, int k_w,
-                            int out_h, int out_w, int out_c, int32_t offset, int32_t low, int32_t high,
-                            int16_t *rows, int8_t *out) {
-  const int cols = out_w + k_w - 1, per_filter = 2 * k_h * ((k_w + 1) / 2);
-  int oy, ox, oc, ky, x;
-  for (oy = 0; oy < out_h; ++oy, out += out_w * out_c) {
-    for (ky = 0; ky < k_h; ++ky) {
-      const int8_t *src = in + (oy + ky) * in_w;
-      int16_t *dst = rows + ky * cols;
-      for (x = 0; x + 4 <= cols; x += 4) { /* 4 bytes to 4 int16 in 5 instructions and a store */
-        const uint32_t v = le_load32(src + x), even = __sxtb16(v), odd = (uint32_t)le_sxtb16_ror8(v);
-        uint32_t pair[2];
-        __asm("pkhbt %0, %1, %2, lsl #16" : "=r"(pair[0]) : "r"(even), "r"(odd)); /* GCC 12 wrote 2 for each */
-        __asm("pkhtb %0, %1, %2, asr #16" : "=r"(pair[1]) : "r"(odd), "r"(even));
-        memcpy(dst + x, pair, 8);
-      }
-      for (; x < cols; ++x) dst[x] = src[x];
-    }
-    rows[k_h * cols] = 0; /* an odd row's zero tap reads one input past the last row */
-    LE_UNROLL /* each filter's requantization constants then folded in: 222,940 -> 155,208 on one 3x3 conv */
-    for (oc = 0; oc < out_c; ++oc)
-      for (ox = 0; ox < out_w; ox += 4) {
-        const int x0 = ox + 4 <= out_w ? ox : out_w - 4;
-        const int16_t *window = rows + x0;
-        __asm("" : "+r"(window)); /* one base for every load (GCC 12 otherwise kept one pointer per tap on the stack) */
-        le_rows(window, cols, taps + oc * per_filter, bias[oc], multiplier[oc], shift[oc], right_only, k_h, k_w,
-                out_c, offset, low, high, out + x0 * out_c + oc);
-      }
-  }
-}
-#else
-#define LE_TAPS(p) ((const int16_t *)0)
-#endif
-
 /* CONV_2D on an input already padded with its zero point (the input offset is folded into the bias
    at generation time): k_h rows of k_w * in_c contiguous bytes (NHWC) per output, filters OHWI,
    output channels in blocks of 4. FULLY_CONNECTED is the same kernel on a 1x1 image.
@@ -520,7 +502,7 @@ LE_INLINE void le_conv_rows(const int8_t *in, int in_w, const int16_t *taps, con
    row's input is then copied into the strip once and every window is one dot product of k_h * k_w * in_c
    bytes instead of k_h short ones, each with its tail. */
 LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *filters, const int16_t *pairs,
-                         const int32_t *words, const int16_t *taps, const int32_t *bias,
+                         const int32_t *words, const int32_t *bias,
                          const int32_t *multiplier, const int8_t *shift, int right_only, int k_h, int k_w,
                          int stride_h, int stride_w, int out_h, int out_w, int out_c, int32_t output_offset,
                          int32_t act_min, int32_t act_max, int8_t *strip, int8_t *out) {
@@ -529,14 +511,7 @@ LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *fil
   const int rows = strip ? 1 : k_h, run = strip ? size : row;
   const int step = strip ? stride_w * k_h * in_c : stride_w * in_c; /* from one window to the next */
   int oy, ox, oc, ky, j;
-  (void)pairs, (void)taps; /* read on SIMD32 cores only */
-#ifdef LE_DSP
-  if (taps && strip) { /* one input channel, stride 1: by rows (taps given), unless the strip is forced off */
-    le_conv_rows(in, in_w, taps, bias, multiplier, shift, right_only, k_h, k_w, out_h, out_w, out_c, output_offset,
-                 act_min, act_max, (int16_t *)(void *)strip, out);
-    return;
-  }
-#endif
+  (void)pairs; /* read on SIMD32 cores only */
   const le_scatter scatter = strip ? le_strip_offsets(in_c, k_h) : LE_NO_SCATTER; /* once per layer */
   for (oy = 0; oy < out_h; ++oy) {
     const int8_t *window = in + oy * stride_h * in_row;
@@ -552,7 +527,7 @@ LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *fil
         for (j = 0; j < 4; ++j) acc[j] = bias[oc + j];
         for (ky = 0; ky < rows; ++ky)
           le_dot4(window + ky * in_row, filters + oc * size + LE_IN_BLOCK(4) * ky * run,
-                  pairs ? pairs + oc * size + ky * run : 0,
+                  pairs ? pairs + oc * size + LE_IN_BLOCK(4) * ky * run : 0,
                   words ? words + oc * size + 4 * ky * run : 0, run, size, acc);
 #ifdef LE_MVE
         if (right_only) {
@@ -570,7 +545,8 @@ LE_INLINE void le_conv2d(const int8_t *in, int in_w, int in_c, const int8_t *fil
         for (j = 0; j < 2; ++j) acc[j] = bias[fours + j];
         for (ky = 0; ky < rows; ++ky)
           le_dot2(window + ky * in_row, filters + fours * size + LE_IN_BLOCK(2) * ky * run,
-                  pairs ? pairs + fours * size + ky * run : 0, words ? words + fours * size + 2 * ky * run : 0,
+                  pairs ? pairs + fours * size + LE_IN_BLOCK(2) * ky * run : 0,
+                  words ? words + fours * size + 2 * ky * run : 0,
                   run, size, acc);
         LE_UNROLL
         for (j = 0; j < 2; ++j)
@@ -593,7 +569,7 @@ LE_INLINE void le_fully_connected(const int8_t *in, int depth, const int8_t *fil
                                   const int32_t *words, const int32_t *bias, const int32_t *multiplier,
                                   const int8_t *shift, int right_only, int out_n, int32_t output_offset,
                                   int32_t act_min, int32_t act_max, int8_t *out) {
-  le_conv2d(in, 1, depth, filters, pairs, words, 0, bias, multiplier, shift, right_only, 1, 1, 1, 1, 1, 1, out_n,
+  le_conv2d(in, 1, depth, filters, pairs, words, bias, multiplier, shift, right_only, 1, 1, 1, 1, 1, 1, out_n,
             output_offset, act_min, act_max, 0, out);
 }
 

@@ -159,19 +159,6 @@ def _strip_bytes(window: dict) -> int:
     return size if window["k_h"] > 1 and row < 16 and size <= STRIP_MAX else 0
 
 
-ROWS_MAX_FILTERS = 8  # le_conv_rows unrolls its filters (their constants folded in): ~440 B of flash each
-
-
-def by_rows(params: dict) -> bool:
-    """Whether SIMD32 cores compute this convolution output row by output row (kernels.c le_conv_rows): one input
-    channel, stride 1, at least 4 outputs a row, filter rows under 16 taps, at most ROWS_MAX_FILTERS filters.
-    Measured on the M4: seed-best (6 filters) 629,107 -> 600,497 instructions for 2.5 KB more flash; lenet-plus (16
-    filters) 5,151,434 -> 5,123,434 for 7.1 KB, hence the limit; and with 12 filters (a 3x3 layer: the M4 sweep's
-    choice) it lost, 860,211 -> 883,178, where the strip's blocks of 4 filters share each input load three times."""
-    return (params["in_c"] == 1 and params["stride_h"] == params["stride_w"] == 1 and params["out_w"] >= 4
-            and params["k_h"] > 1 and params["k_w"] < 16 and params["out_c"] <= ROWS_MAX_FILTERS)
-
-
 def _conv(graph: Graph, op: Op, where: str) -> Layer:
     options = op.options
     source, target = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
@@ -185,10 +172,8 @@ def _conv(graph: Graph, op: Op, where: str) -> Layer:
     low, high = activation_range(options.fusedActivationFunction, target, where)
     folded = bias.astype(np.int64) - _zero_point(source) * filters.reshape(out_c, -1).astype(np.int64).sum(axis=1)
     strip = _strip_bytes(window)
-    rows = bool(strip) and by_rows({**window, "out_c": out_c})
     return Layer(op.index, "conv2d", op.inputs[0], op.outputs[0], dict(
-        **window, out_c=out_c, filters=filters, bias=_int32(folded, where), by_rows=rows,
-        strip_bytes=2 * strip + 4 if rows else strip,  # by rows: the strip's rows as int16, and one tap past them
+        **window, out_c=out_c, filters=filters, bias=_int32(folded, where), strip_bytes=strip,
         multipliers=multipliers, shifts=shifts,
         right_only=_right_only(filters, folded, shifts), output_offset=_zero_point(target), act_min=low,
         act_max=high),
