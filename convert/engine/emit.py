@@ -186,8 +186,10 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
     return [], ""  # reshape: an alias, nothing to run
 
 
-# Layers with at most this many weight bytes also get their int16 (SIMD32) and int32 (ARMv6-M) copies.
-PAIRS_MAX_BYTES = 2048
+# Layers with at most this many weight bytes also get their int16 copy (SIMD32: twice their flash) ...
+PAIRS_MAX_BYTES = 16384
+# ... and their int32 copy (ARMv6-M: four times their flash; a micro:bit has 256 KB).
+WORDS_MAX_BYTES = 2048
 
 
 def pairs(filters, run: int) -> np.ndarray | None:
@@ -228,7 +230,7 @@ def block_order(filters, run: int, group: int = 1, parts: int = 1, order=None) -
 def words(filters, run: int) -> np.ndarray | None:
     """The int32 copy of small weights for the ARMv6-M path (kernels.c le_dot4 with its `words`), in its blocked
     order; None for big weights."""
-    small = np.asarray(filters).size <= PAIRS_MAX_BYTES
+    small = np.asarray(filters).size <= WORDS_MAX_BYTES
     return block_order(np.asarray(filters, dtype=np.int32), run) if small else None
 
 

@@ -670,10 +670,56 @@ LE_INLINE void le_channel_lookup(const int8_t *in, int n, int channels, const in
     for (c = 0; c < channels; ++c) out[i + c] = table[(c << 8) + in[i + c] + 128];
 }
 
+#ifdef LE_DSP
+/* MAX_POOL_2D with no window clipped, on SIMD32 cores: 4 channels at once, SSUB8 flagging the bytes where the new
+   value is not below the maximum so far and SEL taking them (a signed max of 4 int8 in 2 instructions); the
+   activation's clamp the same way. Measured on the M4, lenet-plus's two 2x2 pools: 54,794 -> 11,470 and 27,010 ->
+   5,460 instructions. */
+LE_INLINE void le_max_pool4(const int8_t *in, int in_w, int channels, int f_h, int f_w, int stride_h, int stride_w,
+                            int out_h, int out_w, int32_t act_min, int32_t act_max, int8_t *out) {
+  const uint32_t low = (uint8_t)act_min * 0x01010101u, high = (uint8_t)act_max * 0x01010101u;
+  int oy, ox, c, fy, fx;
+  for (oy = 0; oy < out_h; ++oy)
+    for (ox = 0; ox < out_w; ++ox) {
+      const int8_t *window = in + (oy * stride_h * in_w + ox * stride_w) * channels;
+      for (c = 0; c + 4 <= channels; c += 4, out += 4) {
+        uint32_t m = le_load32(window + c);
+        LE_UNROLL
+        for (fy = 0; fy < f_h; ++fy)
+          LE_UNROLL
+          for (fx = fy ? 0 : 1; fx < f_w; ++fx) {
+            const uint32_t v = le_load32(window + (fy * in_w + fx) * channels + c);
+            (void)__ssub8((int8x4_t)v, (int8x4_t)m);
+            m = (uint32_t)__sel((uint8x4_t)v, (uint8x4_t)m);
+          }
+        if (act_min > -128) (void)__ssub8((int8x4_t)m, (int8x4_t)low), m = (uint32_t)__sel((uint8x4_t)m, (uint8x4_t)low);
+        if (act_max < 127) (void)__ssub8((int8x4_t)high, (int8x4_t)m), m = (uint32_t)__sel((uint8x4_t)m, (uint8x4_t)high);
+        memcpy(out, &m, 4);
+      }
+      for (; c < channels; ++c) {
+        int32_t acc = -128;
+        for (fy = 0; fy < f_h; ++fy)
+          for (fx = 0; fx < f_w; ++fx) {
+            const int32_t v = window[(fy * in_w + fx) * channels + c];
+            if (v > acc) acc = v;
+          }
+        *out++ = le_clamp(acc, act_min, act_max);
+      }
+    }
+}
+#endif
+
 LE_INLINE void le_pool(int average, const int8_t *in, int in_h, int in_w, int channels, int f_h, int f_w,
                        int stride_h, int stride_w, int pad_t, int pad_l, int out_h, int out_w, int32_t act_min,
                        int32_t act_max, int8_t *out) {
   int oy, ox, c, fy, fx;
+#ifdef LE_DSP
+  if (!average && pad_t == 0 && pad_l == 0 && (out_h - 1) * stride_h + f_h <= in_h &&
+      (out_w - 1) * stride_w + f_w <= in_w) { /* no window clipped */
+    le_max_pool4(in, in_w, channels, f_h, f_w, stride_h, stride_w, out_h, out_w, act_min, act_max, out);
+    return;
+  }
+#endif
   for (oy = 0; oy < out_h; ++oy) {
     const int y0 = oy * stride_h - pad_t;
     const int fy0 = y0 < 0 ? -y0 : 0, fy1 = f_h < in_h - y0 ? f_h : in_h - y0;
