@@ -117,11 +117,12 @@ def fully_connected_model(rng, inputs: int, outputs: int, activation: str) -> by
 
 
 def pool_model(op: str, height: int, width: int, channels: int, size: int, stride: int, padding: str,
-               activation: str) -> bytes:
-    """MAX_POOL_2D or AVERAGE_POOL_2D; input and output share their quantization, as TFLite requires."""
+               activation: str, scale: float = 0.03) -> bytes:
+    """MAX_POOL_2D or AVERAGE_POOL_2D; input and output share their quantization, as TFLite requires (a RELU6's
+    top is inside the int8 range from a scale of 6 / 134 up)."""
     out_h, out_w = _output_size(height, size, stride, padding), _output_size(width, size, stride, padding)
-    tensors = [_quantized([1, height, width, channels], INT8, 0, [0.03], [-7], "in"),
-               _quantized([1, out_h, out_w, channels], INT8, 0, [0.03], [-7], "out")]
+    tensors = [_quantized([1, height, width, channels], INT8, 0, [scale], [-7], "in"),
+               _quantized([1, out_h, out_w, channels], INT8, 0, [scale], [-7], "out")]
     options = schema.Pool2DOptionsT()
     options.padding, options.strideW, options.strideH = PADDINGS[padding], stride, stride
     options.filterWidth = options.filterHeight = size

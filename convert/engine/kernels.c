@@ -207,7 +207,8 @@ LE_INLINE int32_t le_pair_dot(int32_t xa, int32_t xb, const int16_t *w, int32_t 
   memcpy(&odd, w + 2, 4);
   return __smlad(xb, (int32_t)odd, __smlad(xa, (int32_t)even, acc));
 }
-/* 4 input bytes, unpacked once for every filter of the block; then each filter's step from either layout. */
+/* 4 input bytes, unpacked once for every filter of the block; then each filter's step from either layout (a block
+   of 1, and a block of 2's int8 words, which may sit 2 bytes off a word: LDRs, not LDM). */
 #define LE_DSP_INPUTS(i) const uint32_t xv = le_load32(x + (i)); \
   const int32_t xa = (int32_t)__sxtb16(xv), xb = le_sxtb16_ror8(xv)
 #define LE_DSP_INT8(acc, offset) LE_SMLAD_BYTES(xa, xb, le_load32(w + i + (offset)), acc)
@@ -234,7 +235,7 @@ LE_INLINE int32_t le_pair_dot(int32_t xa, int32_t xb, const int16_t *w, int32_t 
    LDR, MULS, ADD. LE_WORDS(p) is 0 elsewhere. -DLENET_BLOCKED=1 or 0 overrides the choice on cores without DSP or
    Helium (the tests walk it on the host). Measured on seed-best (M0): 2,215,834 -> 1,905,149 instructions with
    the int32 copy, then 1,851,168 with the big layers' int8 filters blocked (its 294- and 120-input dense layers 6.32
-   -> 4.90 and 7.34 -> 5.18 per MAC). */
+   -> 4.90 and 7.34 -> 5.18 per MAC). LE_BLOCK4/2/1 also read the last n % 4 inputs of SIMD32's blocked runs. */
 #if defined(LENET_BLOCKED) && !defined(LE_DSP) && !defined(LE_MVE)
 #define LE_BLOCKED LENET_BLOCKED
 #elif defined(__ARM_ARCH_6M__)
@@ -265,8 +266,8 @@ LE_INLINE int32_t le_pair_dot(int32_t xa, int32_t xb, const int16_t *w, int32_t 
    family for every weight layout: `pairs` is the int16 copy of the same weights (SIMD32 only, else 0); given it,
    the 4-input steps and the scalar tail read it; `words` the int32 copy, blocked (ARMv6-M only, else 0); else the
    int8 weights (the choice is made at compile time: each layer's function passes its own constant copies or 0).
-   One tail per block size (LE_TAIL4/2/1) serves the int8 and int16 layouts, one loop (LE_BLOCK4/2/1) the blocked
-   ones. Measured with the int32 copy, GCC's unrolling by 8 beat 4, 6, 16 and 32 (seed-best on the M0: 1,967,322,
+   One tail per block size (LE_TAIL4/2/1) serves the plain layout (Cortex-M3, Helium, hosts), one loop
+   (LE_BLOCK4/2/1) the blocked ones (ARMv6-M; SIMD32's tails). Measured with the int32 copy, GCC's unrolling by 8 beat 4, 6, 16 and 32 (seed-best on the M0: 1,967,322,
    1,926,858, 1,981,972 and 1,997,070 against 1,905,149). Measured on
    seed-best at -O2 (GCC 12): the same instructions as the two separate families this replaced (M4 728,451 ->
    728,453; M33 724,376 -> 724,380), once the weight addresses are written `w + i + offset` as before: written
