@@ -38,11 +38,12 @@ DEPTHWISES = [(12, 12, 4, 1, 3, 1, "same", "relu"), (11, 11, 3, 2, 3, 2, "valid"
 CHANNEL_CONSTANTS = [("ADD", 6, 6, 4, "none", False), ("ADD", 5, 7, 6, "relu", True), ("ADD", 4, 4, 16, "relu6", False),
                      ("MUL", 6, 6, 4, "none", False), ("MUL", 5, 7, 6, "relu", True), ("MUL", 3, 3, 17, "relu6", False),
                      ("ADD", 3, 3, 20, "none", True)]
-# (op, height, width, channels, size, stride, padding, activation[, scale: the last one's RELU6 clamps at 93])
+# (op, height, width, channels, size, stride, padding, activation[, scale: the last two's RELU6 clamps at 93])
 POOLS = [("MAX_POOL_2D", 8, 8, 4, 2, 2, "valid", "none"), ("AVERAGE_POOL_2D", 8, 8, 4, 2, 2, "valid", "none"),
          ("MAX_POOL_2D", 9, 7, 3, 3, 2, "same", "relu"), ("AVERAGE_POOL_2D", 9, 7, 3, 3, 2, "same", "relu6"),
          ("AVERAGE_POOL_2D", 7, 7, 5, 3, 1, "same", "none"), ("MAX_POOL_2D", 6, 6, 17, 2, 1, "valid", "relu6"),
-         ("MAX_POOL_2D", 6, 8, 8, 2, 2, "valid", "relu6", 0.06)]
+         ("MAX_POOL_2D", 6, 8, 8, 2, 2, "valid", "relu6", 0.06),
+         ("AVERAGE_POOL_2D", 6, 6, 6, 2, 2, "valid", "relu6", 0.06)]
 
 
 def _conv(case, seed):

@@ -50,8 +50,9 @@ class Engine:
 def _array(c_type: str, name: str, values, aligned: str = "") -> str:
     if c_type == "filters":  # int8 filters, blocked on ARMv6-M and SIMD32 (`block_order`; SIMD32 loads words by LDM)
         by_element, by_group, plain = values
+        word_aligned = " __attribute__((aligned(4)))"  # LDM reads them
         return (f"#if LE_BLOCKED\n{_array('int8_t', name, by_element)}#elif defined(LE_DSP)\n"
-                f"{_array('int8_t', name, by_group, ' __attribute__((aligned(4)))')}#else\n{_array('int8_t', name, plain)}#endif\n")
+                f"{_array('int8_t', name, by_group, word_aligned)}#else\n{_array('int8_t', name, plain)}#endif\n")
     values = [int(v) for v in np.asarray(values).reshape(-1)]
     lines = ",\n".join("  " + ", ".join(str(v) for v in values[i:i + VALUES_PER_LINE])
                        for i in range(0, len(values), VALUES_PER_LINE))

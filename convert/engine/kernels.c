@@ -267,8 +267,9 @@ LE_INLINE int32_t le_pair_dot(int32_t xa, int32_t xb, const int16_t *w, int32_t 
    the 4-input steps and the scalar tail read it; `words` the int32 copy, blocked (ARMv6-M only, else 0); else the
    int8 weights (the choice is made at compile time: each layer's function passes its own constant copies or 0).
    One tail per block size (LE_TAIL4/2/1) serves the plain layout (Cortex-M3, Helium, hosts), one loop
-   (LE_BLOCK4/2/1) the blocked ones (ARMv6-M; SIMD32's tails). Measured with the int32 copy, GCC's unrolling by 8 beat 4, 6, 16 and 32 (seed-best on the M0: 1,967,322,
-   1,926,858, 1,981,972 and 1,997,070 against 1,905,149). Measured on
+   (LE_BLOCK4/2/1) the blocked ones (ARMv6-M; SIMD32's tails). Measured with the int32 copy, GCC's unrolling by 8
+   beat 4, 6, 16 and 32 (seed-best on the M0: 1,967,322, 1,926,858, 1,981,972 and 1,997,070 against 1,905,149).
+   Measured on
    seed-best at -O2 (GCC 12): the same instructions as the two separate families this replaced (M4 728,451 ->
    728,453; M33 724,376 -> 724,380), once the weight addresses are written `w + i + offset` as before: written
    `w + (i + offset)` they cost +0.4 % on the M4 and +1.9 % on the M33. The three block sizes are written out on
@@ -672,39 +673,66 @@ LE_INLINE void le_channel_lookup(const int8_t *in, int n, int channels, const in
 }
 
 #ifdef LE_DSP
-/* MAX_POOL_2D with no window clipped, on SIMD32 cores: 4 channels at once, SSUB8 flagging the bytes where the new
-   value is not below the maximum so far and SEL taking them (a signed max of 4 int8 in 2 instructions); the
-   activation's clamp the same way. Measured on the M4, lenet-plus's two 2x2 pools: 54,794 -> 11,470 and 27,010 ->
-   5,460 instructions. */
-LE_INLINE void le_max_pool4(const int8_t *in, int in_w, int channels, int f_h, int f_w, int stride_h, int stride_w,
-                            int out_h, int out_w, int32_t act_min, int32_t act_max, int8_t *out) {
+/* A pool with no window clipped on SIMD32 cores, 4 channels at once. MAX_POOL_2D: SSUB8 flags the bytes where
+   the new value is not below the maximum so far and SEL takes them (a signed max of 4 int8 in 2 instructions); the
+   activation's clamp the same way. AVERAGE_POOL_2D (at most 255 values a window: sums fit int16): SXTAB16 adds
+   two channels' bytes to their int16 sums in one instruction, then each sum is rounded and clamped alone.
+   Measured on the M4: lenet-plus's two 2x2 max pools 54,794 -> 11,470 and 27,010 -> 5,460 instructions;
+   seed-best's two 2x2 average pools 20,950 -> 15,874 and 5,520 -> 3,958. */
+LE_INLINE int32_t le_sxtab16_ror8(int32_t sums, uint32_t v) {
+  int32_t r;
+  __asm("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(sums), "r"(v));
+  return r;
+}
+
+LE_INLINE void le_pool4(int average, const int8_t *in, int in_w, int channels, int f_h, int f_w, int stride_h,
+                        int stride_w, int out_h, int out_w, int32_t act_min, int32_t act_max, int8_t *out) {
   const uint32_t low = (uint8_t)act_min * 0x01010101u, high = (uint8_t)act_max * 0x01010101u;
+  const int count = f_h * f_w;
   int oy, ox, c, fy, fx;
   for (oy = 0; oy < out_h; ++oy)
     for (ox = 0; ox < out_w; ++ox) {
       const int8_t *window = in + (oy * stride_h * in_w + ox * stride_w) * channels;
       for (c = 0; c + 4 <= channels; c += 4, out += 4) {
         uint32_t m = le_load32(window + c);
+        int32_t even = 0, odd = 0; /* the sums of channels c, c + 2 and c + 1, c + 3 */
         LE_UNROLL
         for (fy = 0; fy < f_h; ++fy)
           LE_UNROLL
-          for (fx = fy ? 0 : 1; fx < f_w; ++fx) {
+          for (fx = 0; fx < f_w; ++fx) {
             const uint32_t v = le_load32(window + (fy * in_w + fx) * channels + c);
-            (void)__ssub8((int8x4_t)v, (int8x4_t)m);
-            m = (uint32_t)__sel((uint8x4_t)v, (uint8x4_t)m);
+            if (average) {
+              even = __sxtab16(even, (int8x4_t)v), odd = le_sxtab16_ror8(odd, v);
+            } else if (fy || fx) {
+              (void)__ssub8((int8x4_t)v, (int8x4_t)m);
+              m = (uint32_t)__sel((uint8x4_t)v, (uint8x4_t)m);
+            }
           }
-        if (act_min > -128) (void)__ssub8((int8x4_t)m, (int8x4_t)low), m = (uint32_t)__sel((uint8x4_t)m, (uint8x4_t)low);
-        if (act_max < 127) (void)__ssub8((int8x4_t)high, (int8x4_t)m), m = (uint32_t)__sel((uint8x4_t)m, (uint8x4_t)high);
+        if (average) {
+          out[0] = le_clamp(le_average((int16_t)even, count), act_min, act_max);
+          out[1] = le_clamp(le_average((int16_t)odd, count), act_min, act_max);
+          out[2] = le_clamp(le_average(even >> 16, count), act_min, act_max);
+          out[3] = le_clamp(le_average(odd >> 16, count), act_min, act_max);
+          continue;
+        }
+        if (act_min > -128) {
+          (void)__ssub8((int8x4_t)m, (int8x4_t)low);
+          m = (uint32_t)__sel((uint8x4_t)m, (uint8x4_t)low);
+        }
+        if (act_max < 127) {
+          (void)__ssub8((int8x4_t)high, (int8x4_t)m);
+          m = (uint32_t)__sel((uint8x4_t)m, (uint8x4_t)high);
+        }
         memcpy(out, &m, 4);
       }
       for (; c < channels; ++c) {
-        int32_t acc = -128;
+        int32_t acc = average ? 0 : -128;
         for (fy = 0; fy < f_h; ++fy)
           for (fx = 0; fx < f_w; ++fx) {
             const int32_t v = window[(fy * in_w + fx) * channels + c];
-            if (v > acc) acc = v;
+            if (average) acc += v; else if (v > acc) acc = v;
           }
-        *out++ = le_clamp(acc, act_min, act_max);
+        *out++ = le_clamp(average ? le_average(acc, count) : acc, act_min, act_max);
       }
     }
 }
@@ -715,9 +743,9 @@ LE_INLINE void le_pool(int average, const int8_t *in, int in_h, int in_w, int ch
                        int32_t act_max, int8_t *out) {
   int oy, ox, c, fy, fx;
 #ifdef LE_DSP
-  if (!average && pad_t == 0 && pad_l == 0 && (out_h - 1) * stride_h + f_h <= in_h &&
-      (out_w - 1) * stride_w + f_w <= in_w) { /* no window clipped */
-    le_max_pool4(in, in_w, channels, f_h, f_w, stride_h, stride_w, out_h, out_w, act_min, act_max, out);
+  if (pad_t == 0 && pad_l == 0 && (out_h - 1) * stride_h + f_h <= in_h && (out_w - 1) * stride_w + f_w <= in_w &&
+      f_h * f_w <= 255) { /* no window clipped */
+    le_pool4(average, in, in_w, channels, f_h, f_w, stride_h, stride_w, out_h, out_w, act_min, act_max, out);
     return;
   }
 #endif
