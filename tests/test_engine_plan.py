@@ -141,17 +141,35 @@ def test_an_output_that_aliases_another_buffer_is_copied_out():
     assert plan.location[2] == ("out", 0) and plan.copy_output_from == ("arena", 0)
 
 
-def test_pairs_relay_each_group_of_four_in_smlads_order_blocked_and_skip_big_weights():
+def test_pairs_relay_each_group_of_four_in_smlads_order_blocked():
     """SXTB16 splits 4 input bytes into (x0, x2) and (x1, x3): SMLAD needs the weights as (w0, w2), (w1, w3); a
     block's (w0, w2) words come first (one LDM), then its (w1, w3) words, then the run's tail as [input][filter]."""
-    from lenet_deploy.convert.engine.emit import PAIRS_MAX_BYTES, pairs
+    from lenet_deploy.convert.engine.emit import pairs
 
     filters = np.arange(1, 21, dtype=np.int8).reshape(2, 10)  # a block of 2 filters, runs of 10: 2 groups, 2 left
     relaid = pairs(filters, 10)
     assert relaid.dtype == np.int16
     assert relaid.tolist() == [1, 3, 11, 13, 2, 4, 12, 14, 5, 7, 15, 17, 6, 8, 16, 18, 9, 19, 10, 20]
     assert pairs(filters[:1], 10).tolist() == [1, 3, 2, 4, 5, 7, 6, 8, 9, 10]  # one filter: its own order
-    assert pairs(np.zeros((1, PAIRS_MAX_BYTES + 4), np.int8), PAIRS_MAX_BYTES + 4) is None
+
+
+def test_the_int16_copy_goes_to_small_layers_then_to_the_densest_within_a_fifth_of_the_weights():
+    """Up to 2 KB of weights always; up to 16 KB by MACs per weight byte while the copies stay within 20 % of the
+    model's weights; never above 16 KB."""
+    from lenet_deploy.convert.engine.emit import PAIRS_MAX_BYTES, PAIRS_SMALL_BYTES, copied_layers
+
+    def layer(index, kind, size, macs):
+        return Layer(index, kind, index, index + 1, dict(filters=np.zeros(size, np.int8)), macs=macs)
+
+    small, conv, dense, big = (layer(0, "conv2d", PAIRS_SMALL_BYTES, 10 ** 6), layer(1, "conv2d", 12_000, 10 ** 6),
+                               layer(2, "fully_connected", 10_000, 10_000), layer(3, "fully_connected", 60_000, 60_000))
+    depthwise = layer(4, "depthwise", 100, 1_000)  # weights that count, a layer without the copy
+    # 20 % of 84,148 bytes is 16,829: the small layer's 2,048, then conv's 12,000 (83 MACs a byte), not dense's
+    assert copied_layers([small, conv, dense, big, depthwise]) == {0, 1}
+    # with more weights, dense fits as well; a layer over PAIRS_MAX_BYTES never does
+    huge = layer(3, "fully_connected", 200_000, 200_000)
+    assert copied_layers([small, conv, dense, huge]) == {0, 1, 2}
+    assert copied_layers([layer(0, "conv2d", PAIRS_MAX_BYTES + 1, 10 ** 9), huge]) == set()
 
 
 def test_block_order_interleaves_each_run_of_each_block_of_4_2_and_1_filters():

@@ -94,15 +94,15 @@ def _window_args(p: dict, name: str) -> str:
             f"{p['act_min']}, {p['act_max']}")
 
 
-def _weight_arrays(p: dict, name: str, run: int) -> list[tuple[str, str, object]]:
-    """A conv or dense layer's constants (`_filter_arrays`, each filter as runs of `run` bytes) and the copies
-    of small filters for the SIMD32 (`pairs`) and ARMv6-M (`words`) paths. A convolution with a column strip has
-    them all also in the strip's order (OWHI: each window one run of k_h * k_w * in_c bytes), chosen where the C
-    is compiled (`_constant`)."""
+def _weight_arrays(p: dict, name: str, run: int, copy: bool) -> list[tuple[str, str, object]]:
+    """A conv or dense layer's constants (`_filter_arrays`, each filter as runs of `run` bytes) and the copies of
+    its filters for the SIMD32 (`pairs`, if `copy`: see `copied_layers`) and ARMv6-M (`words`, small ones) paths.
+    A convolution with a column strip has them all also in the strip's order (OWHI: each window one run of
+    k_h * k_w * in_c bytes), chosen where the C is compiled (`_constant`)."""
     def layouts(filters, run: int) -> dict[str, object]:
-        """C type -> values of each array these filters give (None: too big for that copy)."""
+        """C type -> values of each array these filters give (None: no such copy)."""
         return {"filters": (block_order(filters, run), block_order(filters, run, group=4), filters),
-                "int16_t": pairs(filters, run), "words": words(filters, run)}
+                "int16_t": pairs(filters, run) if copy else None, "words": words(filters, run)}
 
     filters = np.asarray(p["filters"])
     arrays = layouts(filters, run)
@@ -141,12 +141,13 @@ def _padded(layer: Layer, plan: MemoryPlan, src: str) -> tuple[str, str]:
             f"{p['padded_w']}, {p['pad_value']}, {scratch});\n", scratch)
 
 
-def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple[str, str, object]], str]:
-    """(constant arrays, C statements) for one layer."""
+def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str,
+                copy: bool) -> tuple[list[tuple[str, str, object]], str]:
+    """(constant arrays, C statements) for one layer; `copy`: it carries the SIMD32 int16 copy of its filters."""
     p, src, dst = layer.params, _pointer(plan, layer.input), _pointer(plan, layer.output)
     name = f"{prefix}op{layer.index}"
     if layer.kind == "conv2d":
-        arrays = _weight_arrays(p, name, p["k_w"] * p["in_c"])
+        arrays = _weight_arrays(p, name, p["k_w"] * p["in_c"], copy)
         strip = f"LE_STRIP(arena + {plan.strip[layer.index]})" if p["strip_bytes"] else "0"
         code, src = _padded(layer, plan, src)
         code += (f"  le_conv2d({src}, {p['padded_w']}, {p['in_c']}, {name}_filters, {_copy_args(arrays, name)}, "
@@ -170,7 +171,7 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
         return ([("int8_t", f"{name}_table", p["table"])],
                 f"  le_channel_lookup({src}, {p['size']}, {p['channels']}, {name}_table, {dst});\n")
     if layer.kind == "fully_connected":
-        arrays = _weight_arrays(p, name, p["depth"])
+        arrays = _weight_arrays(p, name, p["depth"], copy)
         return arrays, (f"  le_fully_connected({src}, {p['depth']}, {name}_filters, {_copy_args(arrays, name)}, "
                         f"{name}_bias, {name}_multiplier, {name}_shift, {int(p['right_only'])}, {p['out_n']}, "
                         f"{p['output_offset']}, {p['act_min']}, {p['act_max']}, {dst});\n")
@@ -187,21 +188,40 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str) -> tuple[list[tuple
     return [], ""  # reshape: an alias, nothing to run
 
 
-# Layers with at most this many weight bytes also get their int16 copy (SIMD32: twice their flash) ...
+# The SIMD32 int16 copy of a layer's filters (twice their flash; the int8 ones then go unused): every layer up to
+# PAIRS_SMALL_BYTES of weights, then bigger ones up to PAIRS_MAX_BYTES, most MACs per weight byte first, while all
+# copies stay within PAIRS_SHARE of the model's weights (the MCU bench's flash target: the engine within 1.2 x the
+# weights + 8 KB).
+PAIRS_SMALL_BYTES = 2048
 PAIRS_MAX_BYTES = 16384
-# ... and their int32 copy (ARMv6-M: four times their flash; a micro:bit has 256 KB).
+PAIRS_SHARE = 0.2
+# The ARMv6-M int32 copy (four times their flash; a micro:bit has 256 KB).
 WORDS_MAX_BYTES = 2048
 
 
-def pairs(filters, run: int) -> np.ndarray | None:
-    """The int16 copy of small weights for the SIMD32 path (kernels.c le_dot4 with its `pairs`), blocked as the
+def copied_layers(layers: list[Layer]) -> set[int]:
+    """The op indices of the conv and dense layers that carry the SIMD32 int16 copy (see PAIRS_SHARE). Measured on
+    the M4: lenet-plus's 12.8 KB convolution 1.30 -> 0.96 instructions per MAC with it."""
+    sizes = {layer.index: int(np.asarray(layer.params["filters"]).size) for layer in layers
+             if layer.kind in ("conv2d", "fully_connected")}
+    chosen = {index for index, size in sizes.items() if size <= PAIRS_SMALL_BYTES}
+    weights = sum(int(np.asarray(layer.params["filters"]).size) for layer in layers if "filters" in layer.params)
+    budget = PAIRS_SHARE * weights - sum(sizes[index] for index in chosen)
+    macs = {layer.index: layer.macs for layer in layers}
+    for index in sorted((i for i, size in sizes.items() if PAIRS_SMALL_BYTES < size <= PAIRS_MAX_BYTES),
+                        key=lambda i: -macs[i] / sizes[i]):
+        if sizes[index] <= budget:
+            chosen.add(index)
+            budget -= sizes[index]
+    return chosen
+
+
+def pairs(filters, run: int) -> np.ndarray:
+    """The int16 copy of a layer's weights for the SIMD32 path (kernels.c le_dot4 with its `pairs`), blocked as the
     int8 filters are there (`block_order`, groups of 4): per group and filter, SXTB16's halves of 4 input bytes
     are (x0, x2) and (x1, x3), so SMLAD needs (w0, w2), then (w1, w3); the block's (w0, w2) words first (one
-    LDM), then its (w1, w3) words. None for big weights."""
-    w = np.asarray(filters, dtype=np.int16)
-    if w.size > PAIRS_MAX_BYTES:
-        return None
-    return block_order(w, run, group=4, parts=2, order=[0, 2, 1, 3])
+    LDM), then its (w1, w3) words."""
+    return block_order(np.asarray(filters, dtype=np.int16), run, group=4, parts=2, order=[0, 2, 1, 3])
 
 
 def block_order(filters, run: int, group: int = 1, parts: int = 1, order=None) -> np.ndarray:
@@ -250,10 +270,11 @@ def build_engine(model: bytes, name: str = "lenet", source: str = "model",
         raise LenetError(f"{source}: {exc}") from None
     sizes = {t.index: int(np.prod(t.shape)) for t in graph.tensors if not t.data}
     plan = plan_memory(layers, sizes, graph.inputs[0], graph.outputs[0])
+    copied = copied_layers(layers)
     prefix, upper = f"{name}_", name.upper()
     arrays, body, costs, functions = [], [], [], []
     for layer in layers:
-        layer_arrays, code = _layer_code(layer, plan, prefix)
+        layer_arrays, code = _layer_code(layer, plan, prefix, layer.index in copied)
         op_name = graph.ops[layer.index].name
         size = int(np.prod(graph.tensors[layer.output].shape))
         where, offset = plan.location[layer.output]

@@ -159,12 +159,12 @@ LE_INLINE int32_t le_sxtb16_ror8(uint32_t v) {
    and group, each filter's 4 int8 weights one word, or the block's (w0, w2) words of the copy, then its (w1, w3)
    words; a run's last n % 4 inputs as [input][filter]. The words then come by LDM, which GCC 12 does not form from
    word loads, so each group is one asm statement (LE_PAIRS4, LE_BYTES4, LE_PAIRS2: LDM fills its registers in
-   number order, hence named ones, r7 left to a frame pointer; the "memory" clobber keeps GCC from hoisting later
-   groups' input loads, which it did with separate statements, spilling them). Each takes at most 11 registers:
-   with 13, GCC 12 -Os found none left in lenet-plus's dense layers ("impossible constraints"), so a block of 4's
-   int8 words come 2 by 2. Without optimization (-O0 keeps too few registers free) the same steps in C.
-   Per 16 MACs of a block of 4: with the copy 13 instructions (LDR, 2 SXTB16, 2 LDM, 8 SMLAD) where it took 19,
-   without it 21 where it took 23. */
+   number order, hence named ones; the "memory" clobber keeps GCC from hoisting later groups' input loads, which it
+   did with separate statements, spilling them). The named registers are high ones (r8, r10-r12): with r4-r6 and r8,
+   GCC 12 -Os had too few left for the operands in lenet-plus's 16-channel convolution ("impossible constraints");
+   test_kernels.py compiles every case at every level. Without optimization (-O0 keeps too few registers free) the
+   same steps in C. Per 16 MACs of a block of 4: with the copy 13 instructions (LDR, 2 SXTB16, 2 LDM, 8 SMLAD)
+   where it took 19, without it 20 (LDR, 2 SXTB16, LDM, 8 SXTB16, 8 SMLAD) where it took 23. */
 #ifdef LE_DSP
 #define LE_PAIRS(p) (p)
 #define LE_SUMS4 [s0] "+r"(a0), [s1] "+r"(a1), [s2] "+r"(a2), [s3] "+r"(a3)
@@ -172,20 +172,19 @@ LE_INLINE int32_t le_sxtb16_ror8(uint32_t v) {
 #define LE_GROUP [v] "+r"(v), [xb] "=&r"(xb), [q] "+r"(q)
 #define LE_UNPACK "sxtb16 %[xb], %[v], ror #8\n\tsxtb16 %[v], %[v]\n\t" /* xa in v */
 #define LE_SMLAD(s, x, r) "smlad %[" s "], %[" x "], " r ", %[" s "]\n\t"
-#define LE_PAIRS4(word) do { uint32_t v = (word), xb; __asm(LE_UNPACK "ldmia %[q]!, {r4, r5, r6, r8}\n\t" \
-  LE_SMLAD("s0", "v", "r4") LE_SMLAD("s1", "v", "r5") LE_SMLAD("s2", "v", "r6") LE_SMLAD("s3", "v", "r8") \
-  "ldmia %[q]!, {r4, r5, r6, r8}\n\t" \
-  LE_SMLAD("s0", "xb", "r4") LE_SMLAD("s1", "xb", "r5") LE_SMLAD("s2", "xb", "r6") LE_SMLAD("s3", "xb", "r8") \
-  : LE_SUMS4, LE_GROUP : : "r4", "r5", "r6", "r8", "memory"); } while (0)
+#define LE_PAIRS4(word) do { uint32_t v = (word), xb; __asm(LE_UNPACK "ldmia %[q]!, {r8, r10, r11, r12}\n\t" \
+  LE_SMLAD("s0", "v", "r8") LE_SMLAD("s1", "v", "r10") LE_SMLAD("s2", "v", "r11") LE_SMLAD("s3", "v", "r12") \
+  "ldmia %[q]!, {r8, r10, r11, r12}\n\t" \
+  LE_SMLAD("s0", "xb", "r8") LE_SMLAD("s1", "xb", "r10") LE_SMLAD("s2", "xb", "r11") LE_SMLAD("s3", "xb", "r12") \
+  : LE_SUMS4, LE_GROUP : : "r8", "r10", "r11", "r12", "memory"); } while (0)
 #define LE_BYTES_SMLAD(s, r) "sxtb16 %[t], " r "\n\t" LE_SMLAD(s, "v", "%[t]") "sxtb16 " r ", " r ", ror #8\n\t" \
   LE_SMLAD(s, "xb", r)
-#define LE_BYTES4(word) do { uint32_t v = (word), xb, t; __asm(LE_UNPACK "ldmia %[q]!, {r4, r5}\n\t" \
-  LE_BYTES_SMLAD("s0", "r4") LE_BYTES_SMLAD("s1", "r5") "ldmia %[q]!, {r4, r5}\n\t" \
-  LE_BYTES_SMLAD("s2", "r4") LE_BYTES_SMLAD("s3", "r5") \
-  : LE_SUMS4, LE_GROUP, [t] "=&r"(t) : : "r4", "r5", "memory"); } while (0)
-#define LE_PAIRS2(word) do { uint32_t v = (word), xb; __asm(LE_UNPACK "ldmia %[q]!, {r4, r5, r6, r8}\n\t" \
-  LE_SMLAD("s0", "v", "r4") LE_SMLAD("s1", "v", "r5") LE_SMLAD("s0", "xb", "r6") LE_SMLAD("s1", "xb", "r8") \
-  : [s0] "+r"(a0), [s1] "+r"(a1), LE_GROUP : : "r4", "r5", "r6", "r8", "memory"); } while (0)
+#define LE_BYTES4(word) do { uint32_t v = (word), xb, t; __asm(LE_UNPACK "ldmia %[q]!, {r8, r10, r11, r12}\n\t" \
+  LE_BYTES_SMLAD("s0", "r8") LE_BYTES_SMLAD("s1", "r10") LE_BYTES_SMLAD("s2", "r11") LE_BYTES_SMLAD("s3", "r12") \
+  : LE_SUMS4, LE_GROUP, [t] "=&r"(t) : : "r8", "r10", "r11", "r12", "memory"); } while (0)
+#define LE_PAIRS2(word) do { uint32_t v = (word), xb; __asm(LE_UNPACK "ldmia %[q]!, {r8, r10, r11, r12}\n\t" \
+  LE_SMLAD("s0", "v", "r8") LE_SMLAD("s1", "v", "r10") LE_SMLAD("s0", "xb", "r11") LE_SMLAD("s1", "xb", "r12") \
+  : [s0] "+r"(a0), [s1] "+r"(a1), LE_GROUP : : "r8", "r10", "r11", "r12", "memory"); } while (0)
 #else
 #define LE_WORD(k) le_load32((const int8_t *)(const void *)q + 4 * (k))
 #define LE_UNPACK(word) const uint32_t v = (word); const int32_t xa = (int32_t)__sxtb16(v), xb = le_sxtb16_ror8(v)
