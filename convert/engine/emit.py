@@ -201,7 +201,7 @@ WORDS_MAX_BYTES = 2048
 
 def copied_layers(layers: list[Layer]) -> set[int]:
     """The op indices of the conv and dense layers that carry the SIMD32 int16 copy (see PAIRS_SHARE). Measured on
-    the M4: lenet-plus's 12.8 KB convolution 1.30 -> 0.96 instructions per MAC with it."""
+    the M4: lenet-plus's 12.8 KB convolution 1.40 -> 0.96 instructions per MAC with it."""
     sizes = {layer.index: int(np.asarray(layer.params["filters"]).size) for layer in layers
              if layer.kind in ("conv2d", "fully_connected")}
     chosen = {index for index, size in sizes.items() if size <= PAIRS_SMALL_BYTES}
@@ -235,16 +235,14 @@ def block_order(filters, run: int, group: int = 1, parts: int = 1, order=None) -
     n_runs, whole = w.shape[1], run // group * group
     fours = len(w) // 4 * 4
     twos = fours + (len(w) - fours) // 2 * 2
+    blocks = [w[i:i + 4] for i in range(0, fours, 4)] + [w[fours:twos], w[twos:]]
     out = []
-    for block in (w[i:i + 4] for i in range(0, fours, 4)), (w[fours:twos],), (w[twos:],):
-        for b in block:
-            if not len(b):
-                continue
-            head = b[:, :, :whole].reshape(len(b), n_runs, whole // group, group)
-            head = head[..., order] if order is not None else head
-            head = head.reshape(len(b), n_runs, whole // group, parts, group // parts).transpose(1, 2, 3, 0, 4)
-            tail = b[:, :, whole:].transpose(1, 2, 0)
-            out.append(np.concatenate([head.reshape(n_runs, -1), tail.reshape(n_runs, -1)], axis=1).reshape(-1))
+    for b in (block for block in blocks if len(block)):
+        head = b[:, :, :whole].reshape(len(b), n_runs, whole // group, group)
+        head = head[..., order] if order is not None else head
+        head = head.reshape(len(b), n_runs, whole // group, parts, group // parts).transpose(1, 2, 3, 0, 4)
+        tail = b[:, :, whole:].transpose(1, 2, 0)
+        out.append(np.concatenate([head.reshape(n_runs, -1), tail.reshape(n_runs, -1)], axis=1).reshape(-1))
     return np.concatenate(out)
 
 
