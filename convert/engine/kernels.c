@@ -153,8 +153,8 @@ LE_INLINE int32_t le_sxtb16_ror8(uint32_t v) {
 
 /* SIMD32 only: an int16 copy of small layers' weights, re-laid at generation time so that each 4 weights sit in
    the order SMLAD pairs them with SXTB16's halves of 4 input bytes (w0 w2 w1 w3), a run's last n % 4 as they are:
-   per filter and 4 inputs, two words and two SMLADs, no unpacking. The generator emits the copy for layers with
-   small weights only (it doubles their flash); LE_PAIRS(p) is 0 on other cores.
+   per filter and 4 inputs, two words and two SMLADs, no unpacking. The generator emits the copy for the layers
+   emit.py `copied_layers` picks (it doubles their flash); LE_PAIRS(p) is 0 on other cores.
    SIMD32 cores read the int8 filters and this copy blocked by groups of 4 inputs (emit.py block_order): per block
    and group, each filter's 4 int8 weights one word, or the block's (w0, w2) words of the copy, then its (w1, w3)
    words; a run's last n % 4 inputs as [input][filter]. The words then come by LDM, which GCC 12 does not form from
