@@ -162,9 +162,10 @@ def test_a_pipeline_killed_inside_each_step_continues_and_counts_nothing_twice(s
     rows = json.loads((tmp_path / "runs" / "lenet-sweep" / "trials.json").read_text())
     assert sum(r["state"] in ("COMPLETE", "PRUNED") for r in rows) == 2
     assert not [r for r in rows if r["state"] == "RUNNING"]
-    # Known gap (seen once in CI, not reproduced since): a trial killed between its creation and its claim (the
-    # first attributes its worker writes) carries no pid, so only its heartbeat can show it dead; if the resumed
-    # sweep reached --count before that, the trial's retry waits unrun. It is always a retry, never a fresh draw.
+    # A trial killed between its creation and its claim (the first attributes its worker writes) carries no pid
+    # and no heartbeat: it is failed and retried 3 heartbeats after its start (fail_unclaimed_trials; before, the
+    # resumed sweep could wait for it forever). If the sweep reached --count first, its retry waits unrun: always
+    # a retry, never a fresh draw.
     assert all(r["retry_of"] is not None for r in rows if r["state"] == "WAITING")
     assert (tmp_path / "reports" / "lenet" / "report.md").is_file()
     assert not list(tmp_path.rglob(".*.staging"))  # the staging folders of the killed steps were cleaned up

@@ -393,3 +393,25 @@ def test_a_worker_stopped_until_its_heartbeat_is_stale_is_retried_elsewhere_and_
     finished_configs = [tuple(sorted(t.params.items())) for t in trials if t.state.name == "COMPLETE"]
     draws = [t for t in trials if "failed_trial" not in t.system_attrs and t.state.name != "FAIL"]
     assert len(finished_configs) == 3 and len(draws) == 2  # two fresh draws + the retry: nothing counted twice
+
+
+def test_a_running_trial_no_worker_claimed_is_failed_and_retried_after_the_grace(tmp_path):
+    """A worker killed between creating its trial and claiming it leaves no pid and no heartbeat: after the grace
+    the trial is failed with the reason and retried with its parameters; a claimed one and a young one are left."""
+    import optuna
+
+    from lenet_deploy.train.sweep.driver import fail_unclaimed_trials
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}")
+    orphan, claimed = study.ask(), study.ask()
+    orphan.suggest_int("filters", 4, 8)
+    claimed.set_user_attr("owner", claimed.number)
+    fail_unclaimed_trials(study, grace=3600)  # both young: nothing happens
+    assert [t.state.name for t in study.get_trials()] == ["RUNNING", "RUNNING"]
+    time.sleep(0.3)
+    fail_unclaimed_trials(study, grace=0.2)
+    trials = study.get_trials()
+    assert [t.state.name for t in trials] == ["FAIL", "RUNNING", "WAITING"]
+    assert "never claimed" in trials[0].user_attrs["reason"]
+    assert trials[2].params == trials[0].params and trials[2].system_attrs["failed_trial"] == orphan.number

@@ -125,7 +125,7 @@ def open_study(spec: SweepSpec, name: str, url: str, heartbeat: int, seed: int =
                                  f"({str(exc).splitlines()[0]})") from None
             time.sleep(1 + attempt)
     pruner = (make_in_order_hyperband(spec.hyperband.min_iter, max_epochs(spec, epochs_cap), spec.hyperband.eta,
-                                      on_wait=lambda: (stop_if_asked(), fail_dead_trials(study)))
+                                      on_wait=lambda: (stop_if_asked(), fail_dead_trials(study, 3 * heartbeat)))
               if spec.hyperband else optuna.pruners.NopPruner())
     sampler = make_sampler(spec.method, grid_space(spec) if spec.method == "grid" else None, seed)
     study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
@@ -350,7 +350,7 @@ def _work(spec: SweepSpec, name: str, out: str, options: SweepOptions, index: in
     progress = TrialProgress(options.count, prefix=f"[w{index}] " if options.workers > 1 else "")
     while True:
         stop_if_asked()
-        fail_dead_trials(study)
+        fail_dead_trials(study, 3 * options.heartbeat)
         trials = study.get_trials(deepcopy=False)
         finished = sum(t.state.name in FINISHED for t in trials)
         if finished >= options.count:
@@ -379,17 +379,36 @@ def _die_with(parent: int) -> None:
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
-def fail_dead_trials(study) -> None:
-    """Fail (and re-queue) running trials whose worker died: by pid on this host, by heartbeat elsewhere."""
+def fail_dead_trials(study, grace: float) -> None:
+    """Fail (and re-queue) running trials whose worker died: by pid on this host, by heartbeat elsewhere, and those
+    no worker claimed within `grace` seconds of their start (`fail_unclaimed_trials`)."""
     import optuna
 
     fail_dead_local_trials(study)
+    fail_unclaimed_trials(study, grace)
     optuna.storages.fail_stale_trials(study)
+
+
+def fail_unclaimed_trials(study, grace: float) -> None:
+    """Fail (and re-queue) RUNNING trials that no worker claimed (`_Objective` does it first thing) within `grace`
+    seconds of their start. A worker killed between creating its trial and claiming it left no pid, and no
+    heartbeat either, which Optuna needs to call a trial stale: the sweep then waited for it forever (seen in the
+    pipeline's kill test, with both --count slots taken)."""
+    import datetime
+
+    from optuna.trial import TrialState
+
+    now = datetime.datetime.now()  # Optuna's datetime_start is naive local time
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        started = trial.datetime_start
+        if trial.user_attrs.get("owner") == trial.number or started is None:
+            continue
+        if (now - started).total_seconds() > grace:
+            _fail_and_retry(study, trial, "never claimed by a worker (killed while starting it); re-queued")
 
 
 def fail_dead_local_trials(study, reason: str = "worker died mid-trial; re-queued") -> None:
     """Fail (and re-queue) RUNNING trials whose worker process on this host no longer exists."""
-    import optuna
     from optuna.trial import TrialState
 
     host = socket.gethostname()
@@ -400,12 +419,20 @@ def fail_dead_local_trials(study, reason: str = "worker died mid-trial; re-queue
             continue
         if trial.user_attrs.get("host") != host or process_alive(trial.user_attrs.get("pid")):
             continue
-        try:
-            study._storage.set_trial_user_attr(trial._trial_id, "reason", reason)
-            study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
-        except optuna.exceptions.UpdateFinishedTrialError:  # another worker failed it first
-            continue
-        retry_from_scratch()(study, study._storage.get_trial(trial._trial_id))
+        _fail_and_retry(study, trial, reason)
+
+
+def _fail_and_retry(study, trial, reason: str) -> None:
+    """FAIL a RUNNING trial with its reason and queue its retry (same parameters), unless another worker did."""
+    import optuna
+    from optuna.trial import TrialState
+
+    try:
+        study._storage.set_trial_user_attr(trial._trial_id, "reason", reason)
+        study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+    except optuna.exceptions.UpdateFinishedTrialError:  # another worker failed it first
+        return
+    retry_from_scratch()(study, study._storage.get_trial(trial._trial_id))
 
 
 def _finished(study) -> int:
