@@ -167,22 +167,29 @@ def test_fixed_point_helpers_match_their_definitions():
 _HELPERS_MAIN = r"""
 #include <stdio.h>
 int main(void) {
-  long long a, b, c, d;
+  long long a, b, c, d, offset, low, high;
   char kind;
-  while (scanf(" %c %lld %lld %lld %lld", &kind, &a, &b, &c, &d) == 5) {
+  while (scanf(" %c %lld %lld %lld %lld %lld %lld %lld", &kind, &a, &b, &c, &d, &offset, &low, &high) == 8) {
     if (kind == 'd') printf("%d\n", (int)le_rdbpot((int32_t)a, (int)b));
     if (kind == 'q') printf("%d\n", (int)le_requantize((int32_t)a, (int32_t)b, (int)c));
-    if (kind == 'o') printf("%d\n", (int)le_output((int32_t)a, (int32_t)b, (int)c, (int)d, 0, -128, 127));
+    if (kind == 'o') printf("%d\n", (int)le_output((int32_t)a, (int32_t)b, (int)c, (int)d, (int32_t)offset,
+                                                   (int32_t)low, (int32_t)high));
   }
   return 0;
 }
 """
 
 
+# The output steps' clamps: none (int8's), a ReLU at the offset (-128 or above it), a ReLU6, a floor above the offset
+_CLAMPS = ((0, -128, 127), (-128, -128, 127), (17, -128, 127), (127, -128, 127), (-5, -5, 127), (-128, -128, -60),
+           (3, 3, 80), (-20, 0, 127))
+
+
 def test_the_c_fixed_point_helpers_equal_tflm_arithmetic_on_every_rounding_edge(tmp_path):
     """kernels.c's RoundingDivideByPOT, MultiplyByQuantizedMultiplier and the output step (both its general path and
-    the one-add path the generator picks when every shift is right and |acc| < 2^30), compiled on this host, against
-    their definitions (fixedpoint.py, TFLite Micro's): exact halves of both signs, where a rounding slip shows."""
+    the one-add path the generator picks when every shift is right and |acc| < 2^30, under every kind of clamp),
+    compiled on this host, against their definitions (fixedpoint.py, TFLite Micro's): exact halves of both signs,
+    where a rounding slip shows."""
     from importlib import resources
 
     kernels = resources.files("lenet_deploy.convert.engine").joinpath("kernels.c").read_text()
@@ -192,31 +199,36 @@ def test_the_c_fixed_point_helpers_equal_tflm_arithmetic_on_every_rounding_edge(
     subprocess.run(["gcc", "-O2", "-std=c99", "-w", str(source), "-o", str(binary)], check=True)
     rng = np.random.default_rng(0)
     cases, expected = [], []
+
+    def output(acc, multiplier, shift):
+        value = fp.multiply_by_quantized_multiplier(acc, multiplier, shift)
+        cases.append(f"q {acc} {multiplier} {shift} 0 0 0 0")
+        expected.append(value)
+        for offset, low, high in _CLAMPS:
+            for right_only, sums in ((1, acc), (0, acc), (2, 2 * acc)):  # 2: the sums come doubled
+                cases.append(f"o {sums} {multiplier} {shift} {right_only} {offset} {low} {high}")
+                expected.append(max(low, min(high, value + offset)))
+
     for exponent in range(1, 31):
         for k in (-3, -2, -1, 0, 1, 2, 3):  # k * 2^e + half, and one either side of it
             for delta in (-1, 0, 1):
                 x = int(np.clip(k * (1 << exponent) + (1 << (exponent - 1)) + delta, fp.INT32_MIN, fp.INT32_MAX))
-                cases.append(f"d {x} {exponent} 0 0")
+                cases.append(f"d {x} {exponent} 0 0 0 0 0")
                 expected.append(fp.rounding_divide_by_pot(x, exponent))
     for _ in range(3000):
-        acc = int(rng.integers(-(1 << 29), 1 << 29))
-        multiplier = int(rng.integers(1 << 30, (1 << 31) - 1))
-        shift = int(rng.integers(-12, 0))
-        cases += [f"q {acc} {multiplier} {shift} 0", f"o {acc} {multiplier} {shift} 1",
-                  f"o {acc} {multiplier} {shift} 0"]
-        value = fp.multiply_by_quantized_multiplier(acc, multiplier, shift)
-        expected += [value, max(-128, min(127, value)), max(-128, min(127, value))]
-    for shift in range(-12, 0):  # multiplier 2^30 halves an even acc exactly: put x on each half of 2^-shift
+        output(int(rng.integers(-(1 << 29), 1 << 29)), int(rng.integers(1 << 30, (1 << 31) - 1)),
+               int(rng.integers(-23, 0)))
+    for shift in range(-23, 0):  # multiplier 2^30 halves an even acc exactly: put x on each half of 2^-shift
         for k in (-3, -2, -1, 0, 1, 2):
             for delta in (-1, 0, 1):
-                acc = 2 * (k * (1 << -shift) + (1 << (-shift - 1)) + delta)
-                cases += [f"q {acc} {1 << 30} {shift} 0", f"o {acc} {1 << 30} {shift} 1", f"o {acc} {1 << 30} {shift} 0"]
-                value = fp.multiply_by_quantized_multiplier(acc, 1 << 30, shift)
-                expected += [value, max(-128, min(127, value)), max(-128, min(127, value))]
+                output(2 * (k * (1 << -shift) + (1 << (-shift - 1)) + delta), 1 << 30, shift)
+    for shift in (-23, -22, -1):  # the bounds: |acc| just under 2^30
+        for acc in ((1 << 30) - 1, -(1 << 30) + 1):
+            output(acc, (1 << 31) - 1, shift)
     for _ in range(500):  # left shifts: the general path only
-        acc, multiplier, shift = int(rng.integers(-(1 << 20), 1 << 20)), int(rng.integers(1 << 30, (1 << 31) - 1)), 3
-        cases.append(f"q {acc} {multiplier} {shift} 0")
-        expected.append(fp.multiply_by_quantized_multiplier(acc, multiplier, shift))
+        acc, multiplier = int(rng.integers(-(1 << 20), 1 << 20)), int(rng.integers(1 << 30, (1 << 31) - 1))
+        cases.append(f"q {acc} {multiplier} 3 0 0 0 0")
+        expected.append(fp.multiply_by_quantized_multiplier(acc, multiplier, 3))
     answers = subprocess.run([str(binary)], input="\n".join(cases), capture_output=True, text=True, check=True)
     got = [int(line) for line in answers.stdout.split()]
     mismatches = [(case, want, have) for case, want, have in zip(cases, expected, got) if want != have]

@@ -185,3 +185,56 @@ def test_block_order_interleaves_each_run_of_each_block_of_4_2_and_1_filters():
     assert by_group[:20].tolist() == [0, 1, 2, 3, 12, 13, 14, 15, 24, 25, 26, 27, 36, 37, 38, 39, 4, 16, 28, 40]
     assert by_group[24:28].tolist() == [6, 7, 8, 9]  # the second run starts with its first group
     assert sorted(by_group.tolist()) == list(range(84))
+
+
+def test_a_copied_layer_on_the_one_add_path_has_its_copy_and_its_simd32_bias_doubled():
+    """SMMULR wants 2 * acc: SIMD32 cores read such a layer's doubled int16 copy and bias and take its sums as they
+    come (right_only 2); other cores keep the plain bias (right_only 1). Without the copy, or off the one-add path,
+    nothing is doubled."""
+    import dataclasses
+
+    from lenet_deploy.convert.engine import emit
+
+    graph = small_graph()
+    layers = plan_layers(graph)
+    sizes = {t.index: int(np.prod(t.shape)) for t in graph.tensors if not t.data}
+    plan = plan_memory(layers, sizes, graph.inputs[0], graph.outputs[0])
+    conv = layers[0]
+    assert conv.kind == "conv2d" and conv.params["right_only"]
+    arrays, code = emit._layer_code(conv, plan, "t_", copy=True)
+    by_name = {name: (c_type, values) for c_type, name, values in arrays}
+    c_type, (plain, twice) = by_name["t_op0_bias"]
+    assert c_type == "bias" and list(plain) == conv.params["bias"] and list(twice) == [2 * b for b in plain]
+    copy = by_name["t_op0_pairs"][1]
+    copy = copy[0] if by_name["t_op0_pairs"][0].startswith("strip_") else copy
+    assert np.abs(copy).max() > 127 and (np.asarray(copy) % 2 == 0).all()
+    assert "t_op0_bias, t_op0_multiplier, t_op0_shift, LE_DSP_ELSE(2, 1)," in code
+    source = emit._constant("bias", "t_op0_bias", (plain, twice))
+    assert source.index("#ifdef LE_DSP") < source.index(str(twice[0])) < source.index("#else") < source.rindex(
+        str(plain[0]))
+    for params, copied in ((conv.params, False), (dict(conv.params, right_only=False), True)):
+        arrays, code = emit._layer_code(dataclasses.replace(conv, params=params), plan, "t_", copy=copied)
+        assert all(c_type != "bias" for c_type, *_ in arrays)
+        assert f"t_op0_bias, t_op0_multiplier, t_op0_shift, {int(params['right_only'])}," in code
+        if copied:
+            copy = {name: values for _, name, values in arrays}["t_op0_pairs"]
+            copy = copy[0] if isinstance(copy, tuple) else copy
+            assert np.abs(copy).max() <= 127
+
+
+def test_dense_layers_with_int8_weights_and_several_blocks_get_a_scratch_for_their_unpacked_input():
+    """kernels.c le_fully_connected unpacks a dense layer's input once (two words per 4 bytes) where its int8
+    weights would have it unpacked again for each block of 4 filters: not with the int16 copy (its steps unpack
+    once already), not for one block; the scratch lives only while its layer runs."""
+    from lenet_deploy.convert.engine.emit import unpacked_bytes
+
+    def dense(index, depth, out_n):
+        return Layer(index, "fully_connected", index, index + 1, dict(depth=depth, out_n=out_n))
+
+    layers = [dense(0, 294, 120), dense(1, 120, 84), dense(2, 84, 4), dense(3, 7, 10)]
+    assert unpacked_bytes(layers, copied={1}) == {0: 2 * 292, 3: 2 * 4}
+    plan = plan_memory(layers, {1: 120, 2: 84, 3: 4, 4: 10}, model_input=0, model_output=4, unpacked={0: 584, 3: 8})
+    first, last = plan.unpacked[0], plan.unpacked[3]
+    output = plan.location[1][1]  # the first layer's output lives with its scratch: apart
+    assert first + 584 <= output or output + 120 <= first
+    assert set(plan.unpacked) == {0, 3} and plan.arena_bytes >= max(first + 584, last + 8)

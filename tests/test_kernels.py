@@ -31,7 +31,7 @@ CONVS = [
 # (PAIRS_SMALL_BYTES) where the SIMD32 path adds its int16 copy to a single layer.
 DENSES = [(1, 1, "none"), (3, 2, "relu"), (4, 3, "relu6"), (5, 4, "none"), (16, 5, "relu"), (17, 7, "none"),
           (31, 8, "relu6"), (64, 10, "none"), (120, 84, "relu"), (196, 120, "none"), (33, 62, "relu"),
-          (300, 7, "relu")]
+          (300, 7, "relu"), (303, 9, "none")]
 # (height, width, in_c, depth multiplier, kernel, stride, padding, activation)
 DEPTHWISES = [(12, 12, 4, 1, 3, 1, "same", "relu"), (11, 11, 3, 2, 3, 2, "valid", "none"),
               (9, 9, 8, 1, 5, 1, "same", "relu6"), (8, 10, 5, 2, 5, 2, "same", "none"),
@@ -215,8 +215,8 @@ def test_the_int32_copy_is_made_for_small_layers_only_and_walks_every_block_size
 missing = missing_tools()
 # The last conv case: int8 weights (no copy: over PAIRS_SMALL_BYTES, alone in its model) in blocks of 4, 2 and 1
 # filters, the block of 2's second row 2 bytes off a word (SIMD32 reads it by LDRs, not LDM); the one before it is
-# lenet-plus's second convolution (12.8 KB: in lenet-plus it carries the int16 copy); fc-300-7: a dense layer's
-# blocks of 4, 2 and 1.
+# lenet-plus's second convolution (12.8 KB: in lenet-plus it carries the int16 copy); fc-300-7 and fc-303-9: a dense
+# layer's blocks of 4, 2 and 1, reading its input unpacked on SIMD32 (int8 weights: no copy), 303 with a tail of 3.
 BOARD_CASES = [MODELS[i] for i in (0, 2, 4, 6, 8, 9, 11, 13, len(CONVS) - 1)] \
     + [p for p in MODELS if p.id.startswith("fc-")][::2] + [p for p in MODELS if p.id == "fc-300-7-relu"] \
     + [p for p in MODELS if "POOL" in p.id] + [p for p in MODELS if p.id.startswith("dw-")][:4] \

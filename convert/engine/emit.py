@@ -48,6 +48,9 @@ class Engine:
 
 
 def _array(c_type: str, name: str, values, aligned: str = "") -> str:
+    if c_type == "bias":  # doubled on SIMD32 cores (`doubled`)
+        plain, twice = values
+        return f"#ifdef LE_DSP\n{_array('int32_t', name, twice)}#else\n{_array('int32_t', name, plain)}#endif\n"
     if c_type == "filters":  # int8 filters, blocked on ARMv6-M and SIMD32 (`block_order`; SIMD32 loads words by LDM)
         by_element, by_group, plain = values
         word_aligned = " __attribute__((aligned(4)))"  # LDM reads them
@@ -74,7 +77,7 @@ def _constant(c_type: str, name: str, values) -> str:
             "#endif\n")
 
 
-_C_BYTES = {"int8_t": 1, "int32_t": 4, "filters": 1}
+_C_BYTES = {"int8_t": 1, "int32_t": 4, "filters": 1, "bias": 4}
 # The copies of small weights in flash only on the cores whose path reads them: int16 pairs (SIMD32), int32 words
 # (ARMv6-M).
 CORE_COPIES = ("int16_t", "strip_int16_t", "words", "strip_words")
@@ -86,12 +89,24 @@ def _filter_arrays(p: dict, name: str) -> list[tuple[str, str, object]]:
             ("int32_t", f"{name}_multiplier", p["multipliers"]), ("int8_t", f"{name}_shift", p["shifts"])]
 
 
-def _window_args(p: dict, name: str) -> str:
+def _requantization_args(p: dict, name: str, arrays: list) -> str:
+    """bias, multiplier, shift, right_only: 2 on SIMD32 cores where the layer's sums come doubled (`doubled`)."""
+    twice = any(c_type == "bias" for c_type, *_ in arrays)
+    return f"{name}_bias, {name}_multiplier, {name}_shift, {'LE_DSP_ELSE(2, 1)' if twice else int(p['right_only'])}"
+
+
+def _window_args(p: dict, name: str, arrays: list) -> str:
     """The arguments CONV_2D and DEPTHWISE_CONV_2D share after their filters: bias, requantization, the window,
     the output and its activation range."""
-    return (f"{name}_bias, {name}_multiplier, {name}_shift, {int(p['right_only'])}, {p['k_h']}, {p['k_w']}, "
+    return (f"{_requantization_args(p, name, arrays)}, {p['k_h']}, {p['k_w']}, "
             f"{p['stride_h']}, {p['stride_w']}, {p['out_h']}, {p['out_w']}, {p['out_c']}, {p['output_offset']}, "
             f"{p['act_min']}, {p['act_max']}")
+
+
+def doubled(p: dict, copy: bool) -> bool:
+    """Whether a layer's int16 copy and a SIMD32 copy of its bias are doubled: where it has the copy and its output
+    step takes the one-add path (`right_only`: |acc| < 2^30, so 2 * acc fits), whose SMMULR wants 2 * acc."""
+    return copy and bool(p["right_only"])
 
 
 def _weight_arrays(p: dict, name: str, run: int, copy: bool) -> list[tuple[str, str, object]]:
@@ -99,10 +114,13 @@ def _weight_arrays(p: dict, name: str, run: int, copy: bool) -> list[tuple[str, 
     its filters for the SIMD32 (`pairs`, if `copy`: see `copied_layers`) and ARMv6-M (`words`, small ones) paths.
     A convolution with a column strip has them all also in the strip's order (OWHI: each window one run of
     k_h * k_w * in_c bytes), chosen where the C is compiled (`_constant`)."""
+    twice = doubled(p, copy)
+
     def layouts(filters, run: int) -> dict[str, object]:
         """C type -> values of each array these filters give (None: no such copy)."""
+        copied = pairs(np.asarray(filters, dtype=np.int16) * (2 if twice else 1), run) if copy else None
         return {"filters": (block_order(filters, run), block_order(filters, run, group=4), filters),
-                "int16_t": pairs(filters, run) if copy else None, "words": words(filters, run)}
+                "int16_t": copied, "words": words(filters, run)}
 
     filters = np.asarray(p["filters"])
     arrays = layouts(filters, run)
@@ -113,7 +131,10 @@ def _weight_arrays(p: dict, name: str, run: int, copy: bool) -> list[tuple[str, 
                   if values is not None}
     named = [(c_type, f"{name}_{_ARRAY_NAMES[c_type.removeprefix('strip_')]}", values)
              for c_type, values in arrays.items() if values is not None]
-    return named[:1] + _filter_arrays(p, name)[1:] + named[1:]  # the filters in the place of their int8 array
+    constants = _filter_arrays(p, name)[1:]
+    if twice:
+        constants[0] = ("bias", f"{name}_bias", (p["bias"], 2 * np.asarray(p["bias"], dtype=np.int64)))
+    return named[:1] + constants + named[1:]  # the filters in the place of their int8 array
 
 
 _ARRAY_NAMES = {"filters": "filters", "int16_t": "pairs", "words": "words"}
@@ -141,6 +162,19 @@ def _padded(layer: Layer, plan: MemoryPlan, src: str) -> tuple[str, str]:
             f"{p['padded_w']}, {p['pad_value']}, {scratch});\n", scratch)
 
 
+def _unpacked(layer: Layer, plan: MemoryPlan) -> str:
+    """A dense layer's scratch for its unpacked input (`unpacked_bytes`), or 0."""
+    return f"LE_UNPACKED(arena + {plan.unpacked[layer.index]})" if layer.index in plan.unpacked else "0"
+
+
+def unpacked_bytes(layers: list[Layer], copied: set[int]) -> dict[int, int]:
+    """Op index -> the scratch bytes of each dense layer that reads its input unpacked on SIMD32 cores (kernels.c
+    le_fully_connected): int8 weights (no int16 copy) and more than one block of 4 filters to share it."""
+    return {layer.index: 2 * (layer.params["depth"] // 4 * 4) for layer in layers
+            if layer.kind == "fully_connected" and layer.index not in copied and layer.params["out_n"] > 4
+            and layer.params["depth"] >= 4}
+
+
 def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str,
                 copy: bool) -> tuple[list[tuple[str, str, object]], str]:
     """(constant arrays, C statements) for one layer; `copy`: it carries the SIMD32 int16 copy of its filters."""
@@ -150,14 +184,15 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str,
         arrays = _weight_arrays(p, name, p["k_w"] * p["in_c"], copy)
         strip = f"LE_STRIP(arena + {plan.strip[layer.index]})" if p["strip_bytes"] else "0"
         code, src = _padded(layer, plan, src)
-        code += (f"  le_conv2d({src}, {p['padded_w']}, {p['in_c']}, {name}_filters, {_copy_args(arrays, name)}, "
-                 f"{_window_args(p, name)}, {strip}, {dst});\n")
+        code += (f"  le_conv2d({src}, 0, {p['padded_w']}, {p['in_c']}, {name}_filters, {_copy_args(arrays, name)}, "
+                 f"{_window_args(p, name, arrays)}, {strip}, {dst});\n")
         return arrays, code
     if layer.kind == "depthwise":
         code, src = _padded(layer, plan, src)
-        return _filter_arrays(p, name), code + (
+        arrays = _filter_arrays(p, name)
+        return arrays, code + (
             f"  le_depthwise({src}, {p['padded_w']}, {p['in_c']}, {p['depth_multiplier']}, {name}_filters, "
-            f"{_window_args(p, name)}, {dst});\n")
+            f"{_window_args(p, name, arrays)}, {dst});\n")
     if layer.kind == "add":
         return ([("int32_t", f"{name}_constant", p["constant"])],
                 f"  le_add_channels({src}, {p['size']}, {p['channels']}, {p['input_offset']}, "
@@ -173,8 +208,8 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str,
     if layer.kind == "fully_connected":
         arrays = _weight_arrays(p, name, p["depth"], copy)
         return arrays, (f"  le_fully_connected({src}, {p['depth']}, {name}_filters, {_copy_args(arrays, name)}, "
-                        f"{name}_bias, {name}_multiplier, {name}_shift, {int(p['right_only'])}, {p['out_n']}, "
-                        f"{p['output_offset']}, {p['act_min']}, {p['act_max']}, {dst});\n")
+                        f"{_requantization_args(p, name, arrays)}, {p['out_n']}, "
+                        f"{p['output_offset']}, {p['act_min']}, {p['act_max']}, {_unpacked(layer, plan)}, {dst});\n")
     if layer.kind in ("avg_pool", "max_pool"):
         return [], (f"  le_pool({int(layer.kind == 'avg_pool')}, {src}, {p['in_h']}, {p['in_w']}, {p['channels']}, "
                     f"{p['f_h']}, {p['f_w']}, {p['stride_h']}, {p['stride_w']}, {p['pad_t']}, {p['pad_l']}, "
@@ -267,8 +302,8 @@ def build_engine(model: bytes, name: str = "lenet", source: str = "model",
     except LenetError as exc:
         raise LenetError(f"{source}: {exc}") from None
     sizes = {t.index: int(np.prod(t.shape)) for t in graph.tensors if not t.data}
-    plan = plan_memory(layers, sizes, graph.inputs[0], graph.outputs[0])
     copied = copied_layers(layers)
+    plan = plan_memory(layers, sizes, graph.inputs[0], graph.outputs[0], unpacked_bytes(layers, copied))
     prefix, upper = f"{name}_", name.upper()
     arrays, body, costs, functions = [], [], [], []
     for layer in layers:
@@ -327,7 +362,7 @@ def _constant_bytes(arrays: list[tuple[str, str, object]]) -> int:
             continue
         if c_type.startswith("strip_"):  # either order: the same bytes
             c_type, values = c_type.removeprefix("strip_"), values[1]
-        if c_type == "filters":  # blocked or not: the same bytes
+        if c_type in ("filters", "bias"):  # blocked or not, doubled or not: the same bytes
             values = values[-1]
         total += _C_BYTES[c_type] * int(np.asarray(values).size)
     return total

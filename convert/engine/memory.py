@@ -20,6 +20,7 @@ class MemoryPlan:
     location: dict[int, tuple[str, int]]  # tensor -> ("in" | "out" | "arena", byte offset)
     scratch: dict[int, int]  # layer index -> arena offset of its padded-input scratch
     strip: dict[int, int]  # layer index -> arena offset of its column strip (plan.py `_strip_bytes`)
+    unpacked: dict[int, int]  # layer index -> arena offset of a dense layer's unpacked input (emit.py)
     arena_bytes: int
     copy_output_from: tuple[str, int] | None  # set when the output tensor aliases another buffer
 
@@ -28,8 +29,11 @@ def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def plan_memory(layers: list[Layer], sizes: dict[int, int], model_input: int, model_output: int) -> MemoryPlan:
-    """`sizes` maps each activation tensor to its byte size."""
+def plan_memory(layers: list[Layer], sizes: dict[int, int], model_input: int, model_output: int,
+                unpacked: dict[int, int] | None = None) -> MemoryPlan:
+    """`sizes` maps each activation tensor to its byte size; `unpacked` the layers that want a scratch for their
+    unpacked input to its size (emit.py `unpacked_bytes`)."""
+    unpacked = unpacked or {}
     last_use = {}
     for i, layer in enumerate(layers):
         last_use[layer.input] = i
@@ -61,6 +65,8 @@ def plan_memory(layers: list[Layer], sizes: dict[int, int], model_input: int, mo
             intervals.append((_align(p["padded_h"] * p["padded_w"] * p["in_c"]), i, i, ("scratch", layer.index)))
         if p.get("strip_bytes"):
             intervals.append((_align(p["strip_bytes"]), i, i, ("strip", layer.index)))
+        if layer.index in unpacked:
+            intervals.append((_align(unpacked[layer.index]), i, i, ("unpacked", layer.index)))
 
     placed: list[tuple[int, int, int, int]] = []  # offset, size, first, last
     offsets = {}
@@ -83,7 +89,7 @@ def plan_memory(layers: list[Layer], sizes: dict[int, int], model_input: int, mo
     if root.get(model_output) != model_output:
         copy_from = location[model_output]
         location[model_output] = ("out", 0)
-    scratch = {index: offset for (kind, index), offset in offsets.items() if kind == "scratch"}
-    strip = {index: offset for (kind, index), offset in offsets.items() if kind == "strip"}
+    by_kind = {kind: {index: offset for (k, index), offset in offsets.items() if k == kind}
+               for kind in ("scratch", "strip", "unpacked")}
     arena = max((offset + size for offset, size, _, _ in placed), default=0)
-    return MemoryPlan(location, scratch, strip, arena, copy_from)
+    return MemoryPlan(location, by_kind["scratch"], by_kind["strip"], by_kind["unpacked"], arena, copy_from)

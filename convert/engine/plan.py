@@ -345,9 +345,9 @@ def _softmax(graph: Graph, op: Op, where: str) -> Layer:
 
 
 def _right_only(filters: np.ndarray, folded_bias: np.ndarray, shifts: list[int]) -> bool:
-    """Whether the kernel may round with the one-add formula: right shifts only, |acc| < 2^30."""
+    """Whether the kernel may round with the one-add formula: right shifts of 1 to 23 bits only, |acc| < 2^30."""
     bound = np.abs(folded_bias) + 128 * np.abs(filters.reshape(len(folded_bias), -1).astype(np.int64)).sum(axis=1)
-    return all(s <= -1 for s in shifts) and int(bound.max()) < (1 << 30)
+    return all(-23 <= s <= -1 for s in shifts) and int(bound.max()) < (1 << 30)
 
 
 def _int32(values: np.ndarray, where: str) -> list[int]:
