@@ -17,14 +17,16 @@ from tests.single_op import (channel_constant_model, conv_model, depthwise_model
                              run_tflm)
 
 # (height, width, in_c, out_c, kernel, stride, padding, activation): every in_c remainder mod 4 and mod 16 (1, 2, 3,
-# 4, 5, 16, 17, 19, 31), out_c blocks (1, 2, 3, 4, 5, 7, 8), kernels 1 to 7, both strides and paddings, 3 activations.
+# 4, 5, 16, 17, 19, 31), out_c blocks (1, 2, 3, 4, 5, 7, 8; 6 and 10: SIMD32's block of 6 with the copy), kernels 1
+# to 7, both strides and paddings, 3 activations.
 CONVS = [
     (12, 12, 1, 4, 5, 1, "same", "none"), (12, 12, 1, 6, 3, 1, "same", "relu"), (11, 11, 1, 3, 5, 2, "valid", "relu6"),
     (9, 9, 2, 5, 3, 1, "valid", "none"), (9, 10, 3, 7, 3, 2, "same", "relu"), (8, 8, 4, 8, 1, 1, "valid", "relu6"),
     (8, 8, 5, 2, 7, 1, "same", "none"), (7, 9, 16, 4, 3, 1, "same", "relu"), (7, 7, 17, 1, 3, 2, "valid", "none"),
     (6, 6, 19, 5, 2, 1, "valid", "relu6"), (5, 5, 31, 3, 1, 2, "same", "relu"), (10, 10, 8, 16, 5, 1, "same", "none"),
     (14, 14, 6, 12, 5, 1, "valid", "relu"), (8, 8, 3, 1, 7, 2, "same", "relu6"), (13, 13, 1, 2, 7, 1, "valid", "none"),
-    (10, 9, 1, 5, 3, 1, "valid", "relu"), (9, 11, 1, 3, 4, 1, "same", "relu6"), (14, 14, 16, 32, 5, 1, "same", "relu"),
+    (10, 9, 1, 5, 3, 1, "valid", "relu"), (9, 11, 1, 3, 4, 1, "same", "relu6"), (10, 10, 6, 6, 5, 1, "same", "none"),
+    (12, 12, 1, 10, 5, 1, "same", "relu"), (14, 14, 16, 32, 5, 1, "same", "relu"),
     (4, 4, 37, 19, 5, 1, "same", "relu"),
 ]
 # (inputs, outputs, activation): input remainders mod 4 and 16, output blocks, weights below and above the threshold
@@ -180,7 +182,8 @@ def test_the_conv_cases_walk_the_column_strip_with_one_and_several_channels_and_
     assert {p.id for p in STRIP_CASES} == {"conv-12x12x1-o4-k5-s1-same-none", "conv-12x12x1-o6-k3-s1-same-relu",
                                            "conv-11x11x1-o3-k5-s2-valid-relu6", "conv-9x9x2-o5-k3-s1-valid-none",
                                            "conv-9x10x3-o7-k3-s2-same-relu", "conv-13x13x1-o2-k7-s1-valid-none",
-                                           "conv-10x9x1-o5-k3-s1-valid-relu", "conv-9x11x1-o3-k4-s1-same-relu6"}
+                                           "conv-10x9x1-o5-k3-s1-valid-relu", "conv-9x11x1-o3-k4-s1-same-relu6",
+                                           "conv-12x12x1-o10-k5-s1-same-relu"}
 
 
 def test_the_add_and_mul_cases_walk_the_table_and_the_computed_path():
@@ -216,8 +219,9 @@ missing = missing_tools()
 # The last conv case: int8 weights (no copy: over PAIRS_SMALL_BYTES, alone in its model) in blocks of 4, 2 and 1
 # filters, the block of 2's second row 2 bytes off a word (SIMD32 reads it by LDRs, not LDM); the one before it is
 # lenet-plus's second convolution (12.8 KB: in lenet-plus it carries the int16 copy); fc-300-7 and fc-303-9: a dense
-# layer's blocks of 4, 2 and 1, reading its input unpacked on SIMD32 (int8 weights: no copy), 303 with a tail of 3.
-BOARD_CASES = [MODELS[i] for i in (0, 2, 4, 6, 8, 9, 11, 13, len(CONVS) - 1)] \
+# layer's blocks of 4, 2 and 1, reading its input unpacked on SIMD32 (int8 weights: no copy), 303 with a tail of 3;
+# the 6- and 10-filter convolutions end in SIMD32's block of 6 (rows of 30 bytes: tails of 2; a strip: a tail of 1).
+BOARD_CASES = [MODELS[i] for i in (0, 2, 4, 6, 8, 9, 11, 13, 17, 18, len(CONVS) - 1)] \
     + [p for p in MODELS if p.id.startswith("fc-")][::2] + [p for p in MODELS if p.id == "fc-300-7-relu"] \
     + [p for p in MODELS if "POOL" in p.id] + [p for p in MODELS if p.id.startswith("dw-")][:4] \
     + [p for p in MODELS if p.id.startswith(("ADD", "MUL"))][::2]

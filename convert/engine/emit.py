@@ -255,21 +255,25 @@ def pairs(filters, run: int) -> np.ndarray:
     """The int16 copy of a layer's weights for the SIMD32 path (kernels.c le_dot4 with its `pairs`), blocked as the
     int8 filters are there (`block_order`, groups of 4): per group and filter, SXTB16's halves of 4 input bytes
     are (x0, x2) and (x1, x3), so SMLAD needs (w0, w2), then (w1, w3); the block's (w0, w2) words first (one
-    LDM), then its (w1, w3) words."""
-    return block_order(np.asarray(filters, dtype=np.int16), run, group=4, parts=2, order=[0, 2, 1, 3])
+    LDM), then its (w1, w3) words. A layer whose filters leave 2 over their blocks of 4 has its last 6 in one
+    block (`six`: kernels.c le_dot6)."""
+    return block_order(np.asarray(filters, dtype=np.int16), run, group=4, parts=2, order=[0, 2, 1, 3], six=True)
 
 
-def block_order(filters, run: int, group: int = 1, parts: int = 1, order=None) -> np.ndarray:
+def block_order(filters, run: int, group: int = 1, parts: int = 1, order=None, six: bool = False) -> np.ndarray:
     """The filters in le_conv2d's blocks of 4, 2 and 1 filters, each block's weights interleaved run by run (a run:
     the weights one dot product reads): a run's whole groups of `group` weights as [group][part][filter][weight]
     (each group's weights in `order`, cut into `parts`), then its last run % group weights as [weight][filter].
     ARMv6-M reads group 1 (kernels.c LE_BLOCKED: input i of the block's filter j at i * block + j); SIMD32 cores
-    group 4 (LE_DSP: a block's next 4 weights of each filter are one LDM's words)."""
+    group 4 (LE_DSP: a block's next 4 weights of each filter are one LDM's words). `six`: 4n + 2 filters (n >= 1)
+    end with a block of 6, not 4 and 2."""
     w = np.asarray(filters)
     w = w.reshape(len(w), -1, run)
     n_runs, whole = w.shape[1], run // group * group
     fours = len(w) // 4 * 4
     twos = fours + (len(w) - fours) // 2 * 2
+    if six and len(w) % 4 == 2 and len(w) >= 6:
+        fours -= 4
     blocks = [w[i:i + 4] for i in range(0, fours, 4)] + [w[fours:twos], w[twos:]]
     out = []
     for b in (block for block in blocks if len(block)):

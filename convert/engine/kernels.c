@@ -201,6 +201,13 @@ LE_INLINE int32_t le_sxtb16_ror8(uint32_t v) {
 #define LE_PAIRS2(word) do { uint32_t v = (word), xb; __asm(LE_UNPACK "ldmia %[q]!, {r8, r10, r11, r12}\n\t" \
   LE_SMLAD("s0", "v", "r8") LE_SMLAD("s1", "v", "r10") LE_SMLAD("s0", "xb", "r11") LE_SMLAD("s1", "xb", "r12") \
   : [s0] "+r"(a0), [s1] "+r"(a1), LE_GROUP : : "r8", "r10", "r11", "r12", "memory"); } while (0)
+#define LE_PAIRS6(word) do { uint32_t v = (word), xb; __asm(LE_UNPACK "ldmia %[q]!, {r8, r10, r11, r12}\n\t" \
+  LE_SMLAD("s0", "v", "r8") LE_SMLAD("s1", "v", "r10") LE_SMLAD("s2", "v", "r11") LE_SMLAD("s3", "v", "r12") \
+  "ldmia %[q]!, {r8, r10, r11, r12}\n\t" \
+  LE_SMLAD("s4", "v", "r8") LE_SMLAD("s5", "v", "r10") LE_SMLAD("s0", "xb", "r11") LE_SMLAD("s1", "xb", "r12") \
+  "ldmia %[q]!, {r8, r10, r11, r12}\n\t" \
+  LE_SMLAD("s2", "xb", "r8") LE_SMLAD("s3", "xb", "r10") LE_SMLAD("s4", "xb", "r11") LE_SMLAD("s5", "xb", "r12") \
+  : LE_SUMS4, [s4] "+r"(a4), [s5] "+r"(a5), LE_GROUP : : "r8", "r10", "r11", "r12", "memory"); } while (0)
 #define LE_BYTES4_UNPACKED() do { uint32_t v, xb, t; __asm("ldrd %[v], %[xb], [%[u]], #8\n\t" \
   "ldmia %[q]!, {r8, r10, r11, r12}\n\t" \
   LE_BYTES_SMLAD("s0", "r8") LE_BYTES_SMLAD("s1", "r10") LE_BYTES_SMLAD("s2", "r11") LE_BYTES_SMLAD("s3", "r12") \
@@ -220,6 +227,13 @@ LE_INLINE int32_t le_sxtb16_ror8(uint32_t v) {
 #define LE_PAIRS2(word) do { LE_UNPACK(word); \
   a0 = __smlad(xb, (int32_t)LE_WORD(2), __smlad(xa, (int32_t)LE_WORD(0), a0)); \
   a1 = __smlad(xb, (int32_t)LE_WORD(3), __smlad(xa, (int32_t)LE_WORD(1), a1)); q += 8; } while (0)
+#define LE_PAIRS6(word) do { LE_UNPACK(word); \
+  a0 = __smlad(xb, (int32_t)LE_WORD(6), __smlad(xa, (int32_t)LE_WORD(0), a0)); \
+  a1 = __smlad(xb, (int32_t)LE_WORD(7), __smlad(xa, (int32_t)LE_WORD(1), a1)); \
+  a2 = __smlad(xb, (int32_t)LE_WORD(8), __smlad(xa, (int32_t)LE_WORD(2), a2)); \
+  a3 = __smlad(xb, (int32_t)LE_WORD(9), __smlad(xa, (int32_t)LE_WORD(3), a3)); \
+  a4 = __smlad(xb, (int32_t)LE_WORD(10), __smlad(xa, (int32_t)LE_WORD(4), a4)); \
+  a5 = __smlad(xb, (int32_t)LE_WORD(11), __smlad(xa, (int32_t)LE_WORD(5), a5)); q += 24; } while (0)
 #define LE_BYTES4_UNPACKED() do { const int32_t xa = u[0], xb = u[1]; LE_SMLAD_BYTES(xa, xb, LE_WORD(0), a0); \
   LE_SMLAD_BYTES(xa, xb, LE_WORD(1), a1); LE_SMLAD_BYTES(xa, xb, LE_WORD(2), a2); \
   LE_SMLAD_BYTES(xa, xb, LE_WORD(3), a3); q += 16; u += 2; } while (0)
@@ -458,6 +472,29 @@ LE_INLINE int32_t le_dot1(const int8_t *x, const int32_t *unpacked, const int8_t
   return acc;
 }
 
+#ifdef LE_DSP
+/* A layer's last 6 filters as one block where its int16 copy has them so (4n + 2 filters: emit.py `pairs`), on
+   SIMD32 cores: the inputs unpacked once for 6 filters, not once for 4 and again for 2 (LE_PAIRS6: 18 instructions
+   per 24 MACs where a block of 4 and one of 2 took 21). Measured on seed-best (M4, profile builds): 465,178 ->
+   430,836 instructions (its 6-filter convolutions 164,420 -> 148,738 and 197,272 -> 178,612). */
+LE_INLINE void le_dot6(const int8_t *x, const int16_t *pairs, int n, int32_t *acc) {
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5];
+  const int16_t *q = pairs;
+  int i = 0;
+  LE_UNROLL_STEPS
+  for (; i + 4 <= n; i += 4) {
+    LE_PAIRS6(le_load32(x + i));
+  }
+  LE_UNROLL_STEPS
+  for (; i < n; ++i) {
+    const int32_t v = x[i];
+    a0 += v * pairs[6 * i], a1 += v * pairs[6 * i + 1], a2 += v * pairs[6 * i + 2];
+    a3 += v * pairs[6 * i + 3], a4 += v * pairs[6 * i + 4], a5 += v * pairs[6 * i + 5];
+  }
+  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5;
+}
+#endif
+
 /* Where the column strip pays (see le_conv2d): SIMD cores, whose dot products run whole words or vectors; on
    others the copy costs more than it saves, and GCC (which sees the constant filters of a fully unrolled run)
    turned the Cortex-M0's multiplies into shift-and-add chains (seed-best's first layer 8.44 -> 9.52 per MAC).
@@ -544,7 +581,12 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
                          const int32_t *multiplier, const int8_t *shift, int right_only, int k_h, int k_w,
                          int stride_h, int stride_w, int out_h, int out_w, int out_c, int32_t output_offset,
                          int32_t act_min, int32_t act_max, int8_t *strip, int8_t *out) {
-  const int row = k_w * in_c, size = k_h * row, in_row = in_w * in_c, fours = out_c / 4 * 4;
+#ifdef LE_DSP
+  const int six = pairs && out_c % 4 == 2 && out_c >= 6; /* the copy's last 6 filters one block: le_dot6 */
+#else
+  const int six = 0;
+#endif
+  const int row = k_w * in_c, size = k_h * row, in_row = in_w * in_c, fours = out_c / 4 * 4 - (six ? 4 : 0);
   const int twos = fours + (out_c - fours) / 2 * 2;
   const int rows = strip ? 1 : k_h, run = strip ? size : row;
   const int step = strip ? stride_w * k_h * in_c : stride_w * in_c; /* from one window to the next */
@@ -578,6 +620,19 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
         for (j = 0; j < 4; ++j)
           *out++ = le_output(acc[j], multiplier[oc + j], shift[oc + j], right_only, output_offset, act_min, act_max);
       }
+#ifdef LE_DSP
+      if (six) {
+        int32_t acc[6];
+        LE_UNROLL /* else GCC 12 copied the bias through the stack: seed-best's first layer +24 instructions a pixel */
+        for (j = 0; j < 6; ++j) acc[j] = bias[fours + j];
+        for (ky = 0; ky < rows; ++ky) le_dot6(window + ky * in_row, pairs + fours * size + 6 * ky * run, run, acc);
+        LE_UNROLL
+        for (j = 0; j < 6; ++j)
+          *out++ = le_output(acc[j], multiplier[fours + j], shift[fours + j], right_only, output_offset, act_min,
+                             act_max);
+        continue;
+      }
+#endif
       if (twos > fours) {
         int32_t acc[2];
         for (j = 0; j < 2; ++j) acc[j] = bias[fours + j];
