@@ -143,14 +143,17 @@ def test_an_output_that_aliases_another_buffer_is_copied_out():
 
 def test_pairs_relay_each_group_of_four_in_smlads_order_blocked():
     """SXTB16 splits 4 input bytes into (x0, x2) and (x1, x3): SMLAD needs the weights as (w0, w2), (w1, w3); a
-    block's (w0, w2) words come first (one LDM), then its (w1, w3) words, then the run's tail as [input][filter]."""
+    block's (w0, w2) words come first (one LDM), then its (w1, w3) words, then the run's tail: 2 inputs as a word
+    per filter (SMLAD with the 2 inputs packed), a last one as [input][filter]."""
     from lenet_deploy.convert.engine.emit import pairs
 
     filters = np.arange(1, 21, dtype=np.int8).reshape(2, 10)  # a block of 2 filters, runs of 10: 2 groups, 2 left
     relaid = pairs(filters, 10)
     assert relaid.dtype == np.int16
-    assert relaid.tolist() == [1, 3, 11, 13, 2, 4, 12, 14, 5, 7, 15, 17, 6, 8, 16, 18, 9, 19, 10, 20]
+    assert relaid.tolist() == [1, 3, 11, 13, 2, 4, 12, 14, 5, 7, 15, 17, 6, 8, 16, 18, 9, 10, 19, 20]
     assert pairs(filters[:1], 10).tolist() == [1, 3, 2, 4, 5, 7, 6, 8, 9, 10]  # one filter: its own order
+    three = np.arange(1, 15, dtype=np.int8).reshape(2, 7)  # runs of 7: a group, then a pair and one more
+    assert pairs(three, 7).tolist() == [1, 3, 8, 10, 2, 4, 9, 11, 5, 6, 12, 13, 7, 14]
     six = np.arange(60, dtype=np.int8).reshape(6, 10)[:, :5]  # 6 filters: one block (kernels.c le_dot6)
     assert pairs(six, 5).tolist() == ([0, 2, 10, 12, 20, 22, 30, 32, 40, 42, 50, 52]  # (w0, w2) of each filter
                                       + [1, 3, 11, 13, 21, 23, 31, 33, 41, 43, 51, 53] + [4, 14, 24, 34, 44, 54])

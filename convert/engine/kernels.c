@@ -175,7 +175,10 @@ LE_INLINE int32_t le_sxtb16_ror8(uint32_t v) {
    GCC 12 -Os had too few left for the operands in lenet-plus's 16-channel convolution ("impossible constraints");
    test_kernels.py compiles every case at every level. Without optimization (-O0 keeps too few registers free) the
    same steps in C. Per 16 MACs of a block of 4: with the copy 13 instructions (LDR, 2 SXTB16, 2 LDM, 8 SMLAD)
-   where it took 19, without it 20 (LDR, 2 SXTB16, LDM, 8 SXTB16, 8 SMLAD) where it took 23. */
+   where it took 19, without it 20 (LDR, 2 SXTB16, LDM, 8 SXTB16, 8 SMLAD) where it took 23.
+   A run's tail of 2 or 3 inputs in the copy: its first 2 packed into one word (PKHBT) against each filter's pair
+   of weights, one SMLAD a filter (LE_TAIL_PAIRS4/2/6), where each input took a load and a multiply a filter:
+   seed-best's second convolution (rows of 30 bytes) on the M4 178,612 -> 156,862 instructions (profile build). */
 #ifdef LE_DSP
 #define LE_PAIRS(p) (p)
 /* The layers with the int16 copy have it and their bias doubled where every shift is a right one (emit.py
@@ -208,6 +211,20 @@ LE_INLINE int32_t le_sxtb16_ror8(uint32_t v) {
   "ldmia %[q]!, {r8, r10, r11, r12}\n\t" \
   LE_SMLAD("s2", "xb", "r8") LE_SMLAD("s3", "xb", "r10") LE_SMLAD("s4", "xb", "r11") LE_SMLAD("s5", "xb", "r12") \
   : LE_SUMS4, [s4] "+r"(a4), [s5] "+r"(a5), LE_GROUP : : "r8", "r10", "r11", "r12", "memory"); } while (0)
+#define LE_TAIL_ASM(x0, x1, steps, ...) do { uint32_t v = (uint32_t)(int32_t)(x0); \
+  __asm("pkhbt %[v], %[v], %[hi], lsl #16\n\t" steps : __VA_ARGS__, [v] "+r"(v), [q] "+r"(q) \
+        : [hi] "r"((int32_t)(x1)) : "r8", "r10", "r11", "r12", "memory"); } while (0)
+#define LE_TAIL_PAIRS4(x0, x1) LE_TAIL_ASM(x0, x1, "ldmia %[q]!, {r8, r10, r11, r12}\n\t" LE_SMLAD("s0", "v", "r8") \
+  LE_SMLAD("s1", "v", "r10") LE_SMLAD("s2", "v", "r11") LE_SMLAD("s3", "v", "r12"), LE_SUMS4)
+#define LE_TAIL_PAIRS2(x0, x1) LE_TAIL_ASM(x0, x1, "ldmia %[q]!, {r8, r10}\n\t" LE_SMLAD("s0", "v", "r8") \
+  LE_SMLAD("s1", "v", "r10"), [s0] "+r"(a0), [s1] "+r"(a1))
+/* A block of 6 by LDRDs into registers GCC picks: with 6 sums, LDM's named ones left it too few (a 3x3 layer's
+   rows of 3 bytes: "impossible constraints"). */
+#define LE_LDRD_SMLAD2(s, t) "ldrd %[t0], %[t1], [%[q]], #8\n\t" LE_SMLAD(s, "v", "%[t0]") LE_SMLAD(t, "v", "%[t1]")
+#define LE_TAIL_PAIRS6(x0, x1) do { uint32_t v = (uint32_t)(int32_t)(x0), t0, t1; \
+  __asm("pkhbt %[v], %[v], %[hi], lsl #16\n\t" LE_LDRD_SMLAD2("s0", "s1") LE_LDRD_SMLAD2("s2", "s3") \
+        LE_LDRD_SMLAD2("s4", "s5") : LE_SUMS4, [s4] "+r"(a4), [s5] "+r"(a5), [v] "+r"(v), [q] "+r"(q), \
+        [t0] "=&r"(t0), [t1] "=&r"(t1) : [hi] "r"((int32_t)(x1)) : "memory"); } while (0)
 #define LE_BYTES4_UNPACKED() do { uint32_t v, xb, t; __asm("ldrd %[v], %[xb], [%[u]], #8\n\t" \
   "ldmia %[q]!, {r8, r10, r11, r12}\n\t" \
   LE_BYTES_SMLAD("s0", "r8") LE_BYTES_SMLAD("s1", "r10") LE_BYTES_SMLAD("s2", "r11") LE_BYTES_SMLAD("s3", "r12") \
@@ -234,6 +251,13 @@ LE_INLINE int32_t le_sxtb16_ror8(uint32_t v) {
   a3 = __smlad(xb, (int32_t)LE_WORD(9), __smlad(xa, (int32_t)LE_WORD(3), a3)); \
   a4 = __smlad(xb, (int32_t)LE_WORD(10), __smlad(xa, (int32_t)LE_WORD(4), a4)); \
   a5 = __smlad(xb, (int32_t)LE_WORD(11), __smlad(xa, (int32_t)LE_WORD(5), a5)); q += 24; } while (0)
+#define LE_TAIL_PAIR(x0, x1, k) a##k = __smlad((int32_t)(((uint32_t)(int32_t)(x0) & 0xffffu) | \
+  ((uint32_t)(int32_t)(x1) << 16)), (int32_t)LE_WORD(k), a##k)
+#define LE_TAIL_PAIRS2(x0, x1) do { LE_TAIL_PAIR(x0, x1, 0); LE_TAIL_PAIR(x0, x1, 1); q += 4; } while (0)
+#define LE_TAIL_PAIRS4(x0, x1) do { LE_TAIL_PAIR(x0, x1, 0); LE_TAIL_PAIR(x0, x1, 1); LE_TAIL_PAIR(x0, x1, 2); \
+  LE_TAIL_PAIR(x0, x1, 3); q += 8; } while (0)
+#define LE_TAIL_PAIRS6(x0, x1) do { LE_TAIL_PAIR(x0, x1, 0); LE_TAIL_PAIR(x0, x1, 1); LE_TAIL_PAIR(x0, x1, 2); \
+  LE_TAIL_PAIR(x0, x1, 3); LE_TAIL_PAIR(x0, x1, 4); LE_TAIL_PAIR(x0, x1, 5); q += 12; } while (0)
 #define LE_BYTES4_UNPACKED() do { const int32_t xa = u[0], xb = u[1]; LE_SMLAD_BYTES(xa, xb, LE_WORD(0), a0); \
   LE_SMLAD_BYTES(xa, xb, LE_WORD(1), a1); LE_SMLAD_BYTES(xa, xb, LE_WORD(2), a2); \
   LE_SMLAD_BYTES(xa, xb, LE_WORD(3), a3); q += 16; u += 2; } while (0)
@@ -343,6 +367,10 @@ LE_INLINE void le_dot4(const int8_t *x, const int32_t *unpacked, const int8_t *w
     for (; i + 4 <= n; i += 4) {
       LE_PAIRS4(le_load32(x + i));
     }
+    if (n - i >= 2) { /* emit.py block_order `tail_pairs` */
+      LE_TAIL_PAIRS4(x[i], x[i + 1]);
+      i += 2;
+    }
     LE_BLOCK4(pairs)
   } else
 #endif
@@ -398,6 +426,10 @@ LE_INLINE void le_dot2(const int8_t *x, const int32_t *unpacked, const int8_t *w
     LE_UNROLL_STEPS
     for (; i + 4 <= n; i += 4) {
       LE_PAIRS2(le_load32(x + i));
+    }
+    if (n - i >= 2) {
+      LE_TAIL_PAIRS2(x[i], x[i + 1]);
+      i += 2;
     }
     LE_BLOCK2(pairs)
   } else
@@ -484,6 +516,10 @@ LE_INLINE void le_dot6(const int8_t *x, const int16_t *pairs, int n, int32_t *ac
   LE_UNROLL_STEPS
   for (; i + 4 <= n; i += 4) {
     LE_PAIRS6(le_load32(x + i));
+  }
+  if (n - i >= 2) {
+    LE_TAIL_PAIRS6(x[i], x[i + 1]);
+    i += 2;
   }
   LE_UNROLL_STEPS
   for (; i < n; ++i) {
