@@ -153,10 +153,11 @@ def test_pairs_relay_each_group_of_four_in_smlads_order_blocked():
     assert relaid.tolist() == [1, 3, 11, 13, 2, 4, 12, 14, 5, 7, 15, 17, 6, 8, 16, 18, 9, 10, 19, 20]
     assert pairs(filters[:1], 10).tolist() == [1, 3, 2, 4, 5, 7, 6, 8, 9, 10]  # one filter: its own order
     three = np.arange(1, 15, dtype=np.int8).reshape(2, 7)  # runs of 7: a group, then a pair and one more
-    assert pairs(three, 7).tolist() == [1, 3, 8, 10, 2, 4, 9, 11, 5, 6, 12, 13, 7, 14]
+    assert pairs(three, 7).tolist() == [1, 3, 8, 10, 2, 4, 9, 11, 5, 6, 12, 13, 7, 0, 14, 0]  # the last with a 0
     six = np.arange(60, dtype=np.int8).reshape(6, 10)[:, :5]  # 6 filters: one block (kernels.c le_dot6)
     assert pairs(six, 5).tolist() == ([0, 2, 10, 12, 20, 22, 30, 32, 40, 42, 50, 52]  # (w0, w2) of each filter
-                                      + [1, 3, 11, 13, 21, 23, 31, 33, 41, 43, 51, 53] + [4, 14, 24, 34, 44, 54])
+                                      + [1, 3, 11, 13, 21, 23, 31, 33, 41, 43, 51, 53]
+                                      + [4, 0, 14, 0, 24, 0, 34, 0, 44, 0, 54, 0])
     ten = np.arange(10 * 4, dtype=np.int16).reshape(10, 4)
     assert pairs(ten, 4)[:8].tolist() == [0, 2, 4, 6, 8, 10, 12, 14]  # a block of 4, then one of 6 (not 4 and 2):
     assert pairs(ten, 4)[16:28].tolist() == list(range(16, 40, 2))  # the (w0, w2) of its 6 filters

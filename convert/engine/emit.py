@@ -256,8 +256,7 @@ def pairs(filters, run: int) -> np.ndarray:
     int8 filters are there (`block_order`, groups of 4): per group and filter, SXTB16's halves of 4 input bytes
     are (x0, x2) and (x1, x3), so SMLAD needs (w0, w2), then (w1, w3); the block's (w0, w2) words first (one
     LDM), then its (w1, w3) words. A layer whose filters leave 2 over their blocks of 4 has its last 6 in one
-    block (`six`: kernels.c le_dot6); a run's tail of 2 or 3 inputs its first 2 as one word per filter
-    (`tail_pairs`)."""
+    block (`six`: kernels.c le_dot6); a run's tail of inputs by pairs, one word per filter (`tail_pairs`)."""
     return block_order(np.asarray(filters, dtype=np.int16), run, group=4, parts=2, order=[0, 2, 1, 3], six=True,
                        tail_pairs=True)
 
@@ -269,8 +268,9 @@ def block_order(filters, run: int, group: int = 1, parts: int = 1, order=None, s
     (each group's weights in `order`, cut into `parts`), then its last run % group weights as [weight][filter].
     ARMv6-M reads group 1 (kernels.c LE_BLOCKED: input i of the block's filter j at i * block + j); SIMD32 cores
     group 4 (LE_DSP: a block's next 4 weights of each filter are one LDM's words). `six`: 4n + 2 filters (n >= 1)
-    end with a block of 6, not 4 and 2. `tail_pairs`: in a block of several filters, a tail of 2 or 3 weights has
-    its first 2 as [filter][weight] (each filter's pair one word: kernels.c LE_TAIL_PAIRS)."""
+    end with a block of 6, not 4 and 2. `tail_pairs`: in a block of several filters, a run's tail as pairs of
+    weights, each [filter][weight] (each filter's pair one word: kernels.c LE_TAIL_PAIRS), an odd last one with a
+    0 (LE_TAIL_ONE)."""
     w = np.asarray(filters)
     w = w.reshape(len(w), -1, run)
     n_runs, whole = w.shape[1], run // group * group
@@ -284,8 +284,11 @@ def block_order(filters, run: int, group: int = 1, parts: int = 1, order=None, s
         head = b[:, :, :whole].reshape(len(b), n_runs, whole // group, group)
         head = head[..., order] if order is not None else head
         head = head.reshape(len(b), n_runs, whole // group, parts, group // parts).transpose(1, 2, 3, 0, 4)
-        paired = whole + (2 if tail_pairs and len(b) > 1 and run - whole >= 2 else 0)
-        tail = [b[:, :, whole:paired].transpose(1, 0, 2), b[:, :, paired:].transpose(1, 2, 0)]
+        if tail_pairs and len(b) > 1:  # [filter][weight] (2 weights, or 1 and a 0)
+            paired = np.concatenate([b[:, :, whole:], np.zeros_like(b[:, :, :(whole - run) % 2])], axis=2)
+            tail = [paired.reshape(len(b), n_runs, -1, 2).transpose(1, 2, 0, 3)]
+        else:
+            tail = [b[:, :, whole:].transpose(1, 2, 0)]
         out.append(np.concatenate([part.reshape(n_runs, -1) for part in [head, *tail]], axis=1).reshape(-1))
     return np.concatenate(out)
 

@@ -211,20 +211,27 @@ LE_INLINE int32_t le_sxtb16_ror8(uint32_t v) {
   "ldmia %[q]!, {r8, r10, r11, r12}\n\t" \
   LE_SMLAD("s2", "xb", "r8") LE_SMLAD("s3", "xb", "r10") LE_SMLAD("s4", "xb", "r11") LE_SMLAD("s5", "xb", "r12") \
   : LE_SUMS4, [s4] "+r"(a4), [s5] "+r"(a5), LE_GROUP : : "r8", "r10", "r11", "r12", "memory"); } while (0)
-#define LE_TAIL_ASM(x0, x1, steps, ...) do { uint32_t v = (uint32_t)(int32_t)(x0); \
-  __asm("pkhbt %[v], %[v], %[hi], lsl #16\n\t" steps : __VA_ARGS__, [v] "+r"(v), [q] "+r"(q) \
-        : [hi] "r"((int32_t)(x1)) : "r8", "r10", "r11", "r12", "memory"); } while (0)
-#define LE_TAIL_PAIRS4(x0, x1) LE_TAIL_ASM(x0, x1, "ldmia %[q]!, {r8, r10, r11, r12}\n\t" LE_SMLAD("s0", "v", "r8") \
-  LE_SMLAD("s1", "v", "r10") LE_SMLAD("s2", "v", "r11") LE_SMLAD("s3", "v", "r12"), LE_SUMS4)
-#define LE_TAIL_PAIRS2(x0, x1) LE_TAIL_ASM(x0, x1, "ldmia %[q]!, {r8, r10}\n\t" LE_SMLAD("s0", "v", "r8") \
-  LE_SMLAD("s1", "v", "r10"), [s0] "+r"(a0), [s1] "+r"(a1))
+/* A tail's 2 inputs packed by PKHBT (LE_TAIL_PAIRS), a last one as it is (LE_TAIL_ONE: its top half, 0 or -1,
+   meets a weight of 0) */
+#define LE_TAIL_ASM(pack, x0, steps, hi, ...) do { uint32_t v = (uint32_t)(int32_t)(x0); \
+  __asm(pack steps : __VA_ARGS__, [v] "+r"(v), [q] "+r"(q) : hi : "r8", "r10", "r11", "r12", "memory"); } while (0)
+#define LE_PKHBT "pkhbt %[v], %[v], %[hi], lsl #16\n\t"
+#define LE_HI(x1) [hi] "r"((int32_t)(x1))
+#define LE_TAIL_STEPS4 "ldmia %[q]!, {r8, r10, r11, r12}\n\t" LE_SMLAD("s0", "v", "r8") LE_SMLAD("s1", "v", "r10") \
+  LE_SMLAD("s2", "v", "r11") LE_SMLAD("s3", "v", "r12")
+#define LE_TAIL_STEPS2 "ldmia %[q]!, {r8, r10}\n\t" LE_SMLAD("s0", "v", "r8") LE_SMLAD("s1", "v", "r10")
+#define LE_SUMS2 [s0] "+r"(a0), [s1] "+r"(a1)
+#define LE_TAIL_PAIRS4(x0, x1) LE_TAIL_ASM(LE_PKHBT, x0, LE_TAIL_STEPS4, LE_HI(x1), LE_SUMS4)
+#define LE_TAIL_PAIRS2(x0, x1) LE_TAIL_ASM(LE_PKHBT, x0, LE_TAIL_STEPS2, LE_HI(x1), LE_SUMS2)
+#define LE_TAIL_ONE4(x0) LE_TAIL_ASM("", x0, LE_TAIL_STEPS4, , LE_SUMS4)
+#define LE_TAIL_ONE2(x0) LE_TAIL_ASM("", x0, LE_TAIL_STEPS2, , LE_SUMS2)
 /* A block of 6 by LDRDs into registers GCC picks: with 6 sums, LDM's named ones left it too few (a 3x3 layer's
    rows of 3 bytes: "impossible constraints"). */
 #define LE_LDRD_SMLAD2(s, t) "ldrd %[t0], %[t1], [%[q]], #8\n\t" LE_SMLAD(s, "v", "%[t0]") LE_SMLAD(t, "v", "%[t1]")
 #define LE_TAIL_PAIRS6(x0, x1) do { uint32_t v = (uint32_t)(int32_t)(x0), t0, t1; \
-  __asm("pkhbt %[v], %[v], %[hi], lsl #16\n\t" LE_LDRD_SMLAD2("s0", "s1") LE_LDRD_SMLAD2("s2", "s3") \
-        LE_LDRD_SMLAD2("s4", "s5") : LE_SUMS4, [s4] "+r"(a4), [s5] "+r"(a5), [v] "+r"(v), [q] "+r"(q), \
-        [t0] "=&r"(t0), [t1] "=&r"(t1) : [hi] "r"((int32_t)(x1)) : "memory"); } while (0)
+  __asm(LE_PKHBT LE_LDRD_SMLAD2("s0", "s1") LE_LDRD_SMLAD2("s2", "s3") LE_LDRD_SMLAD2("s4", "s5") \
+        : LE_SUMS4, [s4] "+r"(a4), [s5] "+r"(a5), [v] "+r"(v), [q] "+r"(q), [t0] "=&r"(t0), [t1] "=&r"(t1) \
+        : LE_HI(x1) : "memory"); } while (0)
 #define LE_BYTES4_UNPACKED() do { uint32_t v, xb, t; __asm("ldrd %[v], %[xb], [%[u]], #8\n\t" \
   "ldmia %[q]!, {r8, r10, r11, r12}\n\t" \
   LE_BYTES_SMLAD("s0", "r8") LE_BYTES_SMLAD("s1", "r10") LE_BYTES_SMLAD("s2", "r11") LE_BYTES_SMLAD("s3", "r12") \
@@ -258,6 +265,8 @@ LE_INLINE int32_t le_sxtb16_ror8(uint32_t v) {
   LE_TAIL_PAIR(x0, x1, 3); q += 8; } while (0)
 #define LE_TAIL_PAIRS6(x0, x1) do { LE_TAIL_PAIR(x0, x1, 0); LE_TAIL_PAIR(x0, x1, 1); LE_TAIL_PAIR(x0, x1, 2); \
   LE_TAIL_PAIR(x0, x1, 3); LE_TAIL_PAIR(x0, x1, 4); LE_TAIL_PAIR(x0, x1, 5); q += 12; } while (0)
+#define LE_TAIL_ONE2(x0) LE_TAIL_PAIRS2(x0, 0)
+#define LE_TAIL_ONE4(x0) LE_TAIL_PAIRS4(x0, 0)
 #define LE_BYTES4_UNPACKED() do { const int32_t xa = u[0], xb = u[1]; LE_SMLAD_BYTES(xa, xb, LE_WORD(0), a0); \
   LE_SMLAD_BYTES(xa, xb, LE_WORD(1), a1); LE_SMLAD_BYTES(xa, xb, LE_WORD(2), a2); \
   LE_SMLAD_BYTES(xa, xb, LE_WORD(3), a3); q += 16; u += 2; } while (0)
@@ -304,7 +313,7 @@ LE_INLINE int32_t le_pair_dot(int32_t xa, int32_t xb, const int16_t *w, int32_t 
    LDR, MULS, ADD. LE_WORDS(p) is 0 elsewhere. -DLENET_BLOCKED=1 or 0 overrides the choice on cores without DSP or
    Helium (the tests walk it on the host). Measured on seed-best (M0): 2,215,834 -> 1,905,149 instructions with
    the int32 copy, then 1,851,168 with the big layers' int8 filters blocked (its 294- and 120-input dense layers 6.32
-   -> 4.90 and 7.34 -> 5.18 per MAC). LE_BLOCK4/2/1 also read the last n % 4 inputs of SIMD32's blocked runs. */
+   -> 4.90 and 7.34 -> 5.18 per MAC). LE_BLOCK4/2/1 also read the last inputs of SIMD32's blocked int8 runs. */
 #if defined(LENET_BLOCKED) && !defined(LE_DSP) && !defined(LE_MVE)
 #define LE_BLOCKED LENET_BLOCKED
 #elif defined(__ARM_ARCH_6M__)
@@ -371,7 +380,7 @@ LE_INLINE void le_dot4(const int8_t *x, const int32_t *unpacked, const int8_t *w
       LE_TAIL_PAIRS4(x[i], x[i + 1]);
       i += 2;
     }
-    LE_BLOCK4(pairs)
+    if (i < n) LE_TAIL_ONE4(x[i]);
   } else
 #endif
   {
@@ -431,7 +440,7 @@ LE_INLINE void le_dot2(const int8_t *x, const int32_t *unpacked, const int8_t *w
       LE_TAIL_PAIRS2(x[i], x[i + 1]);
       i += 2;
     }
-    LE_BLOCK2(pairs)
+    if (i < n) LE_TAIL_ONE2(x[i]);
   } else
 #endif
   {
@@ -521,11 +530,10 @@ LE_INLINE void le_dot6(const int8_t *x, const int16_t *pairs, int n, int32_t *ac
     LE_TAIL_PAIRS6(x[i], x[i + 1]);
     i += 2;
   }
-  LE_UNROLL_STEPS
-  for (; i < n; ++i) {
+  if (i < n) { /* measured: by LDRDs as LE_TAIL_PAIRS6, seed-best's first layer 148,746 -> 151,092 */
     const int32_t v = x[i];
-    a0 += v * pairs[6 * i], a1 += v * pairs[6 * i + 1], a2 += v * pairs[6 * i + 2];
-    a3 += v * pairs[6 * i + 3], a4 += v * pairs[6 * i + 4], a5 += v * pairs[6 * i + 5];
+    const int16_t *w = pairs + 6 * i; /* from `pairs`, not q: GCC folds the constant weights into the code */
+    a0 += v * w[0], a1 += v * w[2], a2 += v * w[4], a3 += v * w[6], a4 += v * w[8], a5 += v * w[10];
   }
   acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5;
 }
@@ -583,6 +591,7 @@ LE_INLINE void le_strip(const int8_t *rows, int in_row, int in_c, int k_h, int c
     return;
   }
 #endif
+  LE_UNROLL_STEPS
   for (x = 0; x < cols; ++x, strip += k_h * in_c) /* a column unrolled: a byte is a load and a store */
     LE_UNROLL
     for (ky = 0; ky < k_h; ++ky)
@@ -625,6 +634,7 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
   const int row = k_w * in_c, size = k_h * row, in_row = in_w * in_c, fours = out_c / 4 * 4 - (six ? 4 : 0);
   const int twos = fours + (out_c - fours) / 2 * 2;
   const int rows = strip ? 1 : k_h, run = strip ? size : row;
+  const int pair_run = run + (run & 1), paired = rows * pair_run; /* the copy pads odd runs of blocks (`pairs`) */
   const int step = strip ? stride_w * k_h * in_c : stride_w * in_c; /* from one window to the next */
   int oy, ox, oc, ky, j;
   (void)pairs; /* read on SIMD32 cores only */
@@ -643,7 +653,7 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
         for (j = 0; j < 4; ++j) acc[j] = bias[oc + j];
         for (ky = 0; ky < rows; ++ky)
           le_dot4(window + ky * in_row, unpacked, filters + oc * size + LE_IN_BLOCK(4) * ky * run,
-                  pairs ? pairs + oc * size + LE_IN_BLOCK(4) * ky * run : 0,
+                  pairs ? pairs + oc * paired + 4 * ky * pair_run : 0,
                   words ? words + oc * size + 4 * ky * run : 0, run, size, acc);
 #ifdef LE_MVE
         if (right_only) {
@@ -661,7 +671,8 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
         int32_t acc[6];
         LE_UNROLL /* else GCC 12 copied the bias through the stack: seed-best's first layer +24 instructions a pixel */
         for (j = 0; j < 6; ++j) acc[j] = bias[fours + j];
-        for (ky = 0; ky < rows; ++ky) le_dot6(window + ky * in_row, pairs + fours * size + 6 * ky * run, run, acc);
+        for (ky = 0; ky < rows; ++ky)
+          le_dot6(window + ky * in_row, pairs + fours * paired + 6 * ky * pair_run, run, acc);
         LE_UNROLL
         for (j = 0; j < 6; ++j)
           *out++ = le_output(acc[j], multiplier[fours + j], shift[fours + j], right_only, output_offset, act_min,
@@ -674,7 +685,7 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
         for (j = 0; j < 2; ++j) acc[j] = bias[fours + j];
         for (ky = 0; ky < rows; ++ky)
           le_dot2(window + ky * in_row, unpacked, filters + fours * size + LE_IN_BLOCK(2) * ky * run,
-                  pairs ? pairs + fours * size + LE_IN_BLOCK(2) * ky * run : 0,
+                  pairs ? pairs + fours * paired + 2 * ky * pair_run : 0,
                   words ? words + fours * size + 2 * ky * run : 0,
                   run, size, acc);
         LE_UNROLL
@@ -686,7 +697,7 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
         int32_t acc = bias[twos];
         for (ky = 0; ky < rows; ++ky)
           acc = le_dot1(window + ky * in_row, unpacked, filters + twos * size + ky * run,
-                        pairs ? pairs + twos * size + ky * run : 0, words ? words + twos * size + ky * run : 0,
+                        pairs ? pairs + twos * paired + ky * run : 0, words ? words + twos * size + ky * run : 0,
                         run, acc);
         *out++ = le_output(acc, multiplier[twos], shift[twos], right_only, output_offset, act_min, act_max);
       }
