@@ -65,6 +65,15 @@ LE_INLINE int32_t le_requantize(int32_t acc, int32_t multiplier, int shift) {
   return shift < 0 ? le_rdbpot(acc, -shift) : acc;
 }
 
+/* x saturated to int8's range, as an int32 (the caller needs no sign extension) */
+LE_INLINE int32_t le_ssat8(int32_t x) {
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+  return __ssat(x, 8);
+#else
+  return x < -128 ? -128 : x > 127 ? 127 : x;
+#endif
+}
+
 LE_INLINE int8_t le_clamp(int32_t x, int32_t low, int32_t high) {
 #if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
   if (low == -128 && high == 127) return (int8_t)__ssat(x, 8); /* one SSAT when there is no fused activation */
@@ -118,13 +127,23 @@ LE_INLINE int32_t le_srdhm_doubled(int32_t doubled, int32_t b) { /* le_srdhm_bou
      shift of at most 23: no overflow) and the shift SSAT's operand: one SSAT clamps.
    Measured on the M4 (profile builds): lenet-plus 3,121,546 -> 3,064,738 instructions, seed-best 494,910 ->
    482,926. */
+LE_INLINE int32_t le_srdhm_sums(int32_t acc, int32_t multiplier, int right_only) {
+  return right_only == 2 ? le_srdhm_doubled(acc, multiplier) : le_srdhm_bounded(acc, multiplier);
+}
+
+/* right_only: the output plus its offset saturated to int8 only, the nudge where `nudge` */
+LE_INLINE int32_t le_output_int8(int32_t acc, int32_t multiplier, int shift, int right_only, int32_t offset,
+                                 int nudge) {
+  const int32_t x = le_srdhm_sums(acc, multiplier, right_only);
+  return le_ssat8((x + (2 * offset + 1) * (1 << (-shift - 1)) + (nudge ? x >> 31 : 0)) >> -shift);
+}
+
 LE_INLINE int8_t le_output(int32_t acc, int32_t multiplier, int shift, int right_only, int32_t offset,
                            int32_t low, int32_t high) {
+  if (right_only && low == -128 && high == 127)
+    return (int8_t)le_output_int8(acc, multiplier, shift, right_only, offset, low < offset);
   if (right_only) {
-    const int32_t x = right_only == 2 ? le_srdhm_doubled(acc, multiplier) : le_srdhm_bounded(acc, multiplier);
-    const int32_t nudge = low >= offset ? 0 : x >> 31;
-    if (low == -128 && high == 127) return le_clamp((x + (2 * offset + 1) * (1 << (-shift - 1)) + nudge) >> -shift,
-                                                    -128, 127);
+    const int32_t x = le_srdhm_sums(acc, multiplier, right_only), nudge = low >= offset ? 0 : x >> 31;
     return le_activate((x + (1 << (-shift - 1)) + nudge) >> -shift, offset, low, high);
   }
   return le_activate(le_requantize(acc, multiplier, shift), offset, low, high);
@@ -605,11 +624,48 @@ LE_INLINE void le_strip(const int8_t *rows, int in_row, int in_c, int k_h, int c
    rounds halves up, so adding x >> 31 first rounds them away from zero as le_rdbpot does (|x| < 2^30: no
    overflow). Measured on seed-best (M55): 260,360 -> 244,639 instructions; also predicated for the blocks of 2,
    260,782 (GCC 12 then kept the sums in memory), so blocks of 4 only. */
-LE_INLINE void le_output4(const int32_t *acc, const int32_t *multiplier, const int8_t *shift, int32_t offset,
-                          int32_t low, int32_t high, int8_t *out) {
+#define LE_OUTPUT4(right_only, low, high) (right_only)
+LE_INLINE void le_output4(const int32_t *acc, const int32_t *multiplier, const int8_t *shift, int right_only,
+                          int32_t offset, int32_t low, int32_t high, int8_t *out) {
   int32x4_t x = vqrdmulhq_s32(vldrwq_s32(acc), vldrwq_s32(multiplier));
   x = vrshlq_s32(vaddq_s32(x, vshrq_n_s32(x, 31)), vldrbq_s32(shift));
   vstrbq_s32(out, vminq_s32(vmaxq_s32(vaddq_n_s32(x, offset), vdupq_n_s32(low)), vdupq_n_s32(high)));
+  (void)right_only;
+}
+#elif defined(LE_DSP)
+/* 4 int8 in a word clamped to [low, high], each byte alone: SSUB8 flags the bytes at or above the floor and SEL
+   takes them (a signed max of 4 bytes in 2 instructions), the ceiling the same way. */
+LE_INLINE uint32_t le_clamp4(uint32_t w, int32_t low, int32_t high) {
+  const uint32_t lows = (uint8_t)low * 0x01010101u, highs = (uint8_t)high * 0x01010101u;
+  if (low > -128) {
+    (void)__ssub8((int8x4_t)w, (int8x4_t)lows);
+    w = (uint32_t)__sel((uint8x4_t)w, (uint8x4_t)lows);
+  }
+  if (high < 127) {
+    (void)__ssub8((int8x4_t)highs, (int8x4_t)w);
+    w = (uint32_t)__sel((uint8x4_t)w, (uint8x4_t)highs);
+  }
+  return w;
+}
+
+/* le_output of 4 accumulators at once where the activation clamps inside int8's range (right_only layers: a ReLU
+   whose offset is not -128, a ReLU6): each output saturated to int8 with its offset (le_output_int8: the offset in
+   the rounding add, the shift in SSAT), the four packed into a word (BFI, BFI, PKHBT), clamped by le_clamp4, one
+   STR; where each output took its own USAT, ADD, SSAT and STRB. Measured on the M4 (main build, 50 images), 3x3
+   one-channel ReLU layers (offset 8) with 8, 6 and 4 filters: 116,282 -> 107,828, 96,686 -> 85,936 and 66,896 ->
+   61,626 instructions. */
+#define LE_OUTPUT4(right_only, low, high) ((right_only) && ((low) > -128 || (high) < 127))
+LE_INLINE void le_output4(const int32_t *acc, const int32_t *multiplier, const int8_t *shift, int right_only,
+                          int32_t offset, int32_t low, int32_t high, int8_t *out) {
+  int32_t z0 = le_output_int8(acc[0], multiplier[0], shift[0], right_only, offset, low < offset);
+  int32_t z2 = le_output_int8(acc[2], multiplier[2], shift[2], right_only, offset, low < offset);
+  const int32_t z1 = le_output_int8(acc[1], multiplier[1], shift[1], right_only, offset, low < offset);
+  const int32_t z3 = le_output_int8(acc[3], multiplier[3], shift[3], right_only, offset, low < offset);
+  uint32_t w;
+  __asm("bfi %[a], %[b], #8, #8\n\tbfi %[c], %[d], #8, #8\n\tpkhbt %[a], %[a], %[c], lsl #16"
+        : [a] "+r"(z0), [c] "+r"(z2) : [b] "r"(z1), [d] "r"(z3));
+  w = le_clamp4((uint32_t)z0, low, high);
+  memcpy(out, &w, 4);
 }
 #endif
 
@@ -655,9 +711,9 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
           le_dot4(window + ky * in_row, unpacked, filters + oc * size + LE_IN_BLOCK(4) * ky * run,
                   pairs ? pairs + oc * paired + 4 * ky * pair_run : 0,
                   words ? words + oc * size + 4 * ky * run : 0, run, size, acc);
-#ifdef LE_MVE
-        if (right_only) {
-          le_output4(acc, multiplier + oc, shift + oc, output_offset, act_min, act_max, out);
+#ifdef LE_OUTPUT4
+        if (LE_OUTPUT4(right_only, act_min, act_max)) {
+          le_output4(acc, multiplier + oc, shift + oc, right_only, output_offset, act_min, act_max, out);
           out += 4;
           continue;
         }
@@ -673,8 +729,13 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
         for (j = 0; j < 6; ++j) acc[j] = bias[fours + j];
         for (ky = 0; ky < rows; ++ky)
           le_dot6(window + ky * in_row, pairs + fours * paired + 6 * ky * pair_run, run, acc);
+        j = 0;
+        if (LE_OUTPUT4(right_only, act_min, act_max)) {
+          le_output4(acc, multiplier + fours, shift + fours, right_only, output_offset, act_min, act_max, out);
+          out += 4, j = 4;
+        }
         LE_UNROLL
-        for (j = 0; j < 6; ++j)
+        for (; j < 6; ++j)
           *out++ = le_output(acc[j], multiplier[fours + j], shift[fours + j], right_only, output_offset, act_min,
                              act_max);
         continue;
@@ -837,7 +898,6 @@ LE_INLINE int32_t le_sxtab16_ror8(int32_t sums, uint32_t v) {
 
 LE_INLINE void le_pool4(int average, const int8_t *in, int in_w, int channels, int f_h, int f_w, int stride_h,
                         int stride_w, int out_h, int out_w, int32_t act_min, int32_t act_max, int8_t *out) {
-  const uint32_t low = (uint8_t)act_min * 0x01010101u, high = (uint8_t)act_max * 0x01010101u;
   const int count = f_h * f_w;
   int oy, ox, c, fy, fx;
   for (oy = 0; oy < out_h; ++oy)
@@ -865,14 +925,7 @@ LE_INLINE void le_pool4(int average, const int8_t *in, int in_w, int channels, i
           out[3] = le_clamp(le_average(odd >> 16, count), act_min, act_max);
           continue;
         }
-        if (act_min > -128) {
-          (void)__ssub8((int8x4_t)m, (int8x4_t)low);
-          m = (uint32_t)__sel((uint8x4_t)m, (uint8x4_t)low);
-        }
-        if (act_max < 127) {
-          (void)__ssub8((int8x4_t)high, (int8x4_t)m);
-          m = (uint32_t)__sel((uint8x4_t)m, (uint8x4_t)high);
-        }
+        m = le_clamp4(m, act_min, act_max);
         memcpy(out, &m, 4);
       }
       for (; c < channels; ++c) {
