@@ -81,9 +81,11 @@ def _output_size(size: int, kernel: int, stride: int, padding: str) -> int:
 
 
 def conv_model(rng, height: int, width: int, in_c: int, out_c: int, kernel: int, stride: int, padding: str,
-               activation: str) -> bytes:
-    """CONV_2D with random int8 filters (per-channel scales), int32 biases and quantization."""
-    in_scale, in_zero, out_scale, out_zero = 0.02, int(rng.integers(-20, 20)), 0.05, int(rng.integers(-30, 30))
+               activation: str, out_zero: int | None = None) -> bytes:
+    """CONV_2D with random int8 filters (per-channel scales), int32 biases and quantization (`out_zero`: the
+    output's zero point instead of a random one)."""
+    in_scale, in_zero, out_scale, drawn = 0.02, int(rng.integers(-20, 20)), 0.05, int(rng.integers(-30, 30))
+    out_zero = drawn if out_zero is None else out_zero
     filters = rng.integers(-127, 128, (out_c, kernel, kernel, in_c)).astype(np.int8)
     w_scales = rng.uniform(0.002, 0.02, out_c)
     bias = rng.integers(-3000, 3000, out_c).astype(np.int32)
