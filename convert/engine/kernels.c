@@ -670,7 +670,7 @@ LE_INLINE void le_output2(const int32_t *acc, const int32_t *multiplier, const i
    channel: rows of 5 bytes) and the core has SIMD (LE_STRIP), and lays those filters out OWHI; each output
    row's input is then copied into the strip once and every window is one dot product of k_h * k_w * in_c
    bytes instead of k_h short ones, each with its tail. `unpacked` (SIMD32, a dense layer with int8 weights, else
-   0): its input as le_unpack leaves it. */
+   0): its input as le_fully_connected unpacks it. */
 LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, int in_c, const int8_t *filters,
                          const int16_t *pairs, const int32_t *words, const int32_t *bias,
                          const int32_t *multiplier, const int8_t *shift, int right_only, int k_h, int k_w,
