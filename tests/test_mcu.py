@@ -230,11 +230,15 @@ from lenet_deploy.firmware_bench.mcu import bench
 real = bench.write_engine
 
 def planted(model_path, out, name="lenet"):
-    """The generated engine with one constant changed: the first convolution's first bias, + 5000."""
+    """The generated engine with one constant changed: the first convolution's first bias, + 5000 (in each of its
+    versions: SIMD32 cores read a doubled copy, + 10000 there)."""
     paths, engine = real(model_path, out, name)
     source = paths[1].read_text()
-    match = re.search(r"_op0_bias\\[\\d+\\] = \\{\\s*(-?\\d+)", source)
-    paths[1].write_text(source[:match.start(1)] + str(int(match.group(1)) + 5000) + source[match.end(1):])
+    for match in reversed(list(re.finditer(r"_op0_bias\\[\\d+\\] = \\{\\s*(-?\\d+)", source))):
+        doubled = source[:match.start()].endswith("#ifdef LE_DSP\\nstatic const int32_t lenet")
+        value = int(match.group(1)) + (10000 if doubled else 5000)
+        source = source[:match.start(1)] + str(value) + source[match.end(1):]
+    paths[1].write_text(source)
     return paths, engine
 
 bench.write_engine = planted
