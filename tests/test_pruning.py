@@ -3,6 +3,7 @@
 import time
 
 import optuna
+import pytest
 
 from lenet_deploy.train.sweep.pruning import make_in_order_hyperband
 
@@ -33,6 +34,7 @@ def outcome(storage: str, pruner, jobs: int) -> dict[int, tuple[str, int]]:
     return {t.number: (t.state.name, t.last_step) for t in study.get_trials()}
 
 
+@pytest.mark.slow  # 7 s of threads racing: the full suite's, not the edit-test loop's
 def test_two_workers_prune_exactly_what_one_worker_prunes(tmp_path):
     one = outcome(f"sqlite:///{tmp_path / 'one.db'}", make_in_order_hyperband(1, STEPS, 3), jobs=1)
     two = outcome(f"sqlite:///{tmp_path / 'two.db'}", make_in_order_hyperband(1, STEPS, 3), jobs=2)
