@@ -48,7 +48,7 @@ def main(board: str = "mps2-an386", images: int = 50) -> int:
                                    reference.outputs.shape[1], engine.macs)
                 exact = int((run.outputs == reference.outputs).all(axis=1).sum())
                 failed += exact < len(test_images)
-                where = "-128" if zero_point is not None else f"{model_zero_point(engine)} (drawn)"
+                where = model_zero_point(engine) + (" (drawn)" if zero_point is None else "")
                 print(f"| {kernel}x{kernel} | {filters} | {where} | {run.instructions_per_inference:,.0f} "
                       f"| {run.instructions_per_inference / engine.macs:.2f} | {exact} / {len(test_images)} |")
     return 1 if failed else 0

@@ -182,22 +182,24 @@ LE_INLINE int32_t le_sxtb16_ror8(uint32_t v) {
 #endif
 
 /* SIMD32 only: an int16 copy of small layers' weights, re-laid at generation time so that each 4 weights sit in
-   the order SMLAD pairs them with SXTB16's halves of 4 input bytes (w0 w2 w1 w3), a run's last n % 4 as they are:
+   the order SMLAD pairs them with SXTB16's halves of 4 input bytes (w0 w2 w1 w3), a run's tail as below:
    per filter and 4 inputs, two words and two SMLADs, no unpacking. The generator emits the copy for the layers
    emit.py `copied_layers` picks (it doubles their flash); LE_PAIRS(p) is 0 on other cores.
    SIMD32 cores read the int8 filters and this copy blocked by groups of 4 inputs (emit.py block_order): per block
    and group, each filter's 4 int8 weights one word, or the block's (w0, w2) words of the copy, then its (w1, w3)
-   words; a run's last n % 4 inputs as [input][filter]. The words then come by LDM, which GCC 12 does not form from
-   word loads, so each group is one asm statement (LE_PAIRS4, LE_BYTES4, LE_PAIRS2: LDM fills its registers in
-   number order, hence named ones; the "memory" clobber keeps GCC from hoisting later groups' input loads, which it
-   did with separate statements, spilling them). The named registers are high ones (r8, r10-r12): with r4-r6 and r8,
-   GCC 12 -Os had too few left for the operands in lenet-plus's 16-channel convolution ("impossible constraints");
+   words; a run's last n % 4 inputs as [input][filter] (int8) or by pairs (the copy). The words then come by LDM,
+   which GCC 12 does not form from word loads, so each group is one asm statement (LE_PAIRS4/2/6, LE_BYTES4: LDM
+   fills its registers in number order, hence named ones; the "memory" clobber keeps GCC from hoisting later groups'
+   input loads, which it did with separate statements, spilling them). The named registers are high ones (r8,
+   r10-r12): with r4-r6 and r8, GCC 12 -Os had too few left for the operands in lenet-plus's 16-channel convolution
+   ("impossible constraints");
    test_kernels.py compiles every case at every level. Without optimization (-O0 keeps too few registers free) the
    same steps in C. Per 16 MACs of a block of 4: with the copy 13 instructions (LDR, 2 SXTB16, 2 LDM, 8 SMLAD)
    where it took 19, without it 20 (LDR, 2 SXTB16, LDM, 8 SXTB16, 8 SMLAD) where it took 23.
-   A run's tail of 2 or 3 inputs in the copy: its first 2 packed into one word (PKHBT) against each filter's pair
-   of weights, one SMLAD a filter (LE_TAIL_PAIRS4/2/6), where each input took a load and a multiply a filter:
-   seed-best's second convolution (rows of 30 bytes) on the M4 178,612 -> 156,862 instructions (profile build). */
+   A run's tail in the copy (a block of several filters): 2 inputs packed into one word (PKHBT) against each
+   filter's pair of weights, one SMLAD a filter (LE_TAIL_PAIRS4/2/6), where each input took a load and a multiply a
+   filter: seed-best's second convolution (rows of 30 bytes) on the M4 178,612 -> 156,862 instructions (profile
+   build); an odd last input against (w, 0) words (LE_TAIL_ONE4/2; a block of 6 in C, see le_dot6). */
 #ifdef LE_DSP
 #define LE_PAIRS(p) (p)
 /* The layers with the int16 copy have it and their bias doubled where every shift is a right one (emit.py
