@@ -103,12 +103,12 @@ def _has_strip(param) -> bool:
 
 
 STRIP_CASES = [p for p in MODELS if p.id.startswith("conv-") and _has_strip(p)]
-# The Cortex-M0's portable path on this host (-DLENET_BLOCKED=1 -DLENET_SRDHM_32: its blocked filters, their int32
-# copy and 32-bit requantization): half the conv and dense cases with the copy (blocks of 4, 2 and 1 filters, short
-# and long runs), the strip cases with the strip too (its order of the copy), big layers (blocked int8 filters, no
-# copy: blocks of 4, 2 and 1), the ops that requantize without filters, and a pool (which does not requantize: the
-# 32-bit helper then goes unused).
-WORDS_CASES = [p for p in MODELS if p.id.startswith(("conv-", "fc-")) and "LE_WORDS(lenet_op" in build_engine(
+# The Cortex-M0's portable path on this host (-DLENET_BLOCKED=1 -DLENET_SRDHM_32: its blocked filters, the int32
+# copy of small convolutions and 32-bit requantization, the output guess): half the conv cases with the copy
+# (blocks of 6 and 1 to 5 filters, short and long runs), the strip cases with the strip too (its order of the
+# copy), big layers and dense ones (blocked int8 filters, no copy: blocks of 4, 2 and 1), the ops that requantize
+# without filters, and a pool (which does not requantize: the 32-bit helper then goes unused).
+WORDS_CASES = [p for p in MODELS if p.id.startswith("conv-") and "LE_WORDS(lenet_op" in build_engine(
     p.values[0](p.values[1], 0)).source]
 M0 = ("-DLENET_BLOCKED=1", "-DLENET_SRDHM_32")
 M0_CASES = WORDS_CASES[::2] + [p for p in MODELS if p.id in (
@@ -204,13 +204,21 @@ def test_the_dense_cases_cross_the_int16_copy_threshold():
     assert min(weights) <= PAIRS_SMALL_BYTES < max(weights)
 
 
-def test_the_int32_copy_is_made_for_small_layers_only_and_walks_every_block_size():
-    """Small layers get the copy (both orders where there is a strip), big ones keep their int8 path; the cases
-    with a copy have 1, 2 and 3 filters past their blocks of 4."""
+def test_the_int32_copy_is_made_for_small_convolutions_only_and_walks_every_block_size():
+    """Small convolutions get the copy (both orders where there is a strip), big ones and dense layers keep their
+    int8 path; the cases with a copy, on this host and on the micro:bit, end in blocks of every size from 1 to 6,
+    and on the micro:bit take each way through le_dot_words' assembly (rows unrolled, a loop of rows, rows of more
+    than 32 inputs, C for longer rows)."""
     assert {p.id for p in WORDS_CASES} >= {p.id for p in STRIP_CASES}
-    assert "fc-196-120-none" not in {p.id for p in WORDS_CASES} and "fc-120-84-relu" not in {p.id for p in WORDS_CASES}
-    assert {p.values[1][3] % 4 for p in M0_CASES if p.id.startswith("conv-")} == {0, 1, 2, 3}
-    assert {p.values[1][1] % 4 for p in M0_CASES if p.id.startswith("fc-")} == {0, 1, 2, 3}
+    assert not [p for p in MODELS if p.id.startswith("fc-") and "LE_WORDS(lenet_op" in build_engine(
+        p.values[0](p.values[1], 0)).source]
+    assert "conv-14x14x16-o32-k5-s1-same-relu" not in {p.id for p in WORDS_CASES}
+    assert {p.values[1][3] % 6 for p in M0_CASES if p in WORDS_CASES} == {0, 1, 2, 3, 4, 5}
+    on_board = [p.values[1] for p in BOARD_CASES if p in WORDS_CASES]
+    assert {c[3] % 6 for c in on_board} == {0, 1, 2, 3, 4, 5}
+    runs = [(c[4], c[4] * c[2]) for c in on_board]  # (rows, inputs a row)
+    assert [r for r in runs if r[0] * r[1] <= 64] and [r for r in runs if r[0] * r[1] > 64 and r[1] <= 40]
+    assert [r for r in runs if 32 < r[1] <= 40] and [r for r in runs if r[0] * r[1] > 64 and r[1] > 40]
     source = build_engine(_conv(CONVS[0], 0)).source
     assert source.count("static const int32_t lenet_op0_words[100]") == 2  # the strip's order and by rows
 
@@ -233,16 +241,19 @@ COPY_CASES = [p for p in MODELS if p.id.startswith(("conv-", "fc-"))][::2] + [MO
 
 @pytest.mark.slow
 @pytest.mark.skipif(bool(missing), reason=f"not installed: {', '.join(missing)}")
-def test_every_case_compiles_for_the_simd32_cores_at_every_optimization_level(tmp_path, monkeypatch):
+def test_every_case_compiles_for_the_asm_cores_at_every_optimization_level(tmp_path, monkeypatch):
     """Each SIMD32 group step is one asm statement with named registers: GCC rejects it ("impossible constraints")
     where it finds too few registers left, which depended on the layer around it (lenet-plus's 16-channel
-    convolution at -Os, with r4-r6 and r8 named). Every case, each with the copy up to 16 KB, for the M4 at every
-    level, the M7 and M33 at -O2 and -Os; -O0 runs the steps in C."""
+    convolution at -Os, with r4-r6 and r8 named). The Cortex-M0's window is one asm statement of every register but
+    SP and PC, its length GCC's to guess (LE_M0_SIZE: else the assembler finds branches out of reach). Every case,
+    each with the copy up to 16 KB, for the M4 and M0 at every level, the M7 and M33 at -O2 and -Os; -O0 runs the
+    steps in C."""
     from lenet_deploy.convert.engine import emit
 
     monkeypatch.setattr(emit, "PAIRS_SHARE", 1.0)
     failures = []
-    levels = {"mps2-an386": ("-O0", "-O1", "-O2", "-Os", "-O3"), "mps2-an500": ("-O2", "-Os"),
+    levels = {"mps2-an386": ("-O0", "-O1", "-O2", "-Os", "-O3"), "microbit": ("-O0", "-O1", "-O2", "-Os", "-O3"),
+              "mps2-an500": ("-O2", "-Os"),
               "mps2-an505": ("-O2", "-Os")}
     for index, param in enumerate(MODELS):
         engine_c, _ = _engine(param.values[0](param.values[1], index), tmp_path)

@@ -16,6 +16,7 @@ import numpy as np
 from lenet_deploy.artifacts import staged_update, write_text_atomic
 from lenet_deploy.convert.c_array import c_comment, check_c_identifier
 from lenet_deploy.convert.engine.memory import MemoryPlan, plan_memory
+from lenet_deploy.convert.engine.output_guess import layer_guess
 from lenet_deploy.convert.engine.plan import Layer, plan_layers
 from lenet_deploy.convert.flatbuffer import Graph, read_graph, read_graph_file
 from lenet_deploy.errors import LenetError
@@ -62,7 +63,7 @@ def _array(c_type: str, name: str, values, aligned: str = "") -> str:
     if c_type == "int16_t":  # the SIMD32 path's weight copy: in flash only where that path reads it
         return (f"#ifdef LE_DSP\nstatic const int16_t {name}[{len(values)}] __attribute__((aligned(8))) = "
                 f"{{\n{lines}\n}};\n#endif\n")
-    if c_type == "words":  # ARMv6-M's int32 weight copy: likewise
+    if c_type in ("words", "guess"):  # ARMv6-M's int32 weight copy and output guess: likewise
         return f"#if LE_BLOCKED\nstatic const int32_t {name}[{len(values)}] = {{\n{lines}\n}};\n#endif\n"
     return f"static const {c_type} {name}[{len(values)}]{aligned} = {{\n{lines}\n}};\n"
 
@@ -79,8 +80,8 @@ def _constant(c_type: str, name: str, values) -> str:
 
 _C_BYTES = {"int8_t": 1, "int32_t": 4, "filters": 1, "bias": 4}
 # The copies of small weights in flash only on the cores whose path reads them: int16 pairs (SIMD32), int32 words
-# (ARMv6-M).
-CORE_COPIES = ("int16_t", "strip_int16_t", "words", "strip_words")
+# and the output guess (ARMv6-M).
+CORE_COPIES = ("int16_t", "strip_int16_t", "words", "strip_words", "guess")
 
 
 def _filter_arrays(p: dict, name: str) -> list[tuple[str, str, object]]:
@@ -109,18 +110,21 @@ def doubled(p: dict, copy: bool) -> bool:
     return copy and bool(p["right_only"])
 
 
-def _weight_arrays(p: dict, name: str, run: int, copy: bool) -> list[tuple[str, str, object]]:
+def _weight_arrays(p: dict, name: str, run: int, copy: bool,
+                   convolution: bool = False) -> list[tuple[str, str, object]]:
     """A conv or dense layer's constants (`_filter_arrays`, each filter as runs of `run` bytes) and the copies of
-    its filters for the SIMD32 (`pairs`, if `copy`: see `copied_layers`) and ARMv6-M (`words`, small ones) paths.
+    its filters for the SIMD32 (`pairs`, if `copy`: see `copied_layers`) and ARMv6-M (`words`, a small
+    convolution's: a dense layer reads each weight once, so four times its bytes buy it little) paths.
     A convolution with a column strip has them all also in the strip's order (OWHI: each window one run of
-    k_h * k_w * in_c bytes), chosen where the C is compiled (`_constant`)."""
+    k_h * k_w * in_c bytes), chosen where the C is compiled (`_constant`). ARMv6-M also has the layer's output
+    guess where it has one (output_guess.py)."""
     twice = doubled(p, copy)
 
     def layouts(filters, run: int) -> dict[str, object]:
         """C type -> values of each array these filters give (None: no such copy)."""
         copied = pairs(np.asarray(filters, dtype=np.int16) * (2 if twice else 1), run) if copy else None
         return {"filters": (block_order(filters, run), block_order(filters, run, group=4), filters),
-                "int16_t": copied, "words": words(filters, run)}
+                "int16_t": copied, "words": words(filters) if convolution else None}
 
     filters = np.asarray(p["filters"])
     arrays = layouts(filters, run)
@@ -134,17 +138,19 @@ def _weight_arrays(p: dict, name: str, run: int, copy: bool) -> list[tuple[str, 
     constants = _filter_arrays(p, name)[1:]
     if twice:
         constants[0] = ("bias", f"{name}_bias", (p["bias"], 2 * np.asarray(p["bias"], dtype=np.int64)))
+    if (guess := layer_guess(p)) is not None:
+        named.append(("guess", f"{name}_guess", guess))
     return named[:1] + constants + named[1:]  # the filters in the place of their int8 array
 
 
-_ARRAY_NAMES = {"filters": "filters", "int16_t": "pairs", "words": "words"}
+_ARRAY_NAMES = {"filters": "filters", "int16_t": "pairs", "words": "words", "guess": "guess"}
 
 
 def _copy_args(arrays: list, name: str) -> str:
-    """The pairs and words arguments of le_conv2d / le_fully_connected: each copy the layer has, else 0."""
+    """The pairs, words and guess arguments of le_conv2d / le_fully_connected: each copy the layer has, else 0."""
     names = {array[1] for array in arrays}
     return ", ".join(f"LE_{kind.upper()}({name}_{kind})" if f"{name}_{kind}" in names else "0"
-                     for kind in ("pairs", "words"))
+                     for kind in ("pairs", "words", "guess"))
 
 
 def _pointer(plan: MemoryPlan, tensor: int) -> str:
@@ -181,7 +187,7 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str,
     p, src, dst = layer.params, _pointer(plan, layer.input), _pointer(plan, layer.output)
     name = f"{prefix}op{layer.index}"
     if layer.kind == "conv2d":
-        arrays = _weight_arrays(p, name, p["k_w"] * p["in_c"], copy)
+        arrays = _weight_arrays(p, name, p["k_w"] * p["in_c"], copy, True)
         strip = f"LE_STRIP(arena + {plan.strip[layer.index]})" if p["strip_bytes"] else "0"
         code, src = _padded(layer, plan, src)
         code += (f"  le_conv2d({src}, 0, {p['padded_w']}, {p['in_c']}, {name}_filters, {_copy_args(arrays, name)}, "
@@ -230,8 +236,10 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str,
 PAIRS_SMALL_BYTES = 2048
 PAIRS_MAX_BYTES = 16384
 PAIRS_SHARE = 0.2
-# The ARMv6-M int32 copy (four times their flash; a micro:bit has 256 KB).
+# The ARMv6-M int32 copy (four times their flash; a micro:bit has 256 KB), in blocks of 6 filters (kernels.c
+# le_dot_words: 6 sums in the Cortex-M0's high registers).
 WORDS_MAX_BYTES = 2048
+WORDS_BLOCK = 6
 
 
 def copied_layers(layers: list[Layer]) -> set[int]:
@@ -293,11 +301,15 @@ def block_order(filters, run: int, group: int = 1, parts: int = 1, order=None, s
     return np.concatenate(out)
 
 
-def words(filters, run: int) -> np.ndarray | None:
-    """The int32 copy of small weights for the ARMv6-M path (kernels.c le_dot4 with its `words`), in its blocked
+def words(filters) -> np.ndarray | None:
+    """The int32 copy of small weights for the ARMv6-M path (kernels.c le_dot_words): blocks of 6 filters, then one
+    of those left, each block's weights interleaved (input k of filter j at k * block + j), k in each filter's own
     order; None for big weights."""
-    small = np.asarray(filters).size <= WORDS_MAX_BYTES
-    return block_order(np.asarray(filters, dtype=np.int32), run) if small else None
+    w = np.asarray(filters, dtype=np.int32)
+    if w.size > WORDS_MAX_BYTES:
+        return None
+    w = w.reshape(len(w), -1)
+    return np.concatenate([w[i:i + WORDS_BLOCK].T.reshape(-1) for i in range(0, len(w), WORDS_BLOCK)])
 
 
 def _float_literal(value: float) -> str:

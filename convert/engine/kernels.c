@@ -334,8 +334,8 @@ LE_INLINE int32_t le_pair_dot(int32_t xa, int32_t xb, const int16_t *w, int32_t 
 /* ARMv6-M (Cortex-M0/M0+), whose LDRSB takes a register offset only (a weight cost a MOVS or an address sum and
    an LDRSB): the filters in blocked order, each block of 4 or 2 filters interleaved (input i of the block's filter j
    at i * block + j), so that the weights of a block are reached by immediate offsets (LE_BLOCKED); and small
-   layers also carry an int32 copy in that order (LE_WORDS: it quadruples their flash), making a multiply-accumulate
-   LDR, MULS, ADD. LE_WORDS(p) is 0 elsewhere. -DLENET_BLOCKED=1 or 0 overrides the choice on cores without DSP or
+   layers also carry an int32 copy (LE_WORDS: it quadruples their flash) in blocks of 6 filters, read by
+   le_dot_words. LE_WORDS(p) is 0 elsewhere. -DLENET_BLOCKED=1 or 0 overrides the choice on cores without DSP or
    Helium (the tests walk it on the host). Measured on seed-best (M0): 2,215,834 -> 1,905,149 instructions with
    the int32 copy, then 1,851,168 with the big layers' int8 filters blocked (its 294- and 120-input dense layers 6.32
    -> 4.90 and 7.34 -> 5.18 per MAC). LE_BLOCK4/2/1 also read the last inputs of SIMD32's blocked int8 runs. */
@@ -348,8 +348,10 @@ LE_INLINE int32_t le_pair_dot(int32_t xa, int32_t xb, const int16_t *w, int32_t 
 #endif
 #if LE_BLOCKED
 #define LE_WORDS(p) (p)
+#define LE_GUESS(p) (p)
 #else
 #define LE_WORDS(p) ((const int32_t *)0)
+#define LE_GUESS(p) ((const int32_t *)0)
 #endif
 #define LE_BLOCK4(W) LE_UNROLL_STEPS for (; i < n; ++i) { \
     const int32_t v = x[i]; \
@@ -366,15 +368,12 @@ LE_INLINE int32_t le_pair_dot(int32_t xa, int32_t xb, const int16_t *w, int32_t 
 
 /* The dot products of n contiguous input bytes with the same run of 4, 2 or 1 filters (filter j at
    w + j * stride, or blocked: see LE_BLOCKED): each input byte is loaded once for every filter of the block. One
-   family for every weight layout: `pairs` is the int16 copy of the same weights (SIMD32 only, else 0); given it,
-   the 4-input steps and the scalar tail read it; `words` the int32 copy, blocked (ARMv6-M only, else 0); else the
-   int8 weights (the choice is made at compile time: each layer's function passes its own constant copies or 0).
+   family for every int8 or int16 weight layout (ARMv6-M's int32 copy: le_dot_words): `pairs` is the int16 copy
+   of the same weights (SIMD32 only, else 0); given it, the 4-input steps and the scalar tail read it; else the
+   int8 weights (the choice is made at compile time: each layer's function passes its own constant copy or 0).
    One tail per block size (LE_TAIL4/2/1) serves the plain layout (Cortex-M3, Helium, hosts), one loop
-   (LE_BLOCK4/2/1) the blocked ones (ARMv6-M; SIMD32's tails). Measured with the int32 copy, GCC's unrolling by 8
-   beat 4, 6, 16 and 32 (seed-best on the M0: 1,967,322, 1,926,858, 1,981,972 and 1,997,070 against 1,905,149).
-   Measured on
-   seed-best at -O2 (GCC 12): the same instructions as the two separate families this replaced (M4 728,451 ->
-   728,453; M33 724,376 -> 724,380), once the weight addresses are written `w + i + offset` as before: written
+   (LE_BLOCK4/2/1) the blocked ones (ARMv6-M; SIMD32's tails). Measured on seed-best at -O2 (GCC 12): the same
+   instructions as the two separate families this replaced (M4 728,451 -> 728,453; M33 724,376 -> 724,380), once the weight addresses are written `w + i + offset` as before: written
    `w + (i + offset)` they cost +0.4 % on the M4 and +1.9 % on the M33. The three block sizes are written out on
    purpose: a single version looping over a block-size parameter kept the sums in memory (1.3x the instructions
    with SMLAD, 1.75x without). */
@@ -387,13 +386,10 @@ LE_INLINE int32_t le_pair_dot(int32_t xa, int32_t xb, const int16_t *w, int32_t 
 #define LE_TAIL1(W) LE_UNROLL for (; i < n; ++i) acc += (int32_t)x[i] * (W)[i];
 
 LE_INLINE void le_dot4(const int8_t *x, const int32_t *unpacked, const int8_t *w, const int16_t *pairs,
-                       const int32_t *words, int n, int stride, int32_t *acc) {
+                       int n, int stride, int32_t *acc) {
   int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
   int i = 0;
   (void)unpacked, (void)pairs, (void)stride; /* stride: unused where the filters are blocked */
-  if (words) {
-    LE_BLOCK4(words)
-  } else
 #ifdef LE_DSP
   if (pairs) {
     const int16_t *q = pairs;
@@ -440,13 +436,10 @@ LE_INLINE void le_dot4(const int8_t *x, const int32_t *unpacked, const int8_t *w
 }
 
 LE_INLINE void le_dot2(const int8_t *x, const int32_t *unpacked, const int8_t *w, const int16_t *pairs,
-                       const int32_t *words, int n, int stride, int32_t *acc) {
+                       int n, int stride, int32_t *acc) {
   int32_t a0 = acc[0], a1 = acc[1];
   int i = 0;
   (void)unpacked, (void)pairs, (void)stride;
-  if (words) {
-    LE_BLOCK2(words)
-  } else
 #ifdef LE_DSP
   if (pairs) {
     const int16_t *q = pairs;
@@ -484,12 +477,9 @@ LE_INLINE void le_dot2(const int8_t *x, const int32_t *unpacked, const int8_t *w
 }
 
 LE_INLINE int32_t le_dot1(const int8_t *x, const int32_t *unpacked, const int8_t *w, const int16_t *pairs,
-                          const int32_t *words, int n, int32_t acc) {
+                          int n, int32_t acc) {
   int i = 0;
   (void)unpacked, (void)pairs;
-  if (words) {
-    LE_BLOCK1(words)
-  } else
 #ifdef LE_DSP
   if (pairs) {
     LE_UNROLL_STEPS
@@ -522,6 +512,85 @@ LE_INLINE int32_t le_dot1(const int8_t *x, const int32_t *unpacked, const int8_t
 #endif
   }
   return acc;
+}
+
+/* ARMv6-M's int32 copy (LE_WORDS): a window's sums for a block of up to 6 filters (input k of the block's filter j
+   at k * block + j), its `rows` runs of `run` input bytes, in_row bytes apart. On the Cortex-M0 in assembly: the 6
+   sums in the high registers r8-r12 and lr (ADD reaches them, MULS does not), so that r0-r5 hold an input and 5
+   weights; per input LDRB, SXTB, then per 5 filters one LDM of their weights and a MULS and an ADD each (16
+   instructions per 6 MACs), each input's offset an immediate: the window's rows unrolled where it has at most 64
+   inputs, else one row (of at most 40) in a loop counted on the stack. GCC's C kept the sums in low registers and
+   took 14 per 4 MACs (an index register, an LDRSB, then LDR, MULS, ADD per filter). GCC sizes an asm by its
+   statements, not by what .rept makes of them, so each asm ends in LE_M0_SIZE empty statements, at least the most
+   it assembles to (else branches and literal pools placed across it fall out of reach). Without optimization (too
+   few registers), for longer rows and on other cores, C. Measured on seed-best (M0, profile builds): 1,840,894 ->
+   1,479,062 instructions (its convolutions 6.06 and 4.68 -> 5.28 and 3.14 per MAC). */
+#if LE_BLOCKED && defined(__ARM_ARCH_6M__) && defined(__GNUC__) && defined(__OPTIMIZE__)
+#define LE_M0_MAC(r, s) "muls " r ", r0, " r "\n\tadd " s ", " r "\n\t"
+#define LE_M0_BIAS1 "ldr r0, [r0]\n\tmov r8, r0\n\t"
+#define LE_M0_BIAS2 "ldm r0, {r0, r1}\n\tmov r8, r0\n\tmov r9, r1\n\t"
+#define LE_M0_BIAS3 "ldm r0, {r0-r2}\n\tmov r8, r0\n\tmov r9, r1\n\tmov r10, r2\n\t"
+#define LE_M0_BIAS4 "ldm r0, {r0-r3}\n\tmov r8, r0\n\tmov r9, r1\n\tmov r10, r2\n\tmov r11, r3\n\t"
+#define LE_M0_BIAS5 "ldm r0, {r0-r4}\n\tmov r8, r0\n\tmov r9, r1\n\tmov r10, r2\n\tmov r11, r3\n\tmov r12, r4\n\t"
+#define LE_M0_BIAS6 "ldm r0, {r0-r5}\n\tmov r8, r0\n\tmov r9, r1\n\tmov r10, r2\n\tmov r11, r3\n\tmov r12, r4\n\t" \
+  "mov lr, r5\n\t"
+#define LE_M0_STEP1 "ldm %[w]!, {r1}\n\t" LE_M0_MAC("r1", "r8")
+#define LE_M0_STEP2 "ldm %[w]!, {r1, r2}\n\t" LE_M0_MAC("r1", "r8") LE_M0_MAC("r2", "r9")
+#define LE_M0_STEP3 "ldm %[w]!, {r1-r3}\n\t" LE_M0_MAC("r1", "r8") LE_M0_MAC("r2", "r9") LE_M0_MAC("r3", "r10")
+#define LE_M0_STEP4 "ldm %[w]!, {r1-r4}\n\t" LE_M0_MAC("r1", "r8") LE_M0_MAC("r2", "r9") LE_M0_MAC("r3", "r10") \
+  LE_M0_MAC("r4", "r11")
+#define LE_M0_STEP5 "ldm %[w]!, {r1-r5}\n\t" LE_M0_MAC("r1", "r8") LE_M0_MAC("r2", "r9") LE_M0_MAC("r3", "r10") \
+  LE_M0_MAC("r4", "r11") LE_M0_MAC("r5", "r12")
+#define LE_M0_STEP6 LE_M0_STEP5 "ldm %[w]!, {r1}\n\t" LE_M0_MAC("r1", "lr")
+/* n inputs at offsets 0..31 from x (LDRB's reach; x moved on by 32 where there are more) */
+#define LE_M0_INPUTS(n, B) ".set .Lle_k, 0\n\t.rept " n "\n\t.if .Lle_k == 32\n\tadds %[x], #32\n\t.set .Lle_k, 0\n\t" \
+  ".endif\n\tldrb r0, [%[x], #.Lle_k]\n\tsxtb r0, r0\n\t" LE_M0_STEP##B ".set .Lle_k, .Lle_k + 1\n\t.endr\n\t"
+#define LE_M0_ADVANCE ".rept %c[adv] / 255\n\tadds %[x], #255\n\t.endr\n\t.if %c[adv] %% 255\n\t" \
+  "adds %[x], #%c[adv] %% 255\n\t.endif\n\t"
+/* the body (`rows` rows of `run`, each followed by the advance to the next) `loops` times */
+#define LE_M0_DOT(B) ".syntax unified\n\t" LE_M0_BIAS##B ".if %c[loops] > 1\n\tmovs r0, #%c[loops]\n\tpush {r0}\n\t" \
+  ".endif\n1:\n\t.rept %c[rows]\n\t" LE_M0_INPUTS("%c[run]", B) LE_M0_ADVANCE ".endr\n\t.if %c[loops] > 1\n\t" \
+  "ldr r0, [sp]\n\tsubs r0, #1\n\tstr r0, [sp]\n\tbeq 2f\n\tb 1b\n2:\n\tadd sp, #4\n\t.endif\n\t" LE_M0_SIZE
+#define LE_M0_PAD10 ";;;;;;;;;;"
+#define LE_M0_PAD100 LE_M0_PAD10 LE_M0_PAD10 LE_M0_PAD10 LE_M0_PAD10 LE_M0_PAD10 LE_M0_PAD10 LE_M0_PAD10 \
+  LE_M0_PAD10 LE_M0_PAD10 LE_M0_PAD10
+#define LE_M0_PAD500 LE_M0_PAD100 LE_M0_PAD100 LE_M0_PAD100 LE_M0_PAD100 LE_M0_PAD100
+/* the most an asm assembles to: 64 inputs of 16 instructions, 64 advances of 4 ADDS (in_row <= 1020), 13 */
+#define LE_M0_SIZE LE_M0_PAD500 LE_M0_PAD500 LE_M0_PAD500
+#define LE_M0_CASE(B) case B: \
+  __asm volatile(LE_M0_DOT(B) : "=r"(s0), "=r"(s1), "=r"(s2), "=r"(s3), "=r"(s4), "=r"(s5), "+r"(b), [x] "+l"(x), \
+                 [w] "+l"(w) : [rows] "i"(rows), [loops] "i"(loops), [run] "i"(run), \
+                 [adv] "i"(in_row - 32 * ((run - 1) / 32)) \
+                 : "r1", "r2", "r3", "r4", "r5", "cc", "memory"); break;
+#define LE_M0_ASM 1
+#endif
+LE_INLINE void le_dot_words(const int8_t *x, const int32_t *w, const int32_t *bias, int block, int rows, int run,
+                            int in_row, int32_t *acc) {
+  int ky, k, j;
+#ifdef LE_M0_ASM
+  if (__builtin_constant_p(block) && __builtin_constant_p(rows) && __builtin_constant_p(run) &&
+      __builtin_constant_p(in_row) && in_row <= 1020 && (rows * run <= 64 || run <= 40)) {
+    register int32_t s0 __asm("r8"), s1 __asm("r9"), s2 __asm("r10"), s3 __asm("r11"), s4 __asm("r12"),
+        s5 __asm("lr");
+    register const int32_t *b __asm("r0") = bias;
+    int loops = 1;
+    if (rows * run > 64) loops = rows, rows = 1;
+    switch (block) {
+      LE_M0_CASE(1) LE_M0_CASE(2) LE_M0_CASE(3) LE_M0_CASE(4) LE_M0_CASE(5) LE_M0_CASE(6)
+    }
+    acc[0] = s0;
+    if (block > 1) acc[1] = s1;
+    if (block > 2) acc[2] = s2;
+    if (block > 3) acc[3] = s3;
+    if (block > 4) acc[4] = s4;
+    if (block > 5) acc[5] = s5;
+    return;
+  }
+#endif
+  for (j = 0; j < block; ++j) acc[j] = bias[j];
+  for (ky = 0; ky < rows; ++ky)
+    for (k = 0; k < run; ++k, w += block)
+      for (j = 0; j < block; ++j) acc[j] += (int32_t)x[ky * in_row + k] * w[j];
 }
 
 #ifdef LE_DSP
@@ -665,6 +734,55 @@ LE_INLINE void le_output2(const int32_t *acc, const int32_t *multiplier, const i
 }
 #endif
 
+/* The output of channel `channel` from its guess (output_guess.py; ARMv6-M, where le_output's 64-bit product costs
+   some 55 instructions): `guess` holds the layer's k, a, j, floor and span, then per channel m1, m2 and r. x =
+   acc * m1 + r (refined where a: + ((acc >> a) * m2) >> (16 - a)) is below 2^31, and x >> k is TFLM's output less
+   the floor wherever x mod 2^k is not below 2^(j + 1) (the generator checked every sum the layer can reach); the
+   other sums (about one in a thousand refined, one in 16 plain) take le_output. In assembly where the layer's
+   constants are known: GCC turned a known m1's MULS into shifts and adds, and placed the rare branches out of
+   reach. Measured on seed-best (M0, profile builds, after le_dot_words): 1,479,062 -> 1,251,938 instructions, its
+   first convolution's outputs about 58 -> 20 instructions each; a table of each channel's 257 steps instead (a
+   guess within one, corrected by the steps either side) ran 1,247,788 but took 12 KB of flash. */
+#define LE_GUESS_STRIDE 3
+LE_INLINE int8_t le_output_guess(int32_t acc, const int32_t *guess, int channel, const int32_t *multiplier,
+                                 const int8_t *shift, int right_only, int32_t offset, int32_t low, int32_t high) {
+  const int32_t *c = guess + 5 + channel * LE_GUESS_STRIDE;
+  const int k = guess[0], a = guess[1], j = guess[2], span = guess[4];
+  int32_t q, x;
+#ifdef LE_M0_ASM
+  if (__builtin_constant_p(k) && __builtin_constant_p(a) && __builtin_constant_p(j) && __builtin_constant_p(span)) {
+    int32_t t;
+    q = c[0];
+#define LE_GUESS_TAIL "lsls %[t], %[q], %[up]\n\tlsrs %[t], %[t], %[down]\n\tbeq 2f\n\tasrs %[q], %[q], %[k]\n\t" \
+  "cmp %[q], %[span]\n\tbls 3f\n\tasrs %[t], %[q], #31\n\tmovs %[q], %[span]\n\tbics %[q], %[t]\n\tb 3f\n" \
+  "2:\n\tmovs %[q], #0\n\tmvns %[q], %[q]\n3:\n\t" /* unsure: -1 */
+#define LE_GUESS_CONSTANTS [k] "i"(k), [up] "i"(32 - k), [down] "i"(33 - k + j), [span] "i"(span)
+    if (a)
+      __asm(".syntax unified\n\tasrs %[t], %[acc], %[a]\n\tmuls %[t], %[m2], %[t]\n\tasrs %[t], %[t], %[b]\n\t"
+            "muls %[q], %[acc], %[q]\n\tadds %[q], %[q], %[r]\n\tadds %[q], %[q], %[t]\n\t" LE_GUESS_TAIL
+            : [q] "+&l"(q), [t] "=&l"(t) : [acc] "l"(acc), [m2] "l"(c[1]), [r] "l"(c[2]), [a] "i"(a),
+              [b] "i"(16 - a), LE_GUESS_CONSTANTS : "cc");
+    else
+      __asm(".syntax unified\n\tmuls %[q], %[acc], %[q]\n\tadds %[q], %[q], %[r]\n\t" LE_GUESS_TAIL
+            : [q] "+&l"(q), [t] "=&l"(t) : [acc] "l"(acc), [r] "l"(c[2]), LE_GUESS_CONSTANTS : "cc");
+    if (q < 0) return le_output(acc, multiplier[channel], shift[channel], right_only, offset, low, high);
+    return (int8_t)(q + low);
+  }
+#endif
+  x = acc * c[0] + c[2];
+  if (a) x += ((acc >> a) * c[1]) >> (16 - a);
+  if (!(((uint32_t)x << (32 - k)) >> (33 - k + j)))
+    return le_output(acc, multiplier[channel], shift[channel], right_only, offset, low, high);
+  q = x >> k;
+  return (int8_t)((q < 0 ? 0 : q > span ? span : q) + low);
+}
+
+/* le_conv2d's output of channel `channel` from its sum: by the layer's guess where it has one (ARMv6-M) */
+#define LE_OUTPUT(sum, channel) (guess ? le_output_guess(sum, guess, channel, multiplier, shift, right_only, \
+  output_offset, act_min, act_max) : le_output(sum, multiplier[channel], shift[channel], right_only, output_offset, \
+  act_min, act_max))
+#define LE_WORDS_OUTPUT(block) LE_UNROLL for (j = 0; j < (block); ++j) *out++ = LE_OUTPUT(acc[j], oc + j)
+
 /* CONV_2D on an input already padded with its zero point (the input offset is folded into the bias
    at generation time): k_h rows of k_w * in_c contiguous bytes (NHWC) per output, filters OHWI,
    output channels in blocks of 4. FULLY_CONNECTED is the same kernel on a 1x1 image.
@@ -674,7 +792,7 @@ LE_INLINE void le_output2(const int32_t *acc, const int32_t *multiplier, const i
    bytes instead of k_h short ones, each with its tail. `unpacked` (SIMD32, a dense layer with int8 weights, else
    0): its input as le_fully_connected unpacks it. */
 LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, int in_c, const int8_t *filters,
-                         const int16_t *pairs, const int32_t *words, const int32_t *bias,
+                         const int16_t *pairs, const int32_t *words, const int32_t *guess, const int32_t *bias,
                          const int32_t *multiplier, const int8_t *shift, int right_only, int k_h, int k_w,
                          int stride_h, int stride_w, int out_h, int out_w, int out_c, int32_t output_offset,
                          int32_t act_min, int32_t act_max, int8_t *strip, int8_t *out) {
@@ -699,14 +817,25 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
     }
     /* the windows walked by pointer: measured on seed-best, M4 -0.9 %, M0 +0.6 % against computing each */
     for (ox = 0; ox < out_w; ++ox, window += step) {
+      if (words) { /* ARMv6-M's int32 copy: blocks of 6 filters, then one of what is left */
+        int32_t acc[6];
+        for (oc = 0; oc + 6 <= out_c; oc += 6) {
+          le_dot_words(window, words + oc * size, bias + oc, 6, rows, run, in_row, acc);
+          LE_WORDS_OUTPUT(6);
+        }
+        if (oc < out_c) { /* the block sizes constants: le_dot_words' assembly is written for each */
+          le_dot_words(window, words + oc * size, bias + oc, out_c % 6, rows, run, in_row, acc);
+          LE_WORDS_OUTPUT(out_c % 6);
+        }
+        continue;
+      }
       LE_UNROLL_BLOCKS
       for (oc = 0; oc < fours; oc += 4) {
         int32_t acc[4];
         for (j = 0; j < 4; ++j) acc[j] = bias[oc + j];
         for (ky = 0; ky < rows; ++ky)
           le_dot4(window + ky * in_row, unpacked, filters + oc * size + LE_IN_BLOCK(4) * ky * run,
-                  pairs ? pairs + oc * paired + 4 * ky * pair_run : 0,
-                  words ? words + oc * size + 4 * ky * run : 0, run, size, acc);
+                  pairs ? pairs + oc * paired + 4 * ky * pair_run : 0, run, size, acc);
 #ifdef LE_OUTPUT4
         if (LE_OUTPUT4(right_only, act_min, act_max)) {
           le_output4(acc, multiplier + oc, shift + oc, right_only, output_offset, act_min, act_max, out);
@@ -716,7 +845,7 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
 #endif
         LE_UNROLL
         for (j = 0; j < 4; ++j)
-          *out++ = le_output(acc[j], multiplier[oc + j], shift[oc + j], right_only, output_offset, act_min, act_max);
+          *out++ = LE_OUTPUT(acc[j], oc + j);
       }
 #ifdef LE_DSP
       if (six) {
@@ -746,9 +875,7 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
         for (j = 0; j < 2; ++j) acc[j] = bias[fours + j];
         for (ky = 0; ky < rows; ++ky)
           le_dot2(window + ky * in_row, unpacked, filters + fours * size + LE_IN_BLOCK(2) * ky * run,
-                  pairs ? pairs + fours * paired + 2 * ky * pair_run : 0,
-                  words ? words + fours * size + 2 * ky * run : 0,
-                  run, size, acc);
+                  pairs ? pairs + fours * paired + 2 * ky * pair_run : 0, run, size, acc);
 #ifdef LE_DSP
         if (LE_OUTPUT4(right_only, act_min, act_max)) {
           le_output2(acc, multiplier + fours, shift + fours, right_only, output_offset, act_min, act_max, out);
@@ -758,17 +885,15 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
         {
           LE_UNROLL
           for (j = 0; j < 2; ++j)
-            *out++ = le_output(acc[j], multiplier[fours + j], shift[fours + j], right_only, output_offset, act_min,
-                               act_max);
+            *out++ = LE_OUTPUT(acc[j], fours + j);
         }
       }
       if (out_c > twos) {
         int32_t acc = bias[twos];
         for (ky = 0; ky < rows; ++ky)
           acc = le_dot1(window + ky * in_row, unpacked, filters + twos * size + ky * run,
-                        pairs ? pairs + twos * paired + ky * run : 0, words ? words + twos * size + ky * run : 0,
-                        run, acc);
-        *out++ = le_output(acc, multiplier[twos], shift[twos], right_only, output_offset, act_min, act_max);
+                        pairs ? pairs + twos * paired + ky * run : 0, run, acc);
+        *out++ = LE_OUTPUT(acc, twos);
       }
     }
   }
@@ -779,9 +904,10 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
    per 16 MACs 18 instructions, not 20. Measured on the M4 (profile builds): lenet-plus's 1568-input layer
    243,238 -> 220,344 instructions, seed-best's 294- and 120-input ones 47,826 -> 43,814 and 16,946 -> 13,410. */
 LE_INLINE void le_fully_connected(const int8_t *in, int depth, const int8_t *filters, const int16_t *pairs,
-                                  const int32_t *words, const int32_t *bias, const int32_t *multiplier,
-                                  const int8_t *shift, int right_only, int out_n, int32_t output_offset,
-                                  int32_t act_min, int32_t act_max, int32_t *scratch, int8_t *out) {
+                                  const int32_t *words, const int32_t *guess, const int32_t *bias,
+                                  const int32_t *multiplier, const int8_t *shift, int right_only, int out_n,
+                                  int32_t output_offset, int32_t act_min, int32_t act_max, int32_t *scratch,
+                                  int8_t *out) {
 #ifdef LE_DSP
   int i;
   if (scratch)
@@ -790,7 +916,7 @@ LE_INLINE void le_fully_connected(const int8_t *in, int depth, const int8_t *fil
       scratch[i / 2] = (int32_t)__sxtb16(v), scratch[i / 2 + 1] = le_sxtb16_ror8(v);
     }
 #endif
-  le_conv2d(in, scratch, 1, depth, filters, pairs, words, bias, multiplier, shift, right_only, 1, 1, 1, 1, 1, 1,
+  le_conv2d(in, scratch, 1, depth, filters, pairs, words, guess, bias, multiplier, shift, right_only, 1, 1, 1, 1, 1, 1,
             out_n, output_offset, act_min, act_max, 0, out);
 }
 

@@ -1,0 +1,76 @@
+"""The Cortex-M0's output guess (convert/engine/output_guess.py): exact wherever it says it is sure, over every sum a
+layer can reach; kernels.c's use of it is checked against TFLM in test_kernels.py (host and micro:bit)."""
+
+import numpy as np
+import pytest
+
+from lenet_deploy.convert.engine import fixedpoint as fp
+from lenet_deploy.convert.engine.output_guess import layer_guess, true_outputs
+from lenet_deploy.convert.engine.plan import plan_layers
+from lenet_deploy.convert.flatbuffer import read_graph
+from tests.single_op import conv_model, fully_connected_model
+
+LAYERS = [pytest.param(conv_model, (12, 12, 1, 6, 5, 1, "same", "none"), id="conv-5x5-none"),
+          pytest.param(conv_model, (10, 10, 6, 6, 5, 1, "same", "relu"), id="conv-5x5x6-relu"),
+          pytest.param(conv_model, (12, 12, 1, 8, 3, 1, "same", "relu6"), id="conv-3x3-relu6"),
+          pytest.param(fully_connected_model, (120, 10, "none"), id="fc-120-10")]
+
+
+def _layer(make, case, seed=0):
+    model = make(np.random.default_rng(seed), *case)
+    return next(layer for layer in plan_layers(read_graph(model, "case")) if "filters" in layer.params)
+
+
+def _wrong(p: dict, guess: list[int]) -> tuple[int, int]:
+    """(sure sums whose guess differs from TFLM's output, sums not sure) over every sum each channel can reach,
+    computed as kernels.c computes the guess."""
+    k, a, j, low, span = guess[:5]
+    filters = np.asarray(p["filters"]).reshape(len(p["bias"]), -1).astype(np.int64)
+    wrong = unsure = 0
+    for c in range(len(p["bias"])):
+        m1, m2, r = guess[5 + 3 * c:8 + 3 * c]
+        bound = int(abs(p["bias"][c]) + 128 * np.abs(filters[c]).sum())
+        acc = np.arange(-bound, bound + 1, dtype=np.int64)
+        x = acc * m1 + r + ((((acc >> a) * m2) >> (16 - a)) if a else 0)
+        assert np.abs(x).max() < 1 << 31
+        sure = ((x << (32 - k)) & 0xFFFFFFFF) >> (33 - k + j) != 0
+        expected = np.clip(true_outputs(acc, p["multipliers"][c], p["shifts"][c], p["output_offset"]), low, low + span)
+        wrong += int((sure & (np.clip(x >> k, 0, span) + low != expected)).sum())
+        unsure += int((~sure).sum())
+    return wrong, unsure
+
+
+@pytest.mark.parametrize("make, case", LAYERS)
+def test_the_guess_is_tflm_s_output_wherever_it_is_sure(make, case):
+    p = _layer(make, case).params
+    guess = layer_guess(p)
+    assert guess is not None
+    wrong, unsure = _wrong(p, guess)
+    filters = np.asarray(p["filters"]).reshape(len(p["bias"]), -1)
+    sums = sum(2 * int(abs(b) + 128 * np.abs(f.astype(np.int64)).sum()) + 1 for b, f in zip(p["bias"], filters))
+    assert wrong == 0 and 0 < unsure < sums / 4
+
+
+def test_the_vectorized_output_is_tflm_s_arithmetic():
+    p = _layer(*LAYERS[1].values).params
+    acc = np.random.default_rng(1).integers(-(1 << 20), 1 << 20, 2000)
+    for c in range(len(p["bias"])):
+        expected = [fp.multiply_by_quantized_multiplier(int(a), p["multipliers"][c], p["shifts"][c]) + p["output_offset"]
+                    for a in acc]
+        np.testing.assert_array_equal(true_outputs(acc, p["multipliers"][c], p["shifts"][c], p["output_offset"]),
+                                      expected)
+
+
+def test_a_guess_one_off_in_its_scale_is_caught():
+    """The check above can fail: the same margin with each channel's m1 one higher leaves sure sums wrong."""
+    p = _layer(*LAYERS[0].values).params
+    guess = layer_guess(p)
+    off = list(guess)
+    for c in range(len(p["bias"])):
+        off[5 + 3 * c] += 1
+    assert _wrong(p, off)[0] > 0
+
+
+def test_a_layer_with_left_shifts_gets_no_guess():
+    p = dict(_layer(*LAYERS[0].values).params, right_only=False)
+    assert layer_guess(p) is None
