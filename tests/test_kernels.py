@@ -112,7 +112,8 @@ WORDS_CASES = [p for p in MODELS if p.id.startswith("conv-") and "LE_WORDS(lenet
     p.values[0](p.values[1], 0)).source]
 M0 = ("-DLENET_BLOCKED=1", "-DLENET_SRDHM_32")
 M0_CASES = WORDS_CASES[::2] + [p for p in MODELS if p.id in (
-    "fc-120-84-relu", "fc-300-7-relu", "conv-10x10x8-o16-k5-s1-same-none", "dw-11x11x3-m2-k3-s2-valid-none",
+    "fc-120-84-relu", "fc-300-7-relu", "fc-3-2-relu", "fc-4-3-relu6", "fc-5-4-none", "fc-16-5-relu",
+    "conv-10x10x8-o16-k5-s1-same-none", "dw-11x11x3-m2-k3-s2-valid-none",
     "ADD-3x3x20-none-True", "MUL-3x3x17-relu6-False", "MAX_POOL_2D-8x8x4-k2-s2-valid-none")]
 HOST_RUNS = ([pytest.param(*p.values, (), id=p.id) for p in MODELS]
              + [pytest.param(*p.values, ("-DLENET_STRIP=1",), id=f"{p.id}-strip") for p in STRIP_CASES]
@@ -223,14 +224,25 @@ def test_the_int32_copy_is_made_for_small_convolutions_only_and_walks_every_bloc
     assert source.count("static const int32_t lenet_op0_words[100]") == 2  # the strip's order and by rows
 
 
+def test_the_dense_cases_walk_every_block_of_the_cortex_m0s_bytes():
+    """Dense layers on ARMv6-M (le_dot_bytes): blocks of 6 and 1 to 5 filters, on this host and on the micro:bit;
+    inputs fewer than one unrolled pass, whole passes only, passes and a tail."""
+    for cases in (M0_CASES, BOARD_CASES):
+        assert {p.values[1][1] % 6 for p in cases if p.id.startswith("fc-")} == {0, 1, 2, 3, 4, 5}
+    depths = {p.values[1][0] for p in BOARD_CASES if p.id.startswith("fc-")}
+    assert min(depths) < 5 and 120 in depths and 300 in depths  # block of 6: 5 inputs a pass
+
+
 missing = missing_tools()
 # The last conv case: int8 weights (no copy: over PAIRS_SMALL_BYTES, alone in its model) in blocks of 4, 2 and 1
 # filters, the block of 2's second row 2 bytes off a word (SIMD32 reads it by LDRs, not LDM); the one before it is
 # lenet-plus's second convolution (12.8 KB: in lenet-plus it carries the int16 copy); fc-300-7 and fc-303-9: a dense
 # layer's blocks of 4, 2 and 1, reading its input unpacked on SIMD32 (int8 weights: no copy), 303 with a tail of 3;
+# fc-5-4: the Cortex-M0's dense block of 4 (le_dot_bytes: the cases' outputs leave every remainder mod 6);
 # the 6- and 10-filter convolutions end in SIMD32's block of 6 (rows of 30 bytes: tails of 2; a strip: a tail of 1).
 BOARD_CASES = [MODELS[i] for i in (0, 2, 4, 6, 8, 9, 11, 13, 17, 18, len(CONVS) - 1)] \
-    + [p for p in MODELS if p.id.startswith("fc-")][::2] + [p for p in MODELS if p.id == "fc-300-7-relu"] \
+    + [p for p in MODELS if p.id.startswith("fc-")][::2] \
+    + [p for p in MODELS if p.id in ("fc-300-7-relu", "fc-5-4-none")] \
     + [p for p in MODELS if "POOL" in p.id] + [p for p in MODELS if p.id.startswith("dw-")][:4] \
     + [p for p in MODELS if p.id.startswith(("ADD", "MUL"))][::2]
 

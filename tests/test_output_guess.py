@@ -55,8 +55,8 @@ def test_the_vectorized_output_is_tflm_s_arithmetic():
     p = _layer(*LAYERS[1].values).params
     acc = np.random.default_rng(1).integers(-(1 << 20), 1 << 20, 2000)
     for c in range(len(p["bias"])):
-        expected = [fp.multiply_by_quantized_multiplier(int(a), p["multipliers"][c], p["shifts"][c]) + p["output_offset"]
-                    for a in acc]
+        expected = [fp.multiply_by_quantized_multiplier(int(a), p["multipliers"][c], p["shifts"][c])
+                    + p["output_offset"] for a in acc]
         np.testing.assert_array_equal(true_outputs(acc, p["multipliers"][c], p["shifts"][c], p["output_offset"]),
                                       expected)
 

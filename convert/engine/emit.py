@@ -116,14 +116,16 @@ def _weight_arrays(p: dict, name: str, run: int, copy: bool,
     its filters for the SIMD32 (`pairs`, if `copy`: see `copied_layers`) and ARMv6-M (`words`, a small
     convolution's: a dense layer reads each weight once, so four times its bytes buy it little) paths.
     A convolution with a column strip has them all also in the strip's order (OWHI: each window one run of
-    k_h * k_w * in_c bytes), chosen where the C is compiled (`_constant`). ARMv6-M also has the layer's output
-    guess where it has one (output_guess.py)."""
+    k_h * k_w * in_c bytes), chosen where the C is compiled (`_constant`). An ARMv6-M convolution also has its
+    output guess where it has one (output_guess.py: 12 bytes a channel, which pay where a channel has many
+    outputs; seed-best's dense layers would save 6,000 instructions with theirs, for 3.8 KB of flash)."""
     twice = doubled(p, copy)
 
     def layouts(filters, run: int) -> dict[str, object]:
         """C type -> values of each array these filters give (None: no such copy)."""
         copied = pairs(np.asarray(filters, dtype=np.int16) * (2 if twice else 1), run) if copy else None
-        return {"filters": (block_order(filters, run), block_order(filters, run, group=4), filters),
+        by_element = block_order(filters, run) if convolution else dense_bytes(filters)
+        return {"filters": (by_element, block_order(filters, run, group=4), filters),
                 "int16_t": copied, "words": words(filters) if convolution else None}
 
     filters = np.asarray(p["filters"])
@@ -138,7 +140,7 @@ def _weight_arrays(p: dict, name: str, run: int, copy: bool,
     constants = _filter_arrays(p, name)[1:]
     if twice:
         constants[0] = ("bias", f"{name}_bias", (p["bias"], 2 * np.asarray(p["bias"], dtype=np.int64)))
-    if (guess := layer_guess(p)) is not None:
+    if convolution and (guess := layer_guess(p)) is not None:  # not a dense layer's: one output a channel
         named.append(("guess", f"{name}_guess", guess))
     return named[:1] + constants + named[1:]  # the filters in the place of their int8 array
 
@@ -301,15 +303,25 @@ def block_order(filters, run: int, group: int = 1, parts: int = 1, order=None, s
     return np.concatenate(out)
 
 
-def words(filters) -> np.ndarray | None:
-    """The int32 copy of small weights for the ARMv6-M path (kernels.c le_dot_words): blocks of 6 filters, then one
-    of those left, each block's weights interleaved (input k of filter j at k * block + j), k in each filter's own
-    order; None for big weights."""
-    w = np.asarray(filters, dtype=np.int32)
-    if w.size > WORDS_MAX_BYTES:
-        return None
+def blocks_of_6(filters) -> np.ndarray:
+    """ARMv6-M's order (kernels.c le_dot_words, le_dot_bytes): blocks of 6 filters, then one of those left, each
+    block's weights interleaved (input k of filter j at k * block + j), k in each filter's own order."""
+    w = np.asarray(filters)
     w = w.reshape(len(w), -1)
     return np.concatenate([w[i:i + WORDS_BLOCK].T.reshape(-1) for i in range(0, len(w), WORDS_BLOCK)])
+
+
+def words(filters) -> np.ndarray | None:
+    """The int32 copy of a small convolution's weights for the ARMv6-M path, in `blocks_of_6`; None for big ones."""
+    w = np.asarray(filters, dtype=np.int32)
+    return blocks_of_6(w) if w.size <= WORDS_MAX_BYTES else None
+
+
+def dense_bytes(filters) -> np.ndarray:
+    """A dense layer's int8 weights for the ARMv6-M path (kernels.c le_dot_bytes): each w as the byte w + 128 (read
+    by LDRB, which takes an immediate offset where LDRSB does not), in `blocks_of_6`."""
+    shifted = (np.asarray(filters, dtype=np.int16) + 128).astype(np.uint8).view(np.int8)
+    return blocks_of_6(shifted)
 
 
 def _float_literal(value: float) -> str:

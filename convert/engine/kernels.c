@@ -332,13 +332,14 @@ LE_INLINE int32_t le_pair_dot(int32_t xa, int32_t xb, const int16_t *w, int32_t 
 #endif
 
 /* ARMv6-M (Cortex-M0/M0+), whose LDRSB takes a register offset only (a weight cost a MOVS or an address sum and
-   an LDRSB): the filters in blocked order, each block of 4 or 2 filters interleaved (input i of the block's filter j
-   at i * block + j), so that the weights of a block are reached by immediate offsets (LE_BLOCKED); and small
-   layers also carry an int32 copy (LE_WORDS: it quadruples their flash) in blocks of 6 filters, read by
-   le_dot_words. LE_WORDS(p) is 0 elsewhere. -DLENET_BLOCKED=1 or 0 overrides the choice on cores without DSP or
-   Helium (the tests walk it on the host). Measured on seed-best (M0): 2,215,834 -> 1,905,149 instructions with
-   the int32 copy, then 1,851,168 with the big layers' int8 filters blocked (its 294- and 120-input dense layers 6.32
-   -> 4.90 and 7.34 -> 5.18 per MAC). LE_BLOCK4/2/1 also read the last inputs of SIMD32's blocked int8 runs. */
+   an LDRSB): the filters in blocked order (LE_BLOCKED), each block's weights interleaved (input i of the block's
+   filter j at i * block + j), so that they are reached by immediate offsets: a big convolution's int8 filters in
+   blocks of 4, 2 and 1; a small one's int32 copy (LE_WORDS: it quadruples their flash) and a dense layer's bytes
+   w + 128 in blocks of 6 (le_dot_words, le_dot_bytes). LE_WORDS(p) is 0 elsewhere. -DLENET_BLOCKED=1 or 0
+   overrides the choice on cores without DSP or Helium (the tests walk it on the host). Measured on seed-best (M0):
+   2,215,834 -> 1,905,149 instructions with the int32 copy, then 1,851,168 with the big layers' int8 filters
+   blocked (its 294- and 120-input dense layers 6.32 -> 4.90 and 7.34 -> 5.18 per MAC). LE_BLOCK4/2/1 also read
+   the last inputs of SIMD32's blocked int8 runs. */
 #if defined(LENET_BLOCKED) && !defined(LE_DSP) && !defined(LE_MVE)
 #define LE_BLOCKED LENET_BLOCKED
 #elif defined(__ARM_ARCH_6M__)
@@ -373,10 +374,10 @@ LE_INLINE int32_t le_pair_dot(int32_t xa, int32_t xb, const int16_t *w, int32_t 
    int8 weights (the choice is made at compile time: each layer's function passes its own constant copy or 0).
    One tail per block size (LE_TAIL4/2/1) serves the plain layout (Cortex-M3, Helium, hosts), one loop
    (LE_BLOCK4/2/1) the blocked ones (ARMv6-M; SIMD32's tails). Measured on seed-best at -O2 (GCC 12): the same
-   instructions as the two separate families this replaced (M4 728,451 -> 728,453; M33 724,376 -> 724,380), once the weight addresses are written `w + i + offset` as before: written
-   `w + (i + offset)` they cost +0.4 % on the M4 and +1.9 % on the M33. The three block sizes are written out on
-   purpose: a single version looping over a block-size parameter kept the sums in memory (1.3x the instructions
-   with SMLAD, 1.75x without). */
+   instructions as the two separate families this replaced (M4 728,451 -> 728,453; M33 724,376 -> 724,380), once
+   the weight addresses are written `w + i + offset` as before: written `w + (i + offset)` they cost +0.4 % on the
+   M4 and +1.9 % on the M33. The three block sizes are written out on purpose: a single version looping over a
+   block-size parameter kept the sums in memory (1.3x the instructions with SMLAD, 1.75x without). */
 #define LE_TAIL4(W) LE_UNROLL for (; i < n; ++i) { \
     const int32_t v = x[i]; \
     a0 += v * (W)[i], a1 += v * (W)[i + stride], a2 += v * (W)[i + 2 * stride], a3 += v * (W)[i + 3 * stride]; }
@@ -734,6 +735,60 @@ LE_INLINE void le_output2(const int32_t *acc, const int32_t *multiplier, const i
 }
 #endif
 
+/* ARMv6-M's dense layers (emit.py dense_bytes): a block of up to 6 filters' n weights as bytes w + 128 (input k of
+   filter j at k * block + j), so that LDRB with an immediate offset reads them (LDRSB has none); `init` holds each
+   sum's start (bias - 128 * the inputs' sum, which takes the 128 back). On the Cortex-M0 in assembly, the 6 sums in
+   r8-r12 and lr as in le_dot_words: per input LDRB, SXTB, then per filter LDRB, MULS, ADD (20 instructions per 6
+   MACs where the blocked int8 path took 29), `unroll` inputs a pass (their weights within LDRB's 31 bytes, a pass
+   within BNE's reach), the passes counted in memory, then the rest. Measured on seed-best (M0, profile builds): its
+   dense layers 172,788, 52,312 and 4,688 -> 134,175, 41,809 and 4,084 instructions (4.90 -> 3.80 per MAC for the
+   294-input one). */
+#ifdef LE_M0_ASM
+#define LE_M0_BYTE(j, r, s) "ldrb " r ", [%[w], #.Lle_k * %c[block] + " #j "]\n\t" LE_M0_MAC(r, s)
+#define LE_M0_BYTES1 LE_M0_BYTE(0, "r1", "r8")
+#define LE_M0_BYTES2 LE_M0_BYTES1 LE_M0_BYTE(1, "r2", "r9")
+#define LE_M0_BYTES3 LE_M0_BYTES2 LE_M0_BYTE(2, "r3", "r10")
+#define LE_M0_BYTES4 LE_M0_BYTES3 LE_M0_BYTE(3, "r4", "r11")
+#define LE_M0_BYTES5 LE_M0_BYTES4 LE_M0_BYTE(4, "r5", "r12")
+#define LE_M0_BYTES6 LE_M0_BYTES5 LE_M0_BYTE(5, "r1", "lr")
+#define LE_M0_BYTES_PASS(n, B) ".set .Lle_k, 0\n\t.rept " n "\n\tldrb r0, [%[x], #.Lle_k]\n\tsxtb r0, r0\n\t" \
+  LE_M0_BYTES##B ".set .Lle_k, .Lle_k + 1\n\t.endr\n\t"
+#define LE_M0_BYTES(B) ".syntax unified\n\t" LE_M0_BIAS##B ".if %c[passes]\n1:\n\t" LE_M0_BYTES_PASS("%c[unroll]", B) \
+  "adds %[x], #%c[unroll]\n\tadds %[w], #%c[unroll] * %c[block]\n\tldr r0, %[count]\n\tsubs r0, #1\n\t" \
+  "str r0, %[count]\n\tbne 1b\n\t.endif\n\t" LE_M0_BYTES_PASS("%c[tail]", B) LE_M0_PAD100 LE_M0_PAD100 LE_M0_PAD100
+#define LE_M0_BYTES_CASE(B) case B: \
+  __asm volatile(LE_M0_BYTES(B) : "=r"(s0), "=r"(s1), "=r"(s2), "=r"(s3), "=r"(s4), "=r"(s5), "+r"(b), [x] "+l"(x), \
+                 [w] "+l"(w), [count] "+m"(count) : [block] "i"(block), [unroll] "i"(unroll), \
+                 [passes] "i"(n / unroll), [tail] "i"(n % unroll) : "r1", "r2", "r3", "r4", "r5", "cc", "memory"); \
+  break;
+#endif
+LE_INLINE void le_dot_bytes(const int8_t *x, const int8_t *w, const int32_t *init, int block, int n, int32_t *acc) {
+  int k, j;
+#ifdef LE_M0_ASM
+  if (__builtin_constant_p(block) && __builtin_constant_p(n)) {
+    register int32_t s0 __asm("r8"), s1 __asm("r9"), s2 __asm("r10"), s3 __asm("r11"), s4 __asm("r12"),
+        s5 __asm("lr");
+    register const int32_t *b __asm("r0") = init;
+    const int unroll = 32 / block < 120 / (2 + 3 * block) ? 32 / block : 120 / (2 + 3 * block);
+    int32_t count = n / unroll;
+    switch (block) {
+      LE_M0_BYTES_CASE(1) LE_M0_BYTES_CASE(2) LE_M0_BYTES_CASE(3) LE_M0_BYTES_CASE(4) LE_M0_BYTES_CASE(5)
+      LE_M0_BYTES_CASE(6)
+    }
+    acc[0] = s0;
+    if (block > 1) acc[1] = s1;
+    if (block > 2) acc[2] = s2;
+    if (block > 3) acc[3] = s3;
+    if (block > 4) acc[4] = s4;
+    if (block > 5) acc[5] = s5;
+    return;
+  }
+#endif
+  for (j = 0; j < block; ++j) acc[j] = init[j];
+  for (k = 0; k < n; ++k, w += block)
+    for (j = 0; j < block; ++j) acc[j] += (int32_t)x[k] * (uint8_t)w[j];
+}
+
 /* The output of channel `channel` from its guess (output_guess.py; ARMv6-M, where le_output's 64-bit product costs
    some 55 instructions): `guess` holds the layer's k, a, j, floor and span, then per channel m1, m2 and r. x =
    acc * m1 + r (refined where a: + ((acc >> a) * m2) >> (16 - a)) is below 2^31, and x >> k is TFLM's output less
@@ -915,6 +970,25 @@ LE_INLINE void le_fully_connected(const int8_t *in, int depth, const int8_t *fil
       const uint32_t v = le_load32(in + i);
       scratch[i / 2] = (int32_t)__sxtb16(v), scratch[i / 2 + 1] = le_sxtb16_ror8(v);
     }
+#endif
+#if LE_BLOCKED
+  { /* ARMv6-M: the weights as bytes w + 128 in blocks of 6 (le_dot_bytes) */
+    int32_t sum = 0, init[6], acc[6];
+    int i, j, oc;
+    for (i = 0; i < depth; ++i) sum += in[i];
+    for (oc = 0; oc + 6 <= out_n; oc += 6) {
+      for (j = 0; j < 6; ++j) init[j] = bias[oc + j] - 128 * sum;
+      le_dot_bytes(in, filters + oc * depth, init, 6, depth, acc);
+      LE_WORDS_OUTPUT(6);
+    }
+    if (oc < out_n) {
+      for (j = 0; j < out_n % 6; ++j) init[j] = bias[oc + j] - 128 * sum;
+      le_dot_bytes(in, filters + oc * depth, init, out_n % 6, depth, acc);
+      LE_WORDS_OUTPUT(out_n % 6);
+    }
+    (void)pairs, (void)words, (void)scratch;
+    return;
+  }
 #endif
   le_conv2d(in, scratch, 1, depth, filters, pairs, words, guess, bias, multiplier, shift, right_only, 1, 1, 1, 1, 1, 1,
             out_n, output_offset, act_min, act_max, 0, out);
