@@ -221,7 +221,13 @@ def test_the_int32_copy_is_made_for_small_convolutions_only_and_walks_every_bloc
     assert [r for r in runs if r[0] * r[1] <= 64] and [r for r in runs if r[0] * r[1] > 64 and r[1] <= 40]
     assert [r for r in runs if 32 < r[1] <= 40] and [r for r in runs if r[0] * r[1] > 64 and r[1] > 40]
     source = build_engine(_conv(CONVS[0], 0)).source
-    assert source.count("static const int32_t lenet_op0_words[100]") == 2  # the strip's order and by rows
+    # the flag, 4 biases, 100 weights; in the strip's order and by rows
+    assert source.count("static const int32_t lenet_op0_words[105]") == 2
+    flipped = {p.id for p in WORDS_CASES
+               if "LE_WORDS_FLIP, arena" in build_engine(p.values[0](p.values[1], 0)).source}
+    for cases in (M0_CASES, BOARD_CASES):  # padded inputs flipped (x + 128 for LDRB alone), the others not
+        assert {p.id in flipped for p in cases if p in WORDS_CASES} == {True, False}
+    assert all(p.values[1][6] == "same" for p in WORDS_CASES if p.id in flipped)
 
 
 def test_the_dense_cases_walk_every_block_of_the_cortex_m0s_bytes():

@@ -126,7 +126,7 @@ def _weight_arrays(p: dict, name: str, run: int, copy: bool,
         copied = pairs(np.asarray(filters, dtype=np.int16) * (2 if twice else 1), run) if copy else None
         by_element = block_order(filters, run) if convolution else dense_bytes(filters)
         return {"filters": (by_element, block_order(filters, run, group=4), filters),
-                "int16_t": copied, "words": words(filters) if convolution else None}
+                "int16_t": copied, "words": words(filters, p["bias"], flips(p)) if convolution else None}
 
     filters = np.asarray(p["filters"])
     arrays = layouts(filters, run)
@@ -160,14 +160,21 @@ def _pointer(plan: MemoryPlan, tensor: int) -> str:
     return {"in": "input", "out": "output"}.get(where, f"arena + {offset}")
 
 
+def flips(p: dict) -> bool:
+    """Whether a convolution's padded input is flipped on ARMv6-M (each byte x + 128: le_dot_words then reads it by
+    LDRB alone, no SXTB): where it has the int32 copy and a padding to write it."""
+    return bool(p.get("needs_pad")) and np.asarray(p["filters"]).size <= WORDS_MAX_BYTES
+
+
 def _padded(layer: Layer, plan: MemoryPlan, src: str) -> tuple[str, str]:
     """(the C that pads a convolution's input into its scratch, the pointer the convolution then reads)."""
     p = layer.params
     if not p["needs_pad"]:
         return "", src
     scratch = f"arena + {plan.scratch[layer.index]}"
+    flip = "LE_WORDS_FLIP" if layer.kind == "conv2d" and flips(p) else "0"
     return (f"  le_pad({src}, {p['in_h']}, {p['in_w']}, {p['in_c']}, {p['pad_t']}, {p['pad_l']}, {p['padded_h']}, "
-            f"{p['padded_w']}, {p['pad_value']}, {scratch});\n", scratch)
+            f"{p['padded_w']}, {p['pad_value']}, {flip}, {scratch});\n", scratch)
 
 
 def _unpacked(layer: Layer, plan: MemoryPlan) -> str:
@@ -311,10 +318,18 @@ def blocks_of_6(filters) -> np.ndarray:
     return np.concatenate([w[i:i + WORDS_BLOCK].T.reshape(-1) for i in range(0, len(w), WORDS_BLOCK)])
 
 
-def words(filters) -> np.ndarray | None:
-    """The int32 copy of a small convolution's weights for the ARMv6-M path, in `blocks_of_6`; None for big ones."""
-    w = np.asarray(filters, dtype=np.int32)
-    return blocks_of_6(w) if w.size <= WORDS_MAX_BYTES else None
+def words(filters, bias, flipped: bool) -> np.ndarray | None:
+    """A small convolution's int32 copy for the ARMv6-M path (kernels.c le_dot_words), None for a big one: whether
+    its input is flipped (each byte x + 128, as le_pad writes a padded input there), then each block of
+    `blocks_of_6` led by its filters' biases (less 128 times the filter's weights where the input is flipped)."""
+    w = np.asarray(filters, dtype=np.int64)
+    if w.size > WORDS_MAX_BYTES:
+        return None
+    w = w.reshape(len(w), -1)
+    b = np.asarray(bias, dtype=np.int64) - (128 * w.sum(axis=1) if flipped else 0)
+    blocks = [np.concatenate([b[i:i + WORDS_BLOCK], w[i:i + WORDS_BLOCK].T.reshape(-1)])
+              for i in range(0, len(w), WORDS_BLOCK)]
+    return np.concatenate([[int(flipped)], *blocks])
 
 
 def dense_bytes(filters) -> np.ndarray:

@@ -93,13 +93,19 @@ LE_INLINE int8_t le_activate(int32_t v, int32_t offset, int32_t low, int32_t hig
   return le_clamp(v + offset, low, high);
 }
 
-/* The input surrounded by its zero point: what TFLM's skipped out-of-image taps amount to. */
+/* The input surrounded by its zero point: what TFLM's skipped out-of-image taps amount to. `flip` (ARMv6-M, a
+   convolution with the int32 copy: emit.py flips): each byte then x + 128 as an unsigned byte, a word at a time
+   (the arena's buffers are word-aligned and sized: memory.py), for le_dot_words to read by LDRB alone. */
 LE_INLINE void le_pad(const int8_t *in, int h, int w, int c, int top, int left, int padded_h, int padded_w,
-                      int8_t value, int8_t *out) {
+                      int8_t value, int flip, int8_t *out) {
   int y;
   memset(out, value, (size_t)(padded_h * padded_w * c));
   for (y = 0; y < h; ++y) {
     memcpy(out + ((y + top) * padded_w + left) * c, in + y * w * c, (size_t)(w * c));
+  }
+  if (flip) {
+    uint32_t *word = (uint32_t *)(void *)out, *end = word + (padded_h * padded_w * c + 3) / 4;
+    for (; word < end; ++word) *word ^= 0x80808080u;
   }
 }
 
@@ -350,9 +356,11 @@ LE_INLINE int32_t le_pair_dot(int32_t xa, int32_t xb, const int16_t *w, int32_t 
 #if LE_BLOCKED
 #define LE_WORDS(p) (p)
 #define LE_GUESS(p) (p)
+#define LE_WORDS_FLIP 1
 #else
 #define LE_WORDS(p) ((const int32_t *)0)
 #define LE_GUESS(p) ((const int32_t *)0)
+#define LE_WORDS_FLIP 0
 #endif
 #define LE_BLOCK4(W) LE_UNROLL_STEPS for (; i < n; ++i) { \
     const int32_t v = x[i]; \
@@ -515,26 +523,30 @@ LE_INLINE int32_t le_dot1(const int8_t *x, const int32_t *unpacked, const int8_t
   return acc;
 }
 
-/* ARMv6-M's int32 copy (LE_WORDS): a window's sums for a block of up to 6 filters (input k of the block's filter j
-   at k * block + j), its `rows` runs of `run` input bytes, in_row bytes apart. On the Cortex-M0 in assembly: the 6
-   sums in the high registers r8-r12 and lr (ADD reaches them, MULS does not), so that r0-r5 hold an input and 5
-   weights; per input LDRB, SXTB, then per 5 filters one LDM of their weights and a MULS and an ADD each (16
-   instructions per 6 MACs), each input's offset an immediate: the window's rows unrolled where it has at most 64
-   inputs, else one row (of at most 40) in a loop counted on the stack. GCC's C kept the sums in low registers and
-   took 14 per 4 MACs (an index register, an LDRSB, then LDR, MULS, ADD per filter). GCC sizes an asm by its
-   statements, not by what .rept makes of them, so each asm ends in LE_M0_SIZE empty statements, at least the most
-   it assembles to (else branches and literal pools placed across it fall out of reach). Without optimization (too
-   few registers), for longer rows and on other cores, C. Measured on seed-best (M0, profile builds): 1,840,894 ->
-   1,479,062 instructions (its convolutions 6.06 and 4.68 -> 5.28 and 3.14 per MAC). */
+/* ARMv6-M's int32 copy (LE_WORDS): a window's sums for a block of up to 6 filters (w: the block's biases, then input k
+   of its filter j at k * block + j), its `rows` runs of `run` input bytes, in_row bytes apart; `flipped`: the input's
+   bytes are x + 128 (le_pad wrote them so; the biases take the 128 back). On the Cortex-M0 in assembly: the 6 sums in
+   the high registers r8-r12 and lr (ADD reaches them, MULS does not), so that r0-r5 hold an input and 5 weights; per
+   input LDRB (and SXTB unless flipped), then per 5 filters one LDM of their weights and a MULS and an ADD each (15 or
+   16 instructions per 6 MACs), each input's offset an immediate: the window's rows unrolled where it has at most 64
+   inputs, else one row (of at most 40) in a loop counted on the stack. GCC's C kept the sums in low registers and took
+   14 per 4 MACs (an index register, an LDRSB, then LDR, MULS, ADD per filter). GCC sizes an asm by its statements, not
+   by what .rept makes of them, so each asm ends in LE_M0_SIZE empty statements, at least the most it assembles to (else
+   branches and literal pools placed across it fall out of reach). Without optimization (too few registers), for longer
+   rows and on other cores, C. Measured on seed-best (M0, profile builds): 1,840,894 -> 1,479,062 instructions (its
+   convolutions 6.06 and 4.68 -> 5.28 and 3.14 per MAC); flipped (both are padded) 1,205,778 -> 1,160,019 (after the
+   output guess and dense bytes below). */
 #if LE_BLOCKED && defined(__ARM_ARCH_6M__) && defined(__GNUC__) && defined(__OPTIMIZE__)
 #define LE_M0_MAC(r, s) "muls " r ", r0, " r "\n\tadd " s ", " r "\n\t"
-#define LE_M0_BIAS1 "ldr r0, [r0]\n\tmov r8, r0\n\t"
-#define LE_M0_BIAS2 "ldm r0, {r0, r1}\n\tmov r8, r0\n\tmov r9, r1\n\t"
-#define LE_M0_BIAS3 "ldm r0, {r0-r2}\n\tmov r8, r0\n\tmov r9, r1\n\tmov r10, r2\n\t"
-#define LE_M0_BIAS4 "ldm r0, {r0-r3}\n\tmov r8, r0\n\tmov r9, r1\n\tmov r10, r2\n\tmov r11, r3\n\t"
-#define LE_M0_BIAS5 "ldm r0, {r0-r4}\n\tmov r8, r0\n\tmov r9, r1\n\tmov r10, r2\n\tmov r11, r3\n\tmov r12, r4\n\t"
-#define LE_M0_BIAS6 "ldm r0, {r0-r5}\n\tmov r8, r0\n\tmov r9, r1\n\tmov r10, r2\n\tmov r11, r3\n\tmov r12, r4\n\t" \
-  "mov lr, r5\n\t"
+/* a block's sums started from B words at `p` (LDM with writeback, or from r0 itself: `p` "r0" with no "!") */
+#define LE_M0_SUMS1(p) "ldm " p ", {r0}\n\tmov r8, r0\n\t"
+#define LE_M0_SUMS2(p) "ldm " p ", {r0, r1}\n\tmov r8, r0\n\tmov r9, r1\n\t"
+#define LE_M0_SUMS3(p) "ldm " p ", {r0-r2}\n\tmov r8, r0\n\tmov r9, r1\n\tmov r10, r2\n\t"
+#define LE_M0_SUMS4(p) "ldm " p ", {r0-r3}\n\tmov r8, r0\n\tmov r9, r1\n\tmov r10, r2\n\tmov r11, r3\n\t"
+#define LE_M0_SUMS5(p) "ldm " p ", {r0-r4}\n\tmov r8, r0\n\tmov r9, r1\n\tmov r10, r2\n\tmov r11, r3\n\t" \
+  "mov r12, r4\n\t"
+#define LE_M0_SUMS6(p) "ldm " p ", {r0-r5}\n\tmov r8, r0\n\tmov r9, r1\n\tmov r10, r2\n\tmov r11, r3\n\t" \
+  "mov r12, r4\n\tmov lr, r5\n\t"
 #define LE_M0_STEP1 "ldm %[w]!, {r1}\n\t" LE_M0_MAC("r1", "r8")
 #define LE_M0_STEP2 "ldm %[w]!, {r1, r2}\n\t" LE_M0_MAC("r1", "r8") LE_M0_MAC("r2", "r9")
 #define LE_M0_STEP3 "ldm %[w]!, {r1-r3}\n\t" LE_M0_MAC("r1", "r8") LE_M0_MAC("r2", "r9") LE_M0_MAC("r3", "r10")
@@ -545,13 +557,16 @@ LE_INLINE int32_t le_dot1(const int8_t *x, const int32_t *unpacked, const int8_t
 #define LE_M0_STEP6 LE_M0_STEP5 "ldm %[w]!, {r1}\n\t" LE_M0_MAC("r1", "lr")
 /* n inputs at offsets 0..31 from x (LDRB's reach; x moved on by 32 where there are more) */
 #define LE_M0_INPUTS(n, B) ".set .Lle_k, 0\n\t.rept " n "\n\t.if .Lle_k == 32\n\tadds %[x], #32\n\t.set .Lle_k, 0\n\t" \
-  ".endif\n\tldrb r0, [%[x], #.Lle_k]\n\tsxtb r0, r0\n\t" LE_M0_STEP##B ".set .Lle_k, .Lle_k + 1\n\t.endr\n\t"
+  ".endif\n\tldrb r0, [%[x], #.Lle_k]\n\t.if %c[sign]\n\tsxtb r0, r0\n\t.endif\n\t" LE_M0_STEP##B \
+  ".set .Lle_k, .Lle_k + 1\n\t.endr\n\t"
 #define LE_M0_ADVANCE ".rept %c[adv] / 255\n\tadds %[x], #255\n\t.endr\n\t.if %c[adv] %% 255\n\t" \
   "adds %[x], #%c[adv] %% 255\n\t.endif\n\t"
-/* the body (`rows` rows of `run`, each followed by the advance to the next) `loops` times */
-#define LE_M0_DOT(B) ".syntax unified\n\t" LE_M0_BIAS##B ".if %c[loops] > 1\n\tmovs r0, #%c[loops]\n\tpush {r0}\n\t" \
-  ".endif\n1:\n\t.rept %c[rows]\n\t" LE_M0_INPUTS("%c[run]", B) LE_M0_ADVANCE ".endr\n\t.if %c[loops] > 1\n\t" \
-  "ldr r0, [sp]\n\tsubs r0, #1\n\tstr r0, [sp]\n\tbeq 2f\n\tb 1b\n2:\n\tadd sp, #4\n\t.endif\n\t" LE_M0_SIZE
+/* the block's sums from its biases (the head of its words), then the body (`rows` rows of `run`, each followed by
+   the advance to the next) `loops` times */
+#define LE_M0_DOT(B) ".syntax unified\n\t" LE_M0_SUMS##B("%[w]!") ".if %c[loops] > 1\n\tmovs r0, #%c[loops]\n\t" \
+  "push {r0}\n\t.endif\n1:\n\t.rept %c[rows]\n\t" LE_M0_INPUTS("%c[run]", B) LE_M0_ADVANCE ".endr\n\t" \
+  ".if %c[loops] > 1\n\tldr r0, [sp]\n\tsubs r0, #1\n\tstr r0, [sp]\n\tbeq 2f\n\tb 1b\n2:\n\tadd sp, #4\n\t" \
+  ".endif\n\t" LE_M0_SIZE
 #define LE_M0_PAD10 ";;;;;;;;;;"
 #define LE_M0_PAD100 LE_M0_PAD10 LE_M0_PAD10 LE_M0_PAD10 LE_M0_PAD10 LE_M0_PAD10 LE_M0_PAD10 LE_M0_PAD10 \
   LE_M0_PAD10 LE_M0_PAD10 LE_M0_PAD10
@@ -559,21 +574,21 @@ LE_INLINE int32_t le_dot1(const int8_t *x, const int32_t *unpacked, const int8_t
 /* the most an asm assembles to: 64 inputs of 16 instructions, 64 advances of 4 ADDS (in_row <= 1020), 13 */
 #define LE_M0_SIZE LE_M0_PAD500 LE_M0_PAD500 LE_M0_PAD500
 #define LE_M0_CASE(B) case B: \
-  __asm volatile(LE_M0_DOT(B) : "=r"(s0), "=r"(s1), "=r"(s2), "=r"(s3), "=r"(s4), "=r"(s5), "+r"(b), [x] "+l"(x), \
+  __asm volatile(LE_M0_DOT(B) : "=r"(s0), "=r"(s1), "=r"(s2), "=r"(s3), "=r"(s4), "=r"(s5), [x] "+l"(x), \
                  [w] "+l"(w) : [rows] "i"(rows), [loops] "i"(loops), [run] "i"(run), \
-                 [adv] "i"(in_row - 32 * ((run - 1) / 32)) \
-                 : "r1", "r2", "r3", "r4", "r5", "cc", "memory"); break;
+                 [adv] "i"(in_row - 32 * ((run - 1) / 32)), [sign] "i"(!flipped) \
+                 : "r0", "r1", "r2", "r3", "r4", "r5", "cc", "memory"); break;
 #define LE_M0_ASM 1
 #endif
-LE_INLINE void le_dot_words(const int8_t *x, const int32_t *w, const int32_t *bias, int block, int rows, int run,
+LE_INLINE void le_dot_words(const int8_t *x, const int32_t *w, int flipped, int block, int rows, int run,
                             int in_row, int32_t *acc) {
   int ky, k, j;
 #ifdef LE_M0_ASM
   if (__builtin_constant_p(block) && __builtin_constant_p(rows) && __builtin_constant_p(run) &&
-      __builtin_constant_p(in_row) && in_row <= 1020 && (rows * run <= 64 || run <= 40)) {
+      __builtin_constant_p(in_row) && __builtin_constant_p(flipped) && in_row <= 1020 &&
+      (rows * run <= 64 || run <= 40)) {
     register int32_t s0 __asm("r8"), s1 __asm("r9"), s2 __asm("r10"), s3 __asm("r11"), s4 __asm("r12"),
         s5 __asm("lr");
-    register const int32_t *b __asm("r0") = bias;
     int loops = 1;
     if (rows * run > 64) loops = rows, rows = 1;
     switch (block) {
@@ -588,10 +603,12 @@ LE_INLINE void le_dot_words(const int8_t *x, const int32_t *w, const int32_t *bi
     return;
   }
 #endif
-  for (j = 0; j < block; ++j) acc[j] = bias[j];
+  for (j = 0; j < block; ++j) acc[j] = *w++;
   for (ky = 0; ky < rows; ++ky)
-    for (k = 0; k < run; ++k, w += block)
-      for (j = 0; j < block; ++j) acc[j] += (int32_t)x[ky * in_row + k] * w[j];
+    for (k = 0; k < run; ++k, w += block) {
+      const int32_t v = flipped ? (int32_t)(uint8_t)x[ky * in_row + k] : (int32_t)x[ky * in_row + k];
+      for (j = 0; j < block; ++j) acc[j] += v * w[j];
+    }
 }
 
 #ifdef LE_DSP
@@ -751,9 +768,10 @@ LE_INLINE void le_output2(const int32_t *acc, const int32_t *multiplier, const i
 #define LE_M0_BYTES4 LE_M0_BYTES3 LE_M0_BYTE(3, "r4", "r11")
 #define LE_M0_BYTES5 LE_M0_BYTES4 LE_M0_BYTE(4, "r5", "r12")
 #define LE_M0_BYTES6 LE_M0_BYTES5 LE_M0_BYTE(5, "r1", "lr")
-#define LE_M0_BYTES_PASS(n, B) ".set .Lle_k, 0\n\t.rept " n "\n\tldrb r0, [%[x], #.Lle_k]\n\tsxtb r0, r0\n\t" \
-  LE_M0_BYTES##B ".set .Lle_k, .Lle_k + 1\n\t.endr\n\t"
-#define LE_M0_BYTES(B) ".syntax unified\n\t" LE_M0_BIAS##B ".if %c[passes]\n1:\n\t" LE_M0_BYTES_PASS("%c[unroll]", B) \
+#define LE_M0_BYTES_PASS(n, B) ".set .Lle_k, 0\n\t.rept " n "\n\tldrb r0, [%[x], #.Lle_k]\n\t" \
+  "sxtb r0, r0\n\t" LE_M0_BYTES##B ".set .Lle_k, .Lle_k + 1\n\t.endr\n\t"
+#define LE_M0_BYTES(B) ".syntax unified\n\t" LE_M0_SUMS##B("r0") ".if %c[passes]\n1:\n\t" \
+  LE_M0_BYTES_PASS("%c[unroll]", B) \
   "adds %[x], #%c[unroll]\n\tadds %[w], #%c[unroll] * %c[block]\n\tldr r0, %[count]\n\tsubs r0, #1\n\t" \
   "str r0, %[count]\n\tbne 1b\n\t.endif\n\t" LE_M0_BYTES_PASS("%c[tail]", B) LE_M0_PAD100 LE_M0_PAD100 LE_M0_PAD100
 #define LE_M0_BYTES_CASE(B) case B: \
@@ -874,12 +892,12 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
     for (ox = 0; ox < out_w; ++ox, window += step) {
       if (words) { /* ARMv6-M's int32 copy: blocks of 6 filters, then one of what is left */
         int32_t acc[6];
-        for (oc = 0; oc + 6 <= out_c; oc += 6) {
-          le_dot_words(window, words + oc * size, bias + oc, 6, rows, run, in_row, acc);
+        for (oc = 0; oc + 6 <= out_c; oc += 6) { /* each block its biases, then its weights (emit.py words) */
+          le_dot_words(window, words + 1 + oc * (size + 1), words[0], 6, rows, run, in_row, acc);
           LE_WORDS_OUTPUT(6);
         }
         if (oc < out_c) { /* the block sizes constants: le_dot_words' assembly is written for each */
-          le_dot_words(window, words + oc * size, bias + oc, out_c % 6, rows, run, in_row, acc);
+          le_dot_words(window, words + 1 + oc * (size + 1), words[0], out_c % 6, rows, run, in_row, acc);
           LE_WORDS_OUTPUT(out_c % 6);
         }
         continue;
