@@ -817,7 +817,7 @@ LE_INLINE void le_dot_bytes(const int8_t *x, const int8_t *w, const int32_t *ini
    first convolution's outputs about 58 -> 20 instructions each; a table of each channel's 257 steps instead (a
    guess within one, corrected by the steps either side) ran 1,247,788 but took 12 KB of flash. */
 #define LE_GUESS_STRIDE 3
-LE_INLINE int8_t le_output_guess(int32_t acc, const int32_t *guess, int channel, const int32_t *multiplier,
+LE_INLINE int32_t le_output_guess(int32_t acc, const int32_t *guess, int channel, const int32_t *multiplier,
                                  const int8_t *shift, int right_only, int32_t offset, int32_t low, int32_t high) {
   const int32_t *c = guess + 5 + channel * LE_GUESS_STRIDE;
   const int k = guess[0], a = guess[1], j = guess[2], span = guess[4];
@@ -839,7 +839,7 @@ LE_INLINE int8_t le_output_guess(int32_t acc, const int32_t *guess, int channel,
       __asm(".syntax unified\n\tmuls %[q], %[acc], %[q]\n\tadds %[q], %[q], %[r]\n\t" LE_GUESS_TAIL
             : [q] "+&l"(q), [t] "=&l"(t) : [acc] "l"(acc), [r] "l"(c[2]), LE_GUESS_CONSTANTS : "cc");
     if (q < 0) return le_output(acc, multiplier[channel], shift[channel], right_only, offset, low, high);
-    return (int8_t)(q + low);
+    return q + low; /* int8's range: an int32 spares the store a sign extension */
   }
 #endif
   x = acc * c[0] + c[2];
@@ -847,7 +847,7 @@ LE_INLINE int8_t le_output_guess(int32_t acc, const int32_t *guess, int channel,
   if (!(((uint32_t)x << (32 - k)) >> (33 - k + j)))
     return le_output(acc, multiplier[channel], shift[channel], right_only, offset, low, high);
   q = x >> k;
-  return (int8_t)((q < 0 ? 0 : q > span ? span : q) + low);
+  return (q < 0 ? 0 : q > span ? span : q) + low;
 }
 
 /* le_conv2d's output of channel `channel` from its sum: by the layer's guess where it has one (ARMv6-M) */
