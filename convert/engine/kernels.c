@@ -533,10 +533,10 @@ LE_INLINE int32_t le_dot1(const int8_t *x, const int32_t *unpacked, const int8_t
    14 per 4 MACs (an index register, an LDRSB, then LDR, MULS, ADD per filter). GCC sizes an asm by its statements, not
    by what .rept makes of them, so each asm ends in LE_M0_SIZE empty statements, at least the most it assembles to (else
    branches and literal pools placed across it fall out of reach). Without optimization (too few registers), for longer
-   rows and on other cores, C. Measured on seed-best (M0, profile builds): 1,840,894 -> 1,479,062 instructions (its
-   convolutions 6.06 and 4.68 -> 5.28 and 3.14 per MAC); flipped (both are padded) 1,205,778 -> 1,160,019 (after the
-   output guess and dense bytes below). */
-#if LE_BLOCKED && defined(__ARM_ARCH_6M__) && defined(__GNUC__) && defined(__OPTIMIZE__)
+   rows, with Clang (not tried here) and on other cores, C. Measured on seed-best (M0, profile builds): 1,840,894 ->
+   1,479,062 instructions (its convolutions 6.06 and 4.68 -> 5.28 and 3.14 per MAC); flipped (both are padded) 1,205,778
+   -> 1,160,019 (after the output guess and dense bytes below). */
+#if LE_BLOCKED && defined(__ARM_ARCH_6M__) && defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
 #define LE_M0_MAC(r, s) "muls " r ", r0, " r "\n\tadd " s ", " r "\n\t"
 /* a block's sums started from B words at `p` (LDM with writeback, or from r0 itself: `p` "r0" with no "!") */
 #define LE_M0_SUMS1(p) "ldm " p ", {r0}\n\tmov r8, r0\n\t"
@@ -578,6 +578,12 @@ LE_INLINE int32_t le_dot1(const int8_t *x, const int32_t *unpacked, const int8_t
                  [w] "+l"(w) : [rows] "i"(rows), [loops] "i"(loops), [run] "i"(run), \
                  [adv] "i"(in_row - 32 * ((run - 1) / 32)), [sign] "i"(!flipped) \
                  : "r0", "r1", "r2", "r3", "r4", "r5", "cc", "memory"); break;
+/* the 6 sums' registers, and the block's sums out of them */
+#define LE_M0_SUM_REGISTERS register int32_t s0 __asm("r8"), s1 __asm("r9"), s2 __asm("r10"), s3 __asm("r11"), \
+    s4 __asm("r12"), s5 __asm("lr")
+#define LE_M0_SUMS_OUT(block, acc) do { (acc)[0] = s0; if ((block) > 1) { (acc)[1] = s1; } \
+    if ((block) > 2) { (acc)[2] = s2; } if ((block) > 3) { (acc)[3] = s3; } if ((block) > 4) { (acc)[4] = s4; } \
+    if ((block) > 5) { (acc)[5] = s5; } } while (0)
 #define LE_M0_ASM 1
 #endif
 LE_INLINE void le_dot_words(const int8_t *x, const int32_t *w, int flipped, int block, int rows, int run,
@@ -587,19 +593,13 @@ LE_INLINE void le_dot_words(const int8_t *x, const int32_t *w, int flipped, int 
   if (__builtin_constant_p(block) && __builtin_constant_p(rows) && __builtin_constant_p(run) &&
       __builtin_constant_p(in_row) && __builtin_constant_p(flipped) && in_row <= 1020 &&
       (rows * run <= 64 || run <= 40)) {
-    register int32_t s0 __asm("r8"), s1 __asm("r9"), s2 __asm("r10"), s3 __asm("r11"), s4 __asm("r12"),
-        s5 __asm("lr");
+    LE_M0_SUM_REGISTERS;
     int loops = 1;
     if (rows * run > 64) loops = rows, rows = 1;
     switch (block) {
       LE_M0_CASE(1) LE_M0_CASE(2) LE_M0_CASE(3) LE_M0_CASE(4) LE_M0_CASE(5) LE_M0_CASE(6)
     }
-    acc[0] = s0;
-    if (block > 1) acc[1] = s1;
-    if (block > 2) acc[2] = s2;
-    if (block > 3) acc[3] = s3;
-    if (block > 4) acc[4] = s4;
-    if (block > 5) acc[5] = s5;
+    LE_M0_SUMS_OUT(block, acc);
     return;
   }
 #endif
@@ -784,8 +784,7 @@ LE_INLINE void le_dot_bytes(const int8_t *x, const int8_t *w, const int32_t *ini
   int k, j;
 #ifdef LE_M0_ASM
   if (__builtin_constant_p(block) && __builtin_constant_p(n)) {
-    register int32_t s0 __asm("r8"), s1 __asm("r9"), s2 __asm("r10"), s3 __asm("r11"), s4 __asm("r12"),
-        s5 __asm("lr");
+    LE_M0_SUM_REGISTERS;
     register const int32_t *b __asm("r0") = init;
     const int unroll = 32 / block < 120 / (2 + 3 * block) ? 32 / block : 120 / (2 + 3 * block);
     int32_t count = n / unroll;
@@ -793,12 +792,7 @@ LE_INLINE void le_dot_bytes(const int8_t *x, const int8_t *w, const int32_t *ini
       LE_M0_BYTES_CASE(1) LE_M0_BYTES_CASE(2) LE_M0_BYTES_CASE(3) LE_M0_BYTES_CASE(4) LE_M0_BYTES_CASE(5)
       LE_M0_BYTES_CASE(6)
     }
-    acc[0] = s0;
-    if (block > 1) acc[1] = s1;
-    if (block > 2) acc[2] = s2;
-    if (block > 3) acc[3] = s3;
-    if (block > 4) acc[4] = s4;
-    if (block > 5) acc[5] = s5;
+    LE_M0_SUMS_OUT(block, acc);
     return;
   }
 #endif
