@@ -4,11 +4,15 @@ layer can reach; kernels.c's use of it is checked against TFLM in test_kernels.p
 import numpy as np
 import pytest
 
+from lenet_deploy.boards import BOARDS, missing_tools
 from lenet_deploy.convert.engine import fixedpoint as fp
+from lenet_deploy.convert.engine import output_guess
+from lenet_deploy.convert.engine.emit import build_engine
+from lenet_deploy.convert.engine.host import HostEngine
 from lenet_deploy.convert.engine.output_guess import layer_guess, true_outputs
 from lenet_deploy.convert.engine.plan import plan_layers
 from lenet_deploy.convert.flatbuffer import read_graph
-from tests.single_op import conv_model, fully_connected_model
+from tests.single_op import conv_model, fully_connected_model, run_tflm
 
 LAYERS = [pytest.param(conv_model, (12, 12, 1, 6, 5, 1, "same", "none"), id="conv-5x5-none"),
           pytest.param(conv_model, (10, 10, 6, 6, 5, 1, "same", "relu"), id="conv-5x5x6-relu"),
@@ -74,3 +78,55 @@ def test_a_guess_one_off_in_its_scale_is_caught():
 def test_a_layer_with_left_shifts_gets_no_guess():
     p = dict(_layer(*LAYERS[0].values).params, right_only=False)
     assert layer_guess(p) is None
+
+
+# Convolutions whose outputs take the guess: padded (the input flipped) and not, with the int32 copy and without
+# (over 2 KB of weights: int8 blocks of 4).
+UNSURE_CASES = [(12, 12, 1, 6, 5, 1, "same", "none"), (11, 11, 3, 7, 3, 1, "valid", "relu"),
+                (10, 10, 8, 16, 5, 1, "same", "relu6")]
+M0_FLAGS = ("-DLENET_BLOCKED=1", "-DLENET_SRDHM_32")
+
+
+def _one_in_four_unsure(monkeypatch):
+    """Margins widened to 2^(k - 3): a quarter of all sums unsure (TFLM's arithmetic), still exact (a wider margin
+    only moves sums from the guess to TFLM's arithmetic)."""
+    real = output_guess.margin
+    monkeypatch.setattr(output_guess, "margin", lambda *args: None if (needed := real(*args)) is None
+                        else max(needed, 1 << (args[4] - 3)))
+
+
+def _case(case, index, tmp_path):
+    model = conv_model(np.random.default_rng(index), *case)
+    p = next(layer for layer in plan_layers(read_graph(model, "case")) if "filters" in layer.params).params
+    guess = layer_guess(p)
+    assert guess is not None and guess[2] == guess[0] - 3  # j = k - 3: one sum in four unsure
+    engine = build_engine(model, "lenet", "single-op model", "model_engine.h")
+    (tmp_path / "model_engine.h").write_text(engine.header)
+    (tmp_path / "model_engine.c").write_text(engine.source)
+    rows = np.random.default_rng(index).integers(-128, 128, (20, int(np.prod(read_graph(model).tensors[0].shape))))
+    rows = rows.astype(np.int8)
+    return tmp_path / "model_engine.c", engine, rows, run_tflm(model, rows)
+
+
+@pytest.mark.parametrize("index, case", list(enumerate(UNSURE_CASES)))
+def test_the_unsure_sums_take_tflm_s_arithmetic_on_this_host(index, case, tmp_path, monkeypatch):
+    _one_in_four_unsure(monkeypatch)
+    engine_c, _, rows, reference = _case(case, index, tmp_path)
+    np.testing.assert_array_equal(HostEngine(engine_c, extra_flags=M0_FLAGS).run(rows, reference.shape[1]), reference)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(missing_tools()), reason="the Cortex-M toolchain or QEMU is not installed")
+def test_the_unsure_sums_take_tflm_s_arithmetic_on_the_micro_bit(tmp_path, monkeypatch):
+    """The same cases on the Cortex-M0 (the guess in assembly, its unsure branch to le_output)."""
+    from lenet_deploy.firmware_bench.mcu.build import build_firmware
+    from lenet_deploy.firmware_bench.mcu.qemu import run_firmware
+
+    _one_in_four_unsure(monkeypatch)
+    for index, case in enumerate(UNSURE_CASES):
+        work = tmp_path / str(index)
+        work.mkdir()
+        engine_c, engine, rows, reference = _case(case, index, work)
+        firmware = build_firmware(engine_c, work, BOARDS["microbit"])
+        np.testing.assert_array_equal(run_firmware(firmware, rows, reference.shape[1], engine.macs).outputs,
+                                      reference)
