@@ -1,5 +1,6 @@
 """The int8 C engine: each op against TFLite Micro's reference kernels, whole models bit-exact, errors."""
 
+import re
 import subprocess
 import sys
 
@@ -97,6 +98,36 @@ def test_every_op_model_is_bit_exact_with_tflm(every_op_tflite, subset_arrays, t
     assert {1, 3} <= activations  # fused RELU and RELU6
     mine, reference, _ = _engine_vs_tflm(every_op_tflite, subset_arrays["x_test"][:300], tmp_path)
     np.testing.assert_array_equal(mine, reference)
+    # its TANH and LOGISTIC ride on their convolutions' output step (emit.py fused_lookups), here and in the
+    # Cortex-M0's path (its output guess then looks up too)
+    engine_c = tmp_path / f"{every_op_tflite.stem}_engine.c"
+    source = engine_c.read_text()
+    assert re.search(r"le_conv2d\(.*LE_FUSED\(lenet_op\d+_tanh\)", source)
+    assert re.search(r"le_conv2d\(.*LE_FUSED\(lenet_op\d+_logistic\)", source)
+    from lenet_deploy.data import to_model_input
+    from lenet_deploy.firmware_bench.mcu.bench import tflm_reference
+
+    tflm = tflm_reference(every_op_tflite.read_bytes(), to_model_input(subset_arrays["x_test"][:100]))
+    m0 = HostEngine(engine_c, extra_flags=("-DLENET_BLOCKED=1", "-DLENET_SRDHM_32"))
+    np.testing.assert_array_equal(m0.run(tflm.inputs, tflm.outputs.shape[1]), tflm.outputs)
+
+
+def test_a_lookup_is_fused_only_into_the_layer_it_alone_reads_in_place_unclamped():
+    from lenet_deploy.convert.engine.emit import fused_lookups
+    from lenet_deploy.convert.engine.memory import MemoryPlan
+    from lenet_deploy.convert.engine.plan import Layer
+
+    def conv(low=-128, high=127):
+        return Layer(0, "conv2d", 0, 1, {"act_min": low, "act_max": high})
+
+    tanh, pool = Layer(1, "lookup", 1, 2), Layer(2, "max_pool", 1, 3)
+    in_place = MemoryPlan({0: ("in", 0), 1: ("arena", 0), 2: ("arena", 0), 3: ("arena", 64)}, {}, {}, {}, 128, None)
+    apart = MemoryPlan({**in_place.location, 2: ("arena", 64)}, {}, {}, {}, 128, None)
+    assert fused_lookups([conv(), tanh], in_place) == {0: tanh}
+    assert fused_lookups([conv(), tanh], apart) == {}  # the conv's output kept apart: someone may read it
+    assert fused_lookups([conv(-128, 100), tanh], in_place) == {}  # the clamp comes before the table
+    assert fused_lookups([conv(), tanh, pool], in_place) == {}  # a second reader of the conv's output
+    assert fused_lookups([Layer(0, "depthwise", 0, 1, {"act_min": -128, "act_max": 127}), tanh], in_place) == {}
 
 
 def test_lenet_on_the_subset_is_bit_exact_with_tflm(converted_build, subset_arrays, tmp_path):

@@ -190,9 +190,10 @@ def unpacked_bytes(layers: list[Layer], copied: set[int]) -> dict[int, int]:
             and layer.params["depth"] >= 4}
 
 
-def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str,
-                copy: bool) -> tuple[list[tuple[str, str, object]], str]:
-    """(constant arrays, C statements) for one layer; `copy`: it carries the SIMD32 int16 copy of its filters."""
+def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str, copy: bool,
+                table: str = "0") -> tuple[list[tuple[str, str, object]], str]:
+    """(constant arrays, C statements) for one layer; `copy`: it carries the SIMD32 int16 copy of its filters;
+    `table`: the table of the lookup fused into its output step (`fused_lookups`), or "0"."""
     p, src, dst = layer.params, _pointer(plan, layer.input), _pointer(plan, layer.output)
     name = f"{prefix}op{layer.index}"
     if layer.kind == "conv2d":
@@ -200,7 +201,7 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str,
         strip = f"LE_STRIP(arena + {plan.strip[layer.index]})" if p["strip_bytes"] else "0"
         code, src = _padded(layer, plan, src)
         code += (f"  le_conv2d({src}, 0, {p['padded_w']}, {p['in_c']}, {name}_filters, {_copy_args(arrays, name)}, "
-                 f"{_window_args(p, name, arrays)}, {strip}, {dst});\n")
+                 f"{_window_args(p, name, arrays)}, {table}, {strip}, {dst});\n")
         return arrays, code
     if layer.kind == "depthwise":
         code, src = _padded(layer, plan, src)
@@ -224,7 +225,8 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str,
         arrays = _weight_arrays(p, name, p["depth"], copy)
         return arrays, (f"  le_fully_connected({src}, {p['depth']}, {name}_filters, {_copy_args(arrays, name)}, "
                         f"{_requantization_args(p, name, arrays)}, {p['out_n']}, "
-                        f"{p['output_offset']}, {p['act_min']}, {p['act_max']}, {_unpacked(layer, plan)}, {dst});\n")
+                        f"{p['output_offset']}, {p['act_min']}, {p['act_max']}, {table}, {_unpacked(layer, plan)}, "
+                        f"{dst});\n")
     if layer.kind in ("avg_pool", "max_pool"):
         return [], (f"  le_pool({int(layer.kind == 'avg_pool')}, {src}, {p['in_h']}, {p['in_w']}, {p['channels']}, "
                     f"{p['f_h']}, {p['f_w']}, {p['stride_h']}, {p['stride_w']}, {p['pad_t']}, {p['pad_l']}, "
@@ -343,6 +345,21 @@ def _float_literal(value: float) -> str:
     return f"{np.float32(value):.9e}f"
 
 
+def fused_lookups(layers: list[Layer], plan: MemoryPlan) -> dict[int, Layer]:
+    """Conv or dense op index -> the TANH or LOGISTIC fused into its output step (kernels.c LE_LOOK): where the
+    lookup is the only reader of the layer's output and runs in place, and the layer clamps to int8's range only (its
+    outputs then go through the table as they are stored; the lookup's own pass goes). Measured on seed-best's four
+    TANHs: ... """
+    fused = {}
+    for producer, lookup in zip(layers, layers[1:]):
+        readers = [layer for layer in layers if layer.input == producer.output]
+        if (lookup.kind == "lookup" and producer.kind in ("conv2d", "fully_connected") and readers == [lookup]
+                and plan.location[lookup.output] == plan.location[producer.output]
+                and (producer.params["act_min"], producer.params["act_max"]) == (-128, 127)):
+            fused[producer.index] = lookup
+    return fused
+
+
 def build_engine(model: bytes, name: str = "lenet", source: str = "model",
                  header_name: str = "lenet_engine.h") -> Engine:
     """The engine's two files as text, for an int8 .tflite flatbuffer."""
@@ -357,8 +374,16 @@ def build_engine(model: bytes, name: str = "lenet", source: str = "model",
     plan = plan_memory(layers, sizes, graph.inputs[0], graph.outputs[0], unpacked_bytes(layers, copied))
     prefix, upper = f"{name}_", name.upper()
     arrays, body, costs, functions = [], [], [], []
+    fused = fused_lookups(layers, plan)
+    in_output_step = {lookup.index: producer for producer, lookup in fused.items()}
     for layer in layers:
-        layer_arrays, code = _layer_code(layer, plan, prefix, layer.index in copied)
+        lookup = fused.get(layer.index)
+        table = f"LE_FUSED({prefix}op{lookup.index}_{lookup.params['function']})" if lookup else "0"
+        layer_arrays, code = _layer_code(layer, plan, prefix, layer.index in copied, table)
+        if layer.index in in_output_step:  # where the core keeps the pass (kernels.c LE_FUSED)
+            code = (f"  /* fused into op {in_output_step[layer.index]}'s output step (kernels.c LE_FUSED); a pass of "
+                    f"its own where LE_FUSED_PASS */\n"
+                    f"#if LE_FUSED_PASS\n{code}#endif\n")
         op_name = graph.ops[layer.index].name
         size = int(np.prod(graph.tensors[layer.output].shape))
         where, offset = plan.location[layer.output]

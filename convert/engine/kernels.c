@@ -691,6 +691,18 @@ LE_INLINE void le_strip(const int8_t *rows, int in_row, int in_c, int k_h, int c
   (void)scatter;
 }
 
+/* An output through a fused TANH or LOGISTIC's table (emit.py fused_lookups: the layer's only reader, in place, where
+   the layer clamps to int8's range only), or as it is: one load where the lookup's own pass took a load, the
+   lookup and a store an element. */
+#define LE_LOOK(v) (table ? (int32_t)table[(v) + 128] : (int32_t)(v))
+#ifdef LE_MVE /* Helium keeps the lookup's own pass, 16 elements a gather load (fused, seed-best ran 4 % more) */
+#define LE_FUSED(table) ((const int8_t *)0)
+#define LE_FUSED_PASS 1
+#else
+#define LE_FUSED(table) (table)
+#define LE_FUSED_PASS 0
+#endif
+
 #ifdef LE_MVE
 /* le_output of 4 accumulators at once, for right_only layers: VQRDMULH is le_srdhm, and VRSHL by a negative amount
    rounds halves up, so adding x >> 31 first rounds them away from zero as le_rdbpot does (|x| < 2^30: no
@@ -698,10 +710,12 @@ LE_INLINE void le_strip(const int8_t *rows, int in_row, int in_c, int k_h, int c
    260,782 (GCC 12 then kept the sums in memory), so blocks of 4 only. */
 #define LE_OUTPUT4(right_only, low, high) (right_only)
 LE_INLINE void le_output4(const int32_t *acc, const int32_t *multiplier, const int8_t *shift, int right_only,
-                          int32_t offset, int32_t low, int32_t high, int8_t *out) {
+                          int32_t offset, int32_t low, int32_t high, const int8_t *table, int8_t *out) {
   int32x4_t x = vqrdmulhq_s32(vldrwq_s32(acc), vldrwq_s32(multiplier));
   x = vrshlq_s32(vaddq_s32(x, vshrq_n_s32(x, 31)), vldrbq_s32(shift));
-  vstrbq_s32(out, vminq_s32(vmaxq_s32(vaddq_n_s32(x, offset), vdupq_n_s32(low)), vdupq_n_s32(high)));
+  x = vminq_s32(vmaxq_s32(vaddq_n_s32(x, offset), vdupq_n_s32(low)), vdupq_n_s32(high));
+  if (table) x = vldrbq_gather_offset_s32(table, vreinterpretq_u32_s32(vaddq_n_s32(x, 128))); /* a fused TANH */
+  vstrbq_s32(out, x);
   (void)right_only;
 }
 #elif defined(LE_DSP)
@@ -728,11 +742,11 @@ LE_INLINE uint32_t le_clamp4(uint32_t w, int32_t low, int32_t high) {
    61,626 instructions. */
 #define LE_OUTPUT4(right_only, low, high) ((right_only) && ((low) > -128 || (high) < 127))
 LE_INLINE void le_output4(const int32_t *acc, const int32_t *multiplier, const int8_t *shift, int right_only,
-                          int32_t offset, int32_t low, int32_t high, int8_t *out) {
-  int32_t z0 = le_output_int8(acc[0], multiplier[0], shift[0], right_only, offset, low < offset);
-  int32_t z2 = le_output_int8(acc[2], multiplier[2], shift[2], right_only, offset, low < offset);
-  const int32_t z1 = le_output_int8(acc[1], multiplier[1], shift[1], right_only, offset, low < offset);
-  const int32_t z3 = le_output_int8(acc[3], multiplier[3], shift[3], right_only, offset, low < offset);
+                          int32_t offset, int32_t low, int32_t high, const int8_t *table, int8_t *out) {
+  int32_t z0 = LE_LOOK(le_output_int8(acc[0], multiplier[0], shift[0], right_only, offset, low < offset));
+  int32_t z2 = LE_LOOK(le_output_int8(acc[2], multiplier[2], shift[2], right_only, offset, low < offset));
+  const int32_t z1 = LE_LOOK(le_output_int8(acc[1], multiplier[1], shift[1], right_only, offset, low < offset));
+  const int32_t z3 = LE_LOOK(le_output_int8(acc[3], multiplier[3], shift[3], right_only, offset, low < offset));
   uint32_t w;
   __asm("bfi %[a], %[b], #8, #8\n\tbfi %[c], %[d], #8, #8\n\tpkhbt %[a], %[a], %[c], lsl #16"
         : [a] "+r"(z0), [c] "+r"(z2) : [b] "r"(z1), [d] "r"(z3));
@@ -742,9 +756,9 @@ LE_INLINE void le_output4(const int32_t *acc, const int32_t *multiplier, const i
 
 /* The same for 2 (a block of 2, the last 2 of a block of 6): one BFI, one STRH. Measured as le_output4. */
 LE_INLINE void le_output2(const int32_t *acc, const int32_t *multiplier, const int8_t *shift, int right_only,
-                          int32_t offset, int32_t low, int32_t high, int8_t *out) {
-  int32_t z0 = le_output_int8(acc[0], multiplier[0], shift[0], right_only, offset, low < offset);
-  const int32_t z1 = le_output_int8(acc[1], multiplier[1], shift[1], right_only, offset, low < offset);
+                          int32_t offset, int32_t low, int32_t high, const int8_t *table, int8_t *out) {
+  int32_t z0 = LE_LOOK(le_output_int8(acc[0], multiplier[0], shift[0], right_only, offset, low < offset));
+  const int32_t z1 = LE_LOOK(le_output_int8(acc[1], multiplier[1], shift[1], right_only, offset, low < offset));
   uint32_t w;
   __asm("bfi %[a], %[b], #8, #8" : [a] "+r"(z0) : [b] "r"(z1));
   w = le_clamp4((uint32_t)z0, low, high);
@@ -844,10 +858,11 @@ LE_INLINE int32_t le_output_guess(int32_t acc, const int32_t *guess, int channel
   return (q < 0 ? 0 : q > span ? span : q) + low;
 }
 
-/* le_conv2d's output of channel `channel` from its sum: by the layer's guess where it has one (ARMv6-M) */
-#define LE_OUTPUT(sum, channel) (guess ? le_output_guess(sum, guess, channel, multiplier, shift, right_only, \
-  output_offset, act_min, act_max) : le_output(sum, multiplier[channel], shift[channel], right_only, output_offset, \
-  act_min, act_max))
+/* le_conv2d's output of channel `channel` from its sum: by the layer's guess where it has one (ARMv6-M), through a
+   fused lookup's table where it has one */
+#define LE_OUTPUT(sum, channel) (int8_t)LE_LOOK(guess ? le_output_guess(sum, guess, channel, multiplier, shift, \
+  right_only, output_offset, act_min, act_max) : le_output(sum, multiplier[channel], shift[channel], right_only, \
+  output_offset, act_min, act_max))
 #define LE_WORDS_OUTPUT(block) LE_UNROLL for (j = 0; j < (block); ++j) *out++ = LE_OUTPUT(acc[j], oc + j)
 
 /* CONV_2D on an input already padded with its zero point (the input offset is folded into the bias
@@ -857,12 +872,13 @@ LE_INLINE int32_t le_output_guess(int32_t acc, const int32_t *guess, int channel
    channel: rows of 5 bytes) and the core has SIMD (LE_STRIP), and lays those filters out OWHI; each output
    row's input is then copied into the strip once and every window is one dot product of k_h * k_w * in_c
    bytes instead of k_h short ones, each with its tail. `unpacked` (SIMD32, a dense layer with int8 weights, else
-   0): its input as le_fully_connected unpacks it. */
+   0): its input as le_fully_connected unpacks it. `table`: the table of a TANH or LOGISTIC fused into the output
+   step (LE_LOOK), else 0. */
 LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, int in_c, const int8_t *filters,
                          const int16_t *pairs, const int32_t *words, const int32_t *guess, const int32_t *bias,
                          const int32_t *multiplier, const int8_t *shift, int right_only, int k_h, int k_w,
                          int stride_h, int stride_w, int out_h, int out_w, int out_c, int32_t output_offset,
-                         int32_t act_min, int32_t act_max, int8_t *strip, int8_t *out) {
+                         int32_t act_min, int32_t act_max, const int8_t *table, int8_t *strip, int8_t *out) {
 #ifdef LE_DSP
   const int six = pairs && out_c % 4 == 2 && out_c >= 6; /* the copy's last 6 filters one block: le_dot6 */
 #else
@@ -905,7 +921,7 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
                   pairs ? pairs + oc * paired + 4 * ky * pair_run : 0, run, size, acc);
 #ifdef LE_OUTPUT4
         if (LE_OUTPUT4(right_only, act_min, act_max)) {
-          le_output4(acc, multiplier + oc, shift + oc, right_only, output_offset, act_min, act_max, out);
+          le_output4(acc, multiplier + oc, shift + oc, right_only, output_offset, act_min, act_max, table, out);
           out += 4;
           continue;
         }
@@ -924,16 +940,16 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
         /* packed also where int8's clamp is the only one (M4: a 3x3 one-channel layer with 6 filters and offset -128
            2.03 -> 1.92 per MAC; seed-best +754 instructions) */
         if (right_only) {
-          le_output4(acc, multiplier + fours, shift + fours, right_only, output_offset, act_min, act_max, out);
+          le_output4(acc, multiplier + fours, shift + fours, right_only, output_offset, act_min, act_max, table, out);
           le_output2(acc + 4, multiplier + fours + 4, shift + fours + 4, right_only, output_offset, act_min, act_max,
-                     out + 4);
+                     table, out + 4);
           out += 6;
           continue;
         }
         LE_UNROLL
         for (j = 0; j < 6; ++j)
-          *out++ = le_output(acc[j], multiplier[fours + j], shift[fours + j], right_only, output_offset, act_min,
-                             act_max);
+          *out++ = (int8_t)LE_LOOK(le_output(acc[j], multiplier[fours + j], shift[fours + j], right_only,
+                                             output_offset, act_min, act_max));
         continue;
       }
 #endif
@@ -945,7 +961,7 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
                   pairs ? pairs + fours * paired + 2 * ky * pair_run : 0, run, size, acc);
 #ifdef LE_DSP
         if (LE_OUTPUT4(right_only, act_min, act_max)) {
-          le_output2(acc, multiplier + fours, shift + fours, right_only, output_offset, act_min, act_max, out);
+          le_output2(acc, multiplier + fours, shift + fours, right_only, output_offset, act_min, act_max, table, out);
           out += 2;
         } else
 #endif
@@ -973,8 +989,8 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
 LE_INLINE void le_fully_connected(const int8_t *in, int depth, const int8_t *filters, const int16_t *pairs,
                                   const int32_t *words, const int32_t *guess, const int32_t *bias,
                                   const int32_t *multiplier, const int8_t *shift, int right_only, int out_n,
-                                  int32_t output_offset, int32_t act_min, int32_t act_max, int32_t *scratch,
-                                  int8_t *out) {
+                                  int32_t output_offset, int32_t act_min, int32_t act_max, const int8_t *table,
+                                  int32_t *scratch, int8_t *out) {
 #ifdef LE_DSP
   int i;
   if (scratch)
@@ -1003,7 +1019,7 @@ LE_INLINE void le_fully_connected(const int8_t *in, int depth, const int8_t *fil
   }
 #endif
   le_conv2d(in, scratch, 1, depth, filters, pairs, words, guess, bias, multiplier, shift, right_only, 1, 1, 1, 1, 1, 1,
-            out_n, output_offset, act_min, act_max, 0, out);
+            out_n, output_offset, act_min, act_max, table, 0, out);
 }
 
 /* DEPTHWISE_CONV_2D on an input padded with its zero point (the offset folded into the bias, as for CONV_2D):
