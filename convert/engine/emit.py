@@ -348,8 +348,9 @@ def _float_literal(value: float) -> str:
 def fused_lookups(layers: list[Layer], plan: MemoryPlan) -> dict[int, Layer]:
     """Conv or dense op index -> the TANH or LOGISTIC fused into its output step (kernels.c LE_LOOK): where the
     lookup is the only reader of the layer's output and runs in place, and the layer clamps to int8's range only (its
-    outputs then go through the table as they are stored; the lookup's own pass goes). Measured on seed-best's four
-    TANHs: ... """
+    outputs then go through the table as they are stored; the lookup's own pass goes). Measured on seed-best (its
+    four TANHs, main builds): M4 405,722 -> 391,232 instructions, M0 1,153,388 -> 1,135,042, M3 983,767 ->
+    973,633; on the M55 171,441 against 164,955 with its pass (kernels.c LE_FUSED)."""
     fused = {}
     for producer, lookup in zip(layers, layers[1:]):
         readers = [layer for layer in layers if layer.input == producer.output]
