@@ -91,7 +91,8 @@ def test_a_sweep_value_that_cannot_train_is_refused_before_any_trial(work, subse
 
 @pytest.mark.parametrize("extra, fragment", [
     (["--heartbeat", "0"], "--heartbeat must be >= 1 second, got 0"),
-    (["--storage", "postgresql://nobody@127.0.0.1:1/none"], "cannot open the study storage"),
+    pytest.param(["--storage", "postgresql://nobody@127.0.0.1:1/none"], "cannot open the study storage",
+                 marks=pytest.mark.slow),  # 7 s of connection retries: the full suite's
     (["--storage", "not a url"], "cannot open the study storage"),
 ])
 def test_bad_sweep_options_leave_no_sweep_directory(work, subset_npz, extra, fragment):
