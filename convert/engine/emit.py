@@ -148,11 +148,11 @@ def _weight_arrays(p: dict, name: str, run: int, copy: bool,
 _ARRAY_NAMES = {"filters": "filters", "int16_t": "pairs", "words": "words", "guess": "guess"}
 
 
-def _copy_args(arrays: list, name: str) -> str:
-    """The pairs, words and guess arguments of le_conv2d / le_fully_connected: each copy the layer has, else 0."""
+def _copy_args(arrays: list, name: str, kinds: tuple[str, ...] = ("pairs", "words", "guess")) -> str:
+    """The copy arguments of le_conv2d (pairs, words, guess) or le_fully_connected (pairs, guess): each copy the
+    layer has, else 0."""
     names = {array[1] for array in arrays}
-    return ", ".join(f"LE_{kind.upper()}({name}_{kind})" if f"{name}_{kind}" in names else "0"
-                     for kind in ("pairs", "words", "guess"))
+    return ", ".join(f"LE_{kind.upper()}({name}_{kind})" if f"{name}_{kind}" in names else "0" for kind in kinds)
 
 
 def _pointer(plan: MemoryPlan, tensor: int) -> str:
@@ -163,7 +163,7 @@ def _pointer(plan: MemoryPlan, tensor: int) -> str:
 def flips(p: dict) -> bool:
     """Whether a convolution's padded input is flipped on ARMv6-M (each byte x + 128: le_dot_words then reads it by
     LDRB alone, no SXTB): where it has the int32 copy and a padding to write it."""
-    return bool(p.get("needs_pad")) and np.asarray(p["filters"]).size <= WORDS_MAX_BYTES
+    return bool(p.get("needs_pad")) and has_words(p["filters"])
 
 
 def _padded(layer: Layer, plan: MemoryPlan, src: str) -> tuple[str, str]:
@@ -223,7 +223,8 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str, copy: bool,
                 f"  le_channel_lookup({src}, {p['size']}, {p['channels']}, {name}_table, {dst});\n")
     if layer.kind == "fully_connected":
         arrays = _weight_arrays(p, name, p["depth"], copy)
-        return arrays, (f"  le_fully_connected({src}, {p['depth']}, {name}_filters, {_copy_args(arrays, name)}, "
+        return arrays, (f"  le_fully_connected({src}, {p['depth']}, {name}_filters, "
+                        f"{_copy_args(arrays, name, ('pairs', 'guess'))}, "
                         f"{_requantization_args(p, name, arrays)}, {p['out_n']}, "
                         f"{p['output_offset']}, {p['act_min']}, {p['act_max']}, {table}, {_unpacked(layer, plan)}, "
                         f"{dst});\n")
@@ -320,14 +321,18 @@ def blocks_of_6(filters) -> np.ndarray:
     return np.concatenate([w[i:i + WORDS_BLOCK].T.reshape(-1) for i in range(0, len(w), WORDS_BLOCK)])
 
 
+def has_words(filters) -> bool:
+    """Whether a convolution's weights are small enough for the ARMv6-M int32 copy (WORDS_MAX_BYTES)."""
+    return np.asarray(filters).size <= WORDS_MAX_BYTES
+
+
 def words(filters, bias, flipped: bool) -> np.ndarray | None:
     """A small convolution's int32 copy for the ARMv6-M path (kernels.c le_dot_words), None for a big one: whether
     its input is flipped (each byte x + 128, as le_pad writes a padded input there), then each block of
     `blocks_of_6` led by its filters' biases (less 128 times the filter's weights where the input is flipped)."""
-    w = np.asarray(filters, dtype=np.int64)
-    if w.size > WORDS_MAX_BYTES:
+    if not has_words(filters):
         return None
-    w = w.reshape(len(w), -1)
+    w = np.asarray(filters, dtype=np.int64).reshape(len(filters), -1)
     b = np.asarray(bias, dtype=np.int64) - (128 * w.sum(axis=1) if flipped else 0)
     blocks = [np.concatenate([b[i:i + WORDS_BLOCK], w[i:i + WORDS_BLOCK].T.reshape(-1)])
               for i in range(0, len(w), WORDS_BLOCK)]

@@ -71,7 +71,7 @@ def margin(multiplier: int, shift: int, offset: int, bound: int, k: int, m1: int
 def _fits(bound: int, k: int, m1: int, m2: int, a: int) -> bool:
     """Whether x and its parts stay int32 for every sum in [-bound, bound], with any offset, floor and margin
     (each below 2^7 * 2^k)."""
-    return bound * m1 + ((bound >> a) + 1) * m2 + (1 << (k + 9)) < 1 << 31 and ((bound >> a) + 1) * m2 < 1 << 31
+    return bound * m1 + ((bound >> a) + 1) * m2 + (1 << (k + 9)) < 1 << 31  # each part below the whole
 
 
 def _scale(multiplier: int, shift: int, k: int, a: int, refine: bool) -> tuple[int, int]:
