@@ -137,6 +137,15 @@ def test_lenet_on_the_subset_is_bit_exact_with_tflm(converted_build, subset_arra
     assert engine.arena_bytes == 32 * 32 + 32 * 5 + 28 * 28 * 6
 
 
+def test_only_the_convolution_reading_the_image_skips_its_zero_inputs(converted_build, tmp_path):
+    """The int32 copy's flags (emit.py words): both convolutions' padded inputs flipped (1), the first, which reads
+    the model's input (mostly background), also skipping its zeros on the Cortex-M0 (2), both with their guess's
+    constants after each block's weights (4)."""
+    paths, _ = write_engine(converted_build / "lenet_int8.tflite", tmp_path)
+    flags = dict(re.findall(r"lenet_op(\d+)_words\[\d+\] = \{\s*(\d+),", paths[1].read_text()))
+    assert flags == {"0": "7", "3": "5"}
+
+
 def test_generated_c_is_strict_c99_and_cpp(converted_build, tmp_path):
     paths, _ = write_engine(converted_build / "lenet_int8.tflite", tmp_path)
     header, source = paths

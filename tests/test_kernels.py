@@ -4,6 +4,7 @@ and VALID, 1x1 to 7x7 kernels, no activation, RELU and RELU6, weights either sid
 the int16 copy), each bit-exact with TFLite Micro. On this host (portable C) in the fast lane; on the Cortex-M0
 (portable C), M4 (DSP) and M55 (Helium) boards in QEMU in the slow lane."""
 
+import re
 import shutil
 import subprocess
 
@@ -85,8 +86,11 @@ def _rows(model: bytes, n: int, seed: int) -> np.ndarray:
     from lenet_deploy.convert.flatbuffer import read_graph
 
     size = int(np.prod(read_graph(model).tensors[0].shape))
-    rows = np.random.default_rng(seed).integers(-128, 128, (n, size)).astype(np.int8)
+    generator = np.random.default_rng(seed)
+    rows = generator.integers(-128, 128, (n, size)).astype(np.int8)
     rows[0], rows[1] = -128, 127  # the extremes saturate every accumulator
+    background = generator.random((n // 2 - 2, size)) < 0.8  # like an image's: the M0 skips these inputs
+    rows[2:n // 2][background] = -128
     return rows
 
 
@@ -221,8 +225,12 @@ def test_the_int32_copy_is_made_for_small_convolutions_only_and_walks_every_bloc
     assert [r for r in runs if r[0] * r[1] <= 64] and [r for r in runs if r[0] * r[1] > 64 and r[1] <= 40]
     assert [r for r in runs if 32 < r[1] <= 40] and [r for r in runs if r[0] * r[1] > 64 and r[1] > 40]
     source = build_engine(_conv(CONVS[0], 0)).source
-    # the flag, 4 biases, 100 weights; in the strip's order and by rows
-    assert source.count("static const int32_t lenet_op0_words[105]") == 2
+    # the flags, 4 biases, 100 weights, each filter's 3 guess constants (as in its guess, after the layer's 5);
+    # in the strip's order and by rows
+    assert source.count("static const int32_t lenet_op0_words[117]") == 2
+    words, guess = (np.array(re.search(rf"lenet_op0_{kind}\[\d+\] = \{{([^}}]*)\}}", source).group(1).split(","),
+                             dtype=np.int64) for kind in ("words", "guess"))
+    assert words[0] & 4 and list(words[-12:]) == list(guess[5:])
     flipped = {p.id for p in WORDS_CASES
                if "LE_WORDS_FLIP, arena" in build_engine(p.values[0](p.values[1], 0)).source}
     for cases in (M0_CASES, BOARD_CASES):  # padded inputs flipped (x + 128 for LDRB alone), the others not

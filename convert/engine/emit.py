@@ -120,13 +120,14 @@ def _weight_arrays(p: dict, name: str, run: int, copy: bool,
     output guess where it has one (output_guess.py: 12 bytes a channel, which pay where a channel has many
     outputs; seed-best's dense layers would save 6,000 instructions with theirs, for 3.8 KB of flash)."""
     twice = doubled(p, copy)
+    guess = layer_guess(p) if convolution else None  # not a dense layer's: one output a channel
 
     def layouts(filters, run: int) -> dict[str, object]:
         """C type -> values of each array these filters give (None: no such copy)."""
         copied = pairs(np.asarray(filters, dtype=np.int16) * (2 if twice else 1), run) if copy else None
         by_element = block_order(filters, run) if convolution else dense_bytes(filters)
         return {"filters": (by_element, block_order(filters, run, group=4), filters),
-                "int16_t": copied, "words": words(filters, p["bias"], flips(p)) if convolution else None}
+                "int16_t": copied, "words": words(filters, p["bias"], flips(p), skips_zeros(p), guess) if convolution else None}
 
     filters = np.asarray(p["filters"])
     arrays = layouts(filters, run)
@@ -140,7 +141,7 @@ def _weight_arrays(p: dict, name: str, run: int, copy: bool,
     constants = _filter_arrays(p, name)[1:]
     if twice:
         constants[0] = ("bias", f"{name}_bias", (p["bias"], 2 * np.asarray(p["bias"], dtype=np.int64)))
-    if convolution and (guess := layer_guess(p)) is not None:  # not a dense layer's: one output a channel
+    if guess is not None:
         named.append(("guess", f"{name}_guess", guess))
     return named[:1] + constants + named[1:]  # the filters in the place of their int8 array
 
@@ -326,17 +327,26 @@ def has_words(filters) -> bool:
     return np.asarray(filters).size <= WORDS_MAX_BYTES
 
 
-def words(filters, bias, flipped: bool) -> np.ndarray | None:
-    """A small convolution's int32 copy for the ARMv6-M path (kernels.c le_dot_words), None for a big one: whether
-    its input is flipped (each byte x + 128, as le_pad writes a padded input there), then each block of
-    `blocks_of_6` led by its filters' biases (less 128 times the filter's weights where the input is flipped)."""
+def skips_zeros(p: dict) -> bool:
+    """Whether a convolution's ARMv6-M window skips the inputs at the zero point (kernels.c le_dot_words): one that
+    reads the model's input, flipped (an image's background: about 4 in 5 of MNIST's pixels)."""
+    return flips(p) and bool(p.get("reads_model_input"))
+
+
+def words(filters, bias, flipped: bool, sparse: bool = False, guess: list[int] | None = None) -> np.ndarray | None:
+    """A small convolution's int32 copy for the ARMv6-M path (kernels.c le_dot_words, le_block_m0), None for a big
+    one: its flags (1: its input is flipped, each byte x + 128 as le_pad writes a padded input there; 2: the window
+    skips zero inputs, `skips_zeros`; 4: each block ends in its filters' guess constants), then each block of
+    `blocks_of_6` led by its filters' biases (less 128 times the filter's weights where the input is flipped),
+    then its weights, then (with a `guess`, output_guess.layer_guess) each filter's m1, m2 and r."""
     if not has_words(filters):
         return None
     w = np.asarray(filters, dtype=np.int64).reshape(len(filters), -1)
     b = np.asarray(bias, dtype=np.int64) - (128 * w.sum(axis=1) if flipped else 0)
-    blocks = [np.concatenate([b[i:i + WORDS_BLOCK], w[i:i + WORDS_BLOCK].T.reshape(-1)])
-              for i in range(0, len(w), WORDS_BLOCK)]
-    return np.concatenate([[int(flipped)], *blocks])
+    constants = np.asarray(guess[5:], dtype=np.int64).reshape(len(w), 3) if guess else np.zeros((len(w), 0), int)
+    blocks = [np.concatenate([b[i:i + WORDS_BLOCK], w[i:i + WORDS_BLOCK].T.reshape(-1),
+                              constants[i:i + WORDS_BLOCK].reshape(-1)]) for i in range(0, len(w), WORDS_BLOCK)]
+    return np.concatenate([[int(flipped) | 2 * int(sparse and flipped) | 4 * int(bool(guess))], *blocks])
 
 
 def dense_bytes(filters) -> np.ndarray:
@@ -383,6 +393,7 @@ def build_engine(model: bytes, name: str = "lenet", source: str = "model",
     fused = fused_lookups(layers, plan)
     in_output_step = {lookup.index: producer for producer, lookup in fused.items()}
     for layer in layers:
+        layer.params["reads_model_input"] = layer.input == graph.inputs[0]
         lookup = fused.get(layer.index)
         table = f"LE_FUSED({prefix}op{lookup.index}_{lookup.params['function']})" if lookup else "0"
         layer_arrays, code = _layer_code(layer, plan, prefix, layer.index in copied, table)

@@ -535,7 +535,10 @@ LE_INLINE int32_t le_dot1(const int8_t *x, const int32_t *unpacked, const int8_t
    branches and literal pools placed across it fall out of reach). Without optimization (too few registers), for longer
    rows, with Clang (not tried here) and on other cores, C. Measured on seed-best (M0, profile builds): 1,840,894 ->
    1,479,062 instructions (its convolutions 6.06 and 4.68 -> 5.28 and 3.14 per MAC); flipped (both are padded) 1,205,778
-   -> 1,160,019 (after the output guess and dense bytes below). */
+   -> 1,160,019 (after the output guess and dense bytes below). Where the input is mostly background (the model's
+   input, emit.py skips_zeros) a zero input skips its MACs: CMP, BEQ and an ADDS of the weights' pointer (4
+   instructions where its MACs took 15; 18 where it is not zero): seed-best's first convolution 431,056 -> 264,550
+   on MNIST (20 test images; 82 % of their pixels are background), the whole 1,135,131 -> 968,631. */
 #if LE_BLOCKED && defined(__ARM_ARCH_6M__) && defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
 #define LE_M0_MAC(r, s) "muls " r ", r0, " r "\n\tadd " s ", " r "\n\t"
 /* a block's sums started from B words at `p` (LDM with writeback, or from r0 itself: `p` "r0" with no "!") */
@@ -557,8 +560,9 @@ LE_INLINE int32_t le_dot1(const int8_t *x, const int32_t *unpacked, const int8_t
 #define LE_M0_STEP6 LE_M0_STEP5 "ldm %[w]!, {r1}\n\t" LE_M0_MAC("r1", "lr")
 /* n inputs at offsets 0..31 from x (LDRB's reach; x moved on by 32 where there are more) */
 #define LE_M0_INPUTS(n, B) ".set .Lle_k, 0\n\t.rept " n "\n\t.if .Lle_k == 32\n\tadds %[x], #32\n\t.set .Lle_k, 0\n\t" \
-  ".endif\n\tldrb r0, [%[x], #.Lle_k]\n\t.if %c[sign]\n\tsxtb r0, r0\n\t.endif\n\t" LE_M0_STEP##B \
-  ".set .Lle_k, .Lle_k + 1\n\t.endr\n\t"
+  ".endif\n\tldrb r0, [%[x], #.Lle_k]\n\t.if %c[sign]\n\tsxtb r0, r0\n\t.endif\n\t" \
+  ".if %c[skip]\n\tcmp r0, #0\n\tbeq 8f\n\t.endif\n\t" LE_M0_STEP##B \
+  ".if %c[skip]\n\tb 9f\n8:\n\tadds %[w], #4 * " #B "\n9:\n\t.endif\n\t.set .Lle_k, .Lle_k + 1\n\t.endr\n\t"
 #define LE_M0_ADVANCE ".rept %c[adv] / 255\n\tadds %[x], #255\n\t.endr\n\t.if %c[adv] %% 255\n\t" \
   "adds %[x], #%c[adv] %% 255\n\t.endif\n\t"
 /* the block's sums from its biases (the head of its words), then the body (`rows` rows of `run`, each followed by
@@ -571,12 +575,13 @@ LE_INLINE int32_t le_dot1(const int8_t *x, const int32_t *unpacked, const int8_t
 #define LE_M0_PAD100 LE_M0_PAD10 LE_M0_PAD10 LE_M0_PAD10 LE_M0_PAD10 LE_M0_PAD10 LE_M0_PAD10 LE_M0_PAD10 \
   LE_M0_PAD10 LE_M0_PAD10 LE_M0_PAD10
 #define LE_M0_PAD500 LE_M0_PAD100 LE_M0_PAD100 LE_M0_PAD100 LE_M0_PAD100 LE_M0_PAD100
-/* the most an asm assembles to: 64 inputs of 16 instructions, 64 advances of 4 ADDS (in_row <= 1020), 13 */
-#define LE_M0_SIZE LE_M0_PAD500 LE_M0_PAD500 LE_M0_PAD500
+/* the most an asm assembles to: 64 inputs of 20 instructions (16, and 4 where zeros are skipped), 64 advances of
+   4 ADDS (in_row <= 1020), 13 */
+#define LE_M0_SIZE LE_M0_PAD500 LE_M0_PAD500 LE_M0_PAD500 LE_M0_PAD100
 #define LE_M0_CASE(B) case B: \
   __asm volatile(LE_M0_DOT(B) : "=r"(s0), "=r"(s1), "=r"(s2), "=r"(s3), "=r"(s4), "=r"(s5), [x] "+l"(x), \
                  [w] "+l"(w) : [rows] "i"(rows), [loops] "i"(loops), [run] "i"(run), \
-                 [adv] "i"(in_row - 32 * ((run - 1) / 32)), [sign] "i"(!flipped) \
+                 [adv] "i"(in_row - 32 * ((run - 1) / 32)), [sign] "i"(!(flags & 1)), [skip] "i"(flags >> 1 & 1) \
                  : "r0", "r1", "r2", "r3", "r4", "r5", "cc", "memory"); break;
 /* the 6 sums' registers, and the block's sums out of them */
 #define LE_M0_SUM_REGISTERS register int32_t s0 __asm("r8"), s1 __asm("r9"), s2 __asm("r10"), s3 __asm("r11"), \
@@ -586,12 +591,13 @@ LE_INLINE int32_t le_dot1(const int8_t *x, const int32_t *unpacked, const int8_t
     if ((block) > 5) { (acc)[5] = s5; } } while (0)
 #define LE_M0_ASM 1
 #endif
-LE_INLINE void le_dot_words(const int8_t *x, const int32_t *w, int flipped, int block, int rows, int run,
+LE_INLINE void le_dot_words(const int8_t *x, const int32_t *w, int flags, int block, int rows, int run,
                             int in_row, int32_t *acc) {
+  const int flipped = flags & 1;
   int ky, k, j;
 #ifdef LE_M0_ASM
   if (__builtin_constant_p(block) && __builtin_constant_p(rows) && __builtin_constant_p(run) &&
-      __builtin_constant_p(in_row) && __builtin_constant_p(flipped) && in_row <= 1020 &&
+      __builtin_constant_p(in_row) && __builtin_constant_p(flags) && in_row <= 1020 &&
       (rows * run <= 64 || run <= 40)) {
     LE_M0_SUM_REGISTERS;
     int loops = 1;
@@ -858,12 +864,85 @@ LE_INLINE int32_t le_output_guess(int32_t acc, const int32_t *guess, int channel
   return (q < 0 ? 0 : q > span ? span : q) + low;
 }
 
+/* ARMv6-M: a block's window and its outputs in one asm (emit.py words: each block's guess constants m1, m2, r
+   follow its weights). The sums stay in r8-r12 and lr until each is requantized by its guess (le_output_guess), so
+   none goes through memory; each channel's 3 constants come by one LDM; the table of a fused lookup (or the floor)
+   and the output pointer sit in registers the window has done with (x is kept in r8 once its sum is out). An
+   unsure output (about 1 in 1,000) keeps its sum in `keep` and its bit in `unsure`, and C gives it TFLM's
+   arithmetic after the asm. Measured on seed-best (M0, profile builds, 20 images): its convolutions' outputs 22 ->
+   17 instructions each (refined guess), the block's moves of sums through the stack gone: 264,550 -> 236,562 and
+   483,950 -> 477,541 (the whole 968,631 -> 936,066; an image with no background 1,135,042 before the zero skip
+   and this, 1,134,042 after). */
+#ifdef LE_M0_ASM
+#define LE_M0_OUT(j, H) ".if " #j " < %c[block]\n\t.if " #j "\n\tmov r0, " H "\n\t.endif\n\tldm %[w]!, {r1, r2, r3}\n\t" \
+  ".if %c[a]\n\tasrs r4, r0, %[a]\n\tmuls r4, r2, r4\n\tasrs r4, r4, %[b]\n\t.endif\n\tmuls r1, r0, r1\n\t" \
+  "adds r1, r1, r3\n\t.if %c[a]\n\tadds r1, r1, r4\n\t.endif\n\tlsls r4, r1, %[up]\n\tlsrs r4, r4, %[down]\n\t" \
+  "beq 3" #j "f\n\tasrs r1, r1, %[k]\n\tcmp r1, %[span]\n\tbhi 4" #j "f\n5" #j ":\n\t" \
+  ".if %c[look]\n\tldrb r1, [r5, r1]\n\t.else\n\tadds r1, %[low]\n\t.endif\n\tstrb r1, [%[x], #" #j "]\n6" #j ":\n\t" \
+  ".endif\n\t"
+/* the rare ways of output j, out of line: unsure (its sum kept, its bit set), or clamped to [0, span] */
+#define LE_M0_RARE(j) ".if " #j " < %c[block]\n3" #j ":\n\tstr r0, %[keep" #j "]\n\tmovs r1, #1 << " #j "\n\t" \
+  "ldr r2, %[unsure]\n\torrs r2, r1\n\tstr r2, %[unsure]\n\tb 6" #j "b\n4" #j ":\n\tasrs r2, r1, #31\n\t" \
+  "movs r1, %[span]\n\tbics r1, r2\n\tb 5" #j "b\n\t.endif\n\t"
+#define LE_M0_OUTPUTS "mov r0, r8\n\tmov r8, %[x]\n\tldr %[x], %[out]\n\t.if %c[look]\n\tldr r5, %[table]\n\t.endif\n\t" \
+  LE_M0_OUT(0, "r8") LE_M0_OUT(1, "r9") LE_M0_OUT(2, "r10") LE_M0_OUT(3, "r11") LE_M0_OUT(4, "r12") \
+  LE_M0_OUT(5, "lr") "adds %[x], %[block]\n\tstr %[x], %[out]\n\tmov %[x], r8\n\tb 7f\n\t" LE_M0_RARE(0) \
+  LE_M0_RARE(1) LE_M0_RARE(2) LE_M0_RARE(3) LE_M0_RARE(4) LE_M0_RARE(5) "7:\n\t"
+#define LE_M0_BLOCK_CASE(B) case B: \
+  __asm volatile(LE_M0_DOT(B) LE_M0_OUTPUTS : [x] "+l"(x), [w] "+l"(w), [out] "+m"(*out), [unsure] "+m"(*unsure), \
+                 [keep0] "=m"(keep[0]), [keep1] "=m"(keep[1]), [keep2] "=m"(keep[2]), [keep3] "=m"(keep[3]), \
+                 [keep4] "=m"(keep[4]), [keep5] "=m"(keep[5]) \
+                 : [table] "m"(look), [rows] "i"(rows), [loops] "i"(loops), [run] "i"(run), \
+                 [adv] "i"(in_row - 32 * ((run - 1) / 32)), [sign] "i"(!(flags & 1)), [skip] "i"(flags >> 1 & 1), \
+                 [block] "i"(B), [look] "i"(table != 0), [low] "i"(low & 255), LE_GUESS_CONSTANTS, [a] "i"(a), \
+                 [b] "i"(16 - a) \
+                 : "r0", "r1", "r2", "r3", "r4", "r5", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory"); break;
+/* Whether it applies: a convolution with the copy and the guess, every size known to GCC. Returns 0 where not. */
+LE_INLINE int le_block_m0(const int8_t *x, const int32_t *w, int flags, int block, int rows, int run, int in_row,
+                          const int32_t *guess, const int8_t *table, int8_t **out, int32_t *unsure, int32_t *keep) {
+  const int k = guess[0], a = guess[1], j = guess[2], low = guess[3], span = guess[4];
+  const int8_t *look = table + 128 + low;
+  int loops = 1;
+  if (!(__builtin_constant_p(block) && __builtin_constant_p(rows) && __builtin_constant_p(run) &&
+        __builtin_constant_p(in_row) && __builtin_constant_p(flags) && __builtin_constant_p(k) &&
+        __builtin_constant_p(a) && __builtin_constant_p(j) && __builtin_constant_p(low) &&
+        __builtin_constant_p(span) && __builtin_constant_p(table != 0) && in_row <= 1020 &&
+        (rows * run <= 64 || run <= 40) && (flags & 4)))
+    return 0;
+  if (rows * run > 64) loops = rows, rows = 1;
+  switch (block) {
+    LE_M0_BLOCK_CASE(1) LE_M0_BLOCK_CASE(2) LE_M0_BLOCK_CASE(3) LE_M0_BLOCK_CASE(4) LE_M0_BLOCK_CASE(5)
+    LE_M0_BLOCK_CASE(6)
+  }
+  return 1;
+}
+#endif
+
 /* le_conv2d's output of channel `channel` from its sum: by the layer's guess where it has one (ARMv6-M), through a
    fused lookup's table where it has one */
 #define LE_OUTPUT(sum, channel) (int8_t)LE_LOOK(guess ? le_output_guess(sum, guess, channel, multiplier, shift, \
   right_only, output_offset, act_min, act_max) : le_output(sum, multiplier[channel], shift[channel], right_only, \
   output_offset, act_min, act_max))
 #define LE_WORDS_OUTPUT(block) LE_UNROLL for (j = 0; j < (block); ++j) *out++ = LE_OUTPUT(acc[j], oc + j)
+/* le_conv2d's block of `block` filters from its int32 copy: in one asm (le_block_m0) where it applies, its unsure
+   outputs then by TFLM's arithmetic; else le_dot_words, then each output */
+#ifdef LE_M0_ASM
+#define LE_WORDS_BLOCK(block) do { const int32_t *w = words + 1 + oc * stride; \
+    if (guess && le_block_m0(window, w, words[0], block, rows, run, in_row, guess, table, &out, &unsure, keep)) { \
+      if (unsure) { \
+        for (j = 0; j < (block); ++j) \
+          if (unsure >> j & 1) out[j - (block)] = (int8_t)LE_LOOK(le_output(keep[j], multiplier[oc + j], \
+              shift[oc + j], right_only, output_offset, act_min, act_max)); \
+        unsure = 0; \
+      } \
+      break; \
+    } \
+    le_dot_words(window, w, words[0], block, rows, run, in_row, acc); \
+    LE_WORDS_OUTPUT(block); } while (0)
+#else
+#define LE_WORDS_BLOCK(block) do { le_dot_words(window, words + 1 + oc * stride, words[0], block, rows, run, in_row, \
+    acc); LE_WORDS_OUTPUT(block); } while (0)
+#endif
 
 /* CONV_2D on an input already padded with its zero point (the input offset is folded into the bias
    at generation time): k_h rows of k_w * in_c contiguous bytes (NHWC) per output, filters OHWI,
@@ -890,6 +969,11 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
   const int pair_run = run + (run & 1), paired = rows * pair_run; /* the copy pads odd runs of blocks (`pairs`) */
   const int step = strip ? stride_w * k_h * in_c : stride_w * in_c; /* from one window to the next */
   int oy, ox, oc, ky, j;
+  /* the copy's words a filter: its weights, its bias, and its guess's 3 constants where it has them there */
+  const int stride = words ? size + 1 + (words[0] >> 2 & 1) * 3 : 0;
+#ifdef LE_M0_ASM
+  int32_t unsure = 0, keep[6];
+#endif
   (void)pairs; /* read on SIMD32 cores only */
   const le_scatter scatter = strip ? le_strip_offsets(in_c, k_h) : LE_NO_SCATTER; /* once per layer */
 #ifdef LE_DSP
@@ -908,13 +992,11 @@ LE_INLINE void le_conv2d(const int8_t *in, const int32_t *unpacked, int in_w, in
     for (ox = 0; ox < out_w; ++ox, window += step) {
       if (words) { /* ARMv6-M's int32 copy: blocks of 6 filters, then one of what is left */
         int32_t acc[6];
-        for (oc = 0; oc + 6 <= out_c; oc += 6) { /* each block its biases, then its weights (emit.py words) */
-          le_dot_words(window, words + 1 + oc * (size + 1), words[0], 6, rows, run, in_row, acc);
-          LE_WORDS_OUTPUT(6);
+        for (oc = 0; oc + 6 <= out_c; oc += 6) { /* each block its biases, its weights, its guess (emit.py words) */
+          LE_WORDS_BLOCK(6);
         }
         if (oc < out_c) { /* the block sizes constants: le_dot_words' assembly is written for each */
-          le_dot_words(window, words + 1 + oc * (size + 1), words[0], out_c % 6, rows, run, in_row, acc);
-          LE_WORDS_OUTPUT(out_c % 6);
+          LE_WORDS_BLOCK(out_c % 6);
         }
         continue;
       }
