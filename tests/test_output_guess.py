@@ -55,6 +55,32 @@ def test_the_guess_is_tflm_s_output_wherever_it_is_sure(make, case):
     assert wrong == 0 and 0 < unsure < sums / 4
 
 
+@pytest.mark.parametrize("make, case", LAYERS[:2])
+def test_the_extended_table_covers_every_guess_the_layer_can_give(make, case):
+    """emit.py extended_table: the kernel indexes it by the guess before its clamp (x >> k), at the pointer it is
+    given (entry v + 128 for output v); every guess any sum can give lands in it on the lookup of its clamped
+    output, and the layer's outputs (the unsure ones' way) on the lookup itself."""
+    from lenet_deploy.convert.engine.emit import extended_table
+
+    p = _layer(make, case).params
+    guess = layer_guess(p)
+    k, a, low, span = guess[0], guess[1], guess[3], guess[4]
+    lookup = np.random.default_rng(2).integers(-128, 128, 256)
+    first, last = output_guess.reach(p, guess)
+    extended, offset = extended_table(lookup, guess, (first, last))
+    seen = []
+    for c, bound in enumerate(output_guess.sum_bounds(p)):
+        m1, m2, r = guess[5 + 3 * c:8 + 3 * c]
+        q = output_guess.scaled(np.arange(-bound, bound + 1), m1, m2, a, r) >> k
+        seen.append((q.min(), q.max()))
+        index = offset + 128 + low + q  # the kernel's pointer, then the guess
+        assert index.min() >= 0 and index.max() < len(extended)
+        assert (extended[index] == lookup[np.clip(q, 0, span) + low + 128]).all()
+    assert (min(s[0] for s in seen), max(s[1] for s in seen)) == (first, last)
+    v = np.arange(low, low + span + 1)
+    assert (extended[offset + v + 128] == lookup[v + 128]).all()
+
+
 def test_the_vectorized_output_is_tflm_s_arithmetic():
     p = _layer(*LAYERS[1].values).params
     acc = np.random.default_rng(1).integers(-(1 << 20), 1 << 20, 2000)

@@ -16,7 +16,7 @@ import numpy as np
 from lenet_deploy.artifacts import staged_update, write_text_atomic
 from lenet_deploy.convert.c_array import c_comment, check_c_identifier
 from lenet_deploy.convert.engine.memory import MemoryPlan, plan_memory
-from lenet_deploy.convert.engine.output_guess import layer_guess
+from lenet_deploy.convert.engine.output_guess import layer_guess, reach
 from lenet_deploy.convert.engine.plan import Layer, plan_layers
 from lenet_deploy.convert.flatbuffer import Graph, read_graph, read_graph_file
 from lenet_deploy.errors import LenetError
@@ -49,9 +49,13 @@ class Engine:
 
 
 def _array(c_type: str, name: str, values, aligned: str = "") -> str:
-    if c_type == "bias":  # doubled on SIMD32 cores (`doubled`)
-        plain, twice = values
-        return f"#ifdef LE_DSP\n{_array('int32_t', name, twice)}#else\n{_array('int32_t', name, plain)}#endif\n"
+    if c_type == "bias":  # doubled on SIMD32 cores (`doubled`), a dense layer's folded on ARMv6-M (`dense_bias`)
+        plain, twice, blocked = values
+        text, keyword = "", "#if"
+        for test, variant in (("defined(LE_DSP)", twice), ("LE_BLOCKED", blocked)):
+            if variant is not None:
+                text, keyword = f"{text}{keyword} {test}\n{_array('int32_t', name, variant)}", "#elif"
+        return f"{text}#else\n{_array('int32_t', name, plain)}#endif\n"
     if c_type == "filters":  # int8 filters, blocked on ARMv6-M and SIMD32 (`block_order`; SIMD32 loads words by LDM)
         by_element, by_group, plain = values
         word_aligned = " __attribute__((aligned(4)))"  # LDM reads them
@@ -65,6 +69,10 @@ def _array(c_type: str, name: str, values, aligned: str = "") -> str:
                 f"{{\n{lines}\n}};\n#endif\n")
     if c_type in ("words", "guess"):  # ARMv6-M's int32 weight copy and output guess: likewise
         return f"#if LE_BLOCKED\nstatic const int32_t {name}[{len(values)}] = {{\n{lines}\n}};\n#endif\n"
+    if c_type == "extended":  # ARMv6-M's fused lookup indexed by the unclamped guess (`extended_table`)
+        return f"#if LE_BLOCKED\nstatic const int8_t {name}[{len(values)}] = {{\n{lines}\n}};\n#endif\n"
+    if c_type == "unblocked":  # that lookup's own table: on the other cores
+        return f"#if !LE_BLOCKED\nstatic const int8_t {name}[{len(values)}] = {{\n{lines}\n}};\n#endif\n"
     return f"static const {c_type} {name}[{len(values)}]{aligned} = {{\n{lines}\n}};\n"
 
 
@@ -78,10 +86,10 @@ def _constant(c_type: str, name: str, values) -> str:
             "#endif\n")
 
 
-_C_BYTES = {"int8_t": 1, "int32_t": 4, "filters": 1, "bias": 4}
+_C_BYTES = {"int8_t": 1, "int32_t": 4, "filters": 1, "bias": 4, "unblocked": 1}
 # The copies of small weights in flash only on the cores whose path reads them: int16 pairs (SIMD32), int32 words
 # and the output guess (ARMv6-M).
-CORE_COPIES = ("int16_t", "strip_int16_t", "words", "strip_words", "guess")
+CORE_COPIES = ("int16_t", "strip_int16_t", "words", "strip_words", "guess", "extended")
 
 
 def _filter_arrays(p: dict, name: str) -> list[tuple[str, str, object]]:
@@ -92,7 +100,7 @@ def _filter_arrays(p: dict, name: str) -> list[tuple[str, str, object]]:
 
 def _requantization_args(p: dict, name: str, arrays: list) -> str:
     """bias, multiplier, shift, right_only: 2 on SIMD32 cores where the layer's sums come doubled (`doubled`)."""
-    twice = any(c_type == "bias" for c_type, *_ in arrays)
+    twice = any(c_type == "bias" and values[1] is not None for c_type, _, values in arrays)
     return f"{name}_bias, {name}_multiplier, {name}_shift, {'LE_DSP_ELSE(2, 1)' if twice else int(p['right_only'])}"
 
 
@@ -127,7 +135,8 @@ def _weight_arrays(p: dict, name: str, run: int, copy: bool,
         copied = pairs(np.asarray(filters, dtype=np.int16) * (2 if twice else 1), run) if copy else None
         by_element = block_order(filters, run) if convolution else dense_bytes(filters)
         return {"filters": (by_element, block_order(filters, run, group=4), filters),
-                "int16_t": copied, "words": words(filters, p["bias"], flips(p), skips_zeros(p), guess) if convolution else None}
+                "int16_t": copied,
+                "words": words(filters, p["bias"], flips(p), skips_zeros(p), guess) if convolution else None}
 
     filters = np.asarray(p["filters"])
     arrays = layouts(filters, run)
@@ -139,8 +148,9 @@ def _weight_arrays(p: dict, name: str, run: int, copy: bool,
     named = [(c_type, f"{name}_{_ARRAY_NAMES[c_type.removeprefix('strip_')]}", values)
              for c_type, values in arrays.items() if values is not None]
     constants = _filter_arrays(p, name)[1:]
-    if twice:
-        constants[0] = ("bias", f"{name}_bias", (p["bias"], 2 * np.asarray(p["bias"], dtype=np.int64)))
+    if twice or not convolution:
+        constants[0] = ("bias", f"{name}_bias", (p["bias"], 2 * np.asarray(p["bias"], dtype=np.int64) if twice
+                                                 else None, None if convolution else dense_bias(filters, p["bias"])))
     if guess is not None:
         named.append(("guess", f"{name}_guess", guess))
     return named[:1] + constants + named[1:]  # the filters in the place of their int8 array
@@ -191,14 +201,19 @@ def unpacked_bytes(layers: list[Layer], copied: set[int]) -> dict[int, int]:
             and layer.params["depth"] >= 4}
 
 
-def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str, copy: bool,
-                table: str = "0") -> tuple[list[tuple[str, str, object]], str]:
+def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str, copy: bool, table: str = "0",
+                lookup_values=None) -> tuple[list[tuple[str, str, object]], str]:
     """(constant arrays, C statements) for one layer; `copy`: it carries the SIMD32 int16 copy of its filters;
     `table`: the table of the lookup fused into its output step (`fused_lookups`), or "0"."""
     p, src, dst = layer.params, _pointer(plan, layer.input), _pointer(plan, layer.output)
     name = f"{prefix}op{layer.index}"
     if layer.kind == "conv2d":
         arrays = _weight_arrays(p, name, p["k_w"] * p["in_c"], copy, True)
+        guess = next((values for c_type, _, values in arrays if c_type == "guess"), None)
+        if table != "0" and guess is not None and has_words(p["filters"]):  # le_block_m0 reads it unclamped
+            extended, offset = extended_table(lookup_values, guess, reach(p, guess))
+            arrays.append(("extended", f"{name}_extended", extended))
+            table = f"LE_FUSED(LE_BLOCKED_ELSE({name}_extended + {offset}, {table[9:-1]}))"
         strip = f"LE_STRIP(arena + {plan.strip[layer.index]})" if p["strip_bytes"] else "0"
         code, src = _padded(layer, plan, src)
         code += (f"  le_conv2d({src}, 0, {p['padded_w']}, {p['in_c']}, {name}_filters, {_copy_args(arrays, name)}, "
@@ -224,10 +239,13 @@ def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str, copy: bool,
                 f"  le_channel_lookup({src}, {p['size']}, {p['channels']}, {name}_table, {dst});\n")
     if layer.kind == "fully_connected":
         arrays = _weight_arrays(p, name, p["depth"], copy)
-        return arrays, (f"  le_fully_connected({src}, {p['depth']}, {name}_filters, "
+        flipped = (f"#if LE_BLOCKED\n  int32_t flipped[{(p['depth'] + 3) // 4}]; /* its input flipped (x + 128) */\n"
+                   "#endif\n")
+        return arrays, flipped + (f"  le_fully_connected({src}, {p['depth']}, {name}_filters, "
                         f"{_copy_args(arrays, name, ('pairs', 'guess'))}, "
                         f"{_requantization_args(p, name, arrays)}, {p['out_n']}, "
-                        f"{p['output_offset']}, {p['act_min']}, {p['act_max']}, {table}, {_unpacked(layer, plan)}, "
+                        f"{p['output_offset']}, {p['act_min']}, {p['act_max']}, {table}, "
+                        f"LE_BLOCKED_ELSE(flipped, {_unpacked(layer, plan)}), "
                         f"{dst});\n")
     if layer.kind in ("avg_pool", "max_pool"):
         return [], (f"  le_pool({int(layer.kind == 'avg_pool')}, {src}, {p['in_h']}, {p['in_w']}, {p['channels']}, "
@@ -349,6 +367,12 @@ def words(filters, bias, flipped: bool, sparse: bool = False, guess: list[int] |
     return np.concatenate([[int(flipped) | 2 * int(sparse and flipped) | 4 * int(bool(guess))], *blocks])
 
 
+def dense_bias(filters, bias) -> np.ndarray:
+    """A dense layer's bias on ARMv6-M (kernels.c le_fully_connected): less 128 times each filter's weights' sum,
+    which takes back the 128 its flipped input (x + 128) adds to each product."""
+    return np.asarray(bias, dtype=np.int64) - 128 * np.asarray(filters, dtype=np.int64).reshape(len(bias), -1).sum(1)
+
+
 def dense_bytes(filters) -> np.ndarray:
     """A dense layer's int8 weights for the ARMv6-M path (kernels.c le_dot_bytes): each w as the byte w + 128 (read
     by LDRB, which takes an immediate offset where LDRSB does not), in `blocks_of_6`."""
@@ -358,6 +382,19 @@ def dense_bytes(filters) -> np.ndarray:
 
 def _float_literal(value: float) -> str:
     return f"{np.float32(value):.9e}f"
+
+
+def extended_table(table, guess: list[int], reached: tuple[int, int]) -> tuple[np.ndarray, int]:
+    """A fused lookup's table for le_block_m0 (ARMv6-M), which indexes it by the output guess before its clamp
+    (x >> k counted from the floor, in `reached`: output_guess.reach): (the table over every output v the guess can
+    give, each entry the lookup of v clamped to the layer's range; the offset of v = -128 in it, which is where the
+    kernel's pointer goes: it reads entry v + 128 there, for v within int8's range too). The clamp's CMP and BHI go
+    from every output (only a layer clamping to int8's range has its lookup fused: `fused_lookups`)."""
+    low, span = guess[3], guess[4]
+    first, last = min(reached[0], 0) + low, max(reached[1], span) + low
+    values = np.asarray(table).reshape(-1)
+    extended = values[np.clip(np.arange(first, last + 1), low, low + span) + 128]
+    return extended, -128 - first
 
 
 def fused_lookups(layers: list[Layer], plan: MemoryPlan) -> dict[int, Layer]:
@@ -392,11 +429,17 @@ def build_engine(model: bytes, name: str = "lenet", source: str = "model",
     arrays, body, costs, functions = [], [], [], []
     fused = fused_lookups(layers, plan)
     in_output_step = {lookup.index: producer for producer, lookup in fused.items()}
+    extended: set[int] = set()  # the lookups whose producer has an extended table (`extended_table`)
     for layer in layers:
         layer.params["reads_model_input"] = layer.input == graph.inputs[0]
         lookup = fused.get(layer.index)
         table = f"LE_FUSED({prefix}op{lookup.index}_{lookup.params['function']})" if lookup else "0"
-        layer_arrays, code = _layer_code(layer, plan, prefix, layer.index in copied, table)
+        layer_arrays, code = _layer_code(layer, plan, prefix, layer.index in copied, table,
+                                         lookup.params["table"] if lookup else None)
+        if lookup and any(c_type == "extended" for c_type, *_ in layer_arrays):
+            extended.add(lookup.index)
+        if layer.index in extended:  # ARMv6-M reads its producer's extended copy instead
+            layer_arrays = [("unblocked", *array[1:]) for array in layer_arrays]
         if layer.index in in_output_step:  # where the core keeps the pass (kernels.c LE_FUSED)
             code = (f"  /* fused into op {in_output_step[layer.index]}'s output step (kernels.c LE_FUSED); a pass of "
                     f"its own where LE_FUSED_PASS */\n"
@@ -456,7 +499,7 @@ def _constant_bytes(arrays: list[tuple[str, str, object]]) -> int:
         if c_type.startswith("strip_"):  # either order: the same bytes
             c_type, values = c_type.removeprefix("strip_"), values[1]
         if c_type in ("filters", "bias"):  # blocked or not, doubled or not: the same bytes
-            values = values[-1]
+            values = values[-1] if c_type == "filters" else values[0]
         total += _C_BYTES[c_type] * int(np.asarray(values).size)
     return total
 

@@ -108,6 +108,12 @@ def _guess(p: dict, bounds: list[int], refine: bool) -> tuple[float, list[int]] 
             [k, a if refine else 0, j, low, p["act_max"] - low, *(v for m1, m2 in scales for v in (m1, m2, folded))])
 
 
+def sum_bounds(p: dict) -> np.ndarray:
+    """Per channel, the most |sum| any int8 input gives: |bias| + 128 * the sum of |weights|."""
+    filters = np.asarray(p["filters"]).reshape(len(p["bias"]), -1).astype(np.int64)
+    return np.abs(np.asarray(p["bias"], dtype=np.int64)) + 128 * np.abs(filters).sum(axis=1)
+
+
 def layer_guess(p: dict) -> list[int] | None:
     """A right-shifting conv or dense layer's guess, as kernels.c reads it: k, a (0: the plain guess), j, the
     activation's floor and its span, then per channel m1, m2 and r + 2^j - floor * 2^k (the margin folded in, so
@@ -116,7 +122,16 @@ def layer_guess(p: dict) -> list[int] | None:
     (REFINE_COST, UNSURE_COST); None where neither pays (MAX_STEPS, MAX_UNSURE)."""
     if not p["right_only"]:
         return None
-    filters = np.asarray(p["filters"]).reshape(len(p["bias"]), -1).astype(np.int64)
-    bounds = [int(b) for b in np.abs(np.asarray(p["bias"], dtype=np.int64)) + 128 * np.abs(filters).sum(axis=1)]
+    bounds = [int(b) for b in sum_bounds(p)]
     choices = [c for c in (_guess(p, bounds, refine) for refine in (False, True)) if c is not None]
     return min(choices)[1] if choices else None
+
+
+def reach(p: dict, guess: list[int]) -> tuple[int, int]:
+    """The least and the greatest x >> k (the guess counting from the floor, before its clamp to [0, span]) that any
+    sum the layer can reach gives, over its channels: the extent a table indexed by the guess must cover for the
+    kernel to skip the clamp (emit.py extended_table)."""
+    k, a = guess[0], guess[1]
+    ends = [int(scaled(sign * int(bound), int(m1), int(m2), a, int(r))) >> k for bound, (m1, m2, r)
+            in zip(sum_bounds(p), np.asarray(guess[5:]).reshape(-1, 3)) for sign in (-1, 1)]
+    return min(ends), max(ends)
