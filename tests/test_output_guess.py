@@ -81,6 +81,20 @@ def test_the_extended_table_covers_every_guess_the_layer_can_give(make, case):
     assert (extended[offset + v + 128] == lookup[v + 128]).all()
 
 
+def test_a_dense_layer_s_shared_guess_is_one_set_of_constants_sure_for_every_channel():
+    """Quantized per tensor, a dense layer's channels share one scale: one triple of constants (kernels.c reads
+    channel 0's for each output), exact wherever it is sure over every sum each channel can reach; a layer whose
+    channels' scales differ gets none."""
+    p = _layer(*LAYERS[3].values).params
+    assert len(set(zip(p["multipliers"], p["shifts"]))) == 1
+    guess = layer_guess(p, shared=True)
+    assert guess is not None and len(guess) == 8
+    wrong, unsure = _wrong(p, guess[:5] + guess[5:] * len(p["bias"]))
+    assert wrong == 0 and unsure > 0
+    conv = _layer(*LAYERS[0].values).params
+    assert len(set(conv["multipliers"])) > 1 and layer_guess(conv, shared=True) is None
+
+
 def test_the_vectorized_output_is_tflm_s_arithmetic():
     p = _layer(*LAYERS[1].values).params
     acc = np.random.default_rng(1).integers(-(1 << 20), 1 << 20, 2000)

@@ -124,11 +124,11 @@ def _weight_arrays(p: dict, name: str, run: int, copy: bool,
     its filters for the SIMD32 (`pairs`, if `copy`: see `copied_layers`) and ARMv6-M (`words`, a small
     convolution's: a dense layer reads each weight once, so four times its bytes buy it little) paths.
     A convolution with a column strip has them all also in the strip's order (OWHI: each window one run of
-    k_h * k_w * in_c bytes), chosen where the C is compiled (`_constant`). An ARMv6-M convolution also has its
-    output guess where it has one (output_guess.py: 12 bytes a channel, which pay where a channel has many
-    outputs; seed-best's dense layers would save 6,000 instructions with theirs, for 3.8 KB of flash)."""
+    k_h * k_w * in_c bytes), chosen where the C is compiled (`_constant`). An ARMv6-M layer also has its output
+    guess where it has one (output_guess.py): a convolution's 12 bytes a channel, a dense layer's (one output a
+    channel, one scale for all: quantized per tensor) 12 bytes in all, shared."""
     twice = doubled(p, copy)
-    guess = layer_guess(p) if convolution else None  # not a dense layer's: one output a channel
+    guess = layer_guess(p, shared=not convolution)
 
     def layouts(filters, run: int) -> dict[str, object]:
         """C type -> values of each array these filters give (None: no such copy)."""

@@ -114,15 +114,21 @@ def sum_bounds(p: dict) -> np.ndarray:
     return np.abs(np.asarray(p["bias"], dtype=np.int64)) + 128 * np.abs(filters).sum(axis=1)
 
 
-def layer_guess(p: dict) -> list[int] | None:
+def layer_guess(p: dict, shared: bool = False) -> list[int] | None:
     """A right-shifting conv or dense layer's guess, as kernels.c reads it: k, a (0: the plain guess), j, the
     activation's floor and its span, then per channel m1, m2 and r + 2^j - floor * 2^k (the margin folded in, so
     that an unsure x has x mod 2^k < 2^(j + 1), and the guess counting from the floor). One k for the layer (a
     constant shift), the largest whose products cannot overflow; the cheaper of the plain and the refined guess
-    (REFINE_COST, UNSURE_COST); None where neither pays (MAX_STEPS, MAX_UNSURE)."""
+    (REFINE_COST, UNSURE_COST); None where neither pays (MAX_STEPS, MAX_UNSURE). `shared`: one scale for every
+    channel (a dense layer's, quantized per tensor), so one triple of constants, good for any channel's sums (None
+    where the channels' scales differ)."""
     if not p["right_only"]:
         return None
     bounds = [int(b) for b in sum_bounds(p)]
+    if shared:
+        if len(set(zip(p["multipliers"], p["shifts"]))) != 1:
+            return None
+        p, bounds = {**p, "multipliers": p["multipliers"][:1], "shifts": p["shifts"][:1]}, [max(bounds)]
     choices = [c for c in (_guess(p, bounds, refine) for refine in (False, True)) if c is not None]
     return min(choices)[1] if choices else None
 
