@@ -213,15 +213,24 @@ def test_a_copied_layer_on_the_one_add_path_has_its_copy_and_its_simd32_bias_dou
     assert conv.kind == "conv2d" and conv.params["right_only"]
     arrays, code = emit._layer_code(conv, plan, "t_", copy=True)
     by_name = {name: (c_type, values) for c_type, name, values in arrays}
-    c_type, (plain, twice) = by_name["t_op0_bias"]
+    c_type, (plain, twice, blocked) = by_name["t_op0_bias"]
     assert c_type == "bias" and list(plain) == conv.params["bias"] and list(twice) == [2 * b for b in plain]
+    assert blocked is None  # a convolution's ARMv6-M biases are in its int32 copy (or plain)
     copy = by_name["t_op0_pairs"][1]
     copy = copy[0] if by_name["t_op0_pairs"][0].startswith("strip_") else copy
     assert np.abs(copy).max() > 127 and (np.asarray(copy) % 2 == 0).all()
     assert "t_op0_bias, t_op0_multiplier, t_op0_shift, LE_DSP_ELSE(2, 1)," in code
-    source = emit._constant("bias", "t_op0_bias", (plain, twice))
-    assert source.index("#ifdef LE_DSP") < source.index(str(twice[0])) < source.index("#else") < source.rindex(
+    source = emit._constant("bias", "t_op0_bias", (plain, twice, None))
+    assert source.index("#if defined(LE_DSP)") < source.index(str(twice[0])) < source.index("#else") < source.rindex(
         str(plain[0]))
+    # a dense layer's: on ARMv6-M less 128 times each filter's weights (its input comes flipped, x + 128)
+    dense = layers[2]
+    arrays, _ = emit._layer_code(dense, plan, "t_", copy=False)
+    c_type, (plain, twice, blocked) = {name: (c, v) for c, name, v in arrays}["t_op2_bias"]
+    weights = np.asarray(dense.params["filters"], dtype=np.int64).reshape(len(plain), -1)
+    assert twice is None and list(blocked) == list(np.asarray(plain) - 128 * weights.sum(axis=1))
+    source = emit._constant("bias", "t_op2_bias", (plain, twice, blocked))
+    assert source.index("#if LE_BLOCKED") < source.index("#else") and "LE_DSP" not in source
     for params, copied in ((conv.params, False), (dict(conv.params, right_only=False), True)):
         arrays, code = emit._layer_code(dataclasses.replace(conv, params=params), plan, "t_", copy=copied)
         assert all(c_type != "bias" for c_type, *_ in arrays)

@@ -201,19 +201,21 @@ def unpacked_bytes(layers: list[Layer], copied: set[int]) -> dict[int, int]:
             and layer.params["depth"] >= 4}
 
 
-def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str, copy: bool, table: str = "0",
-                lookup_values=None) -> tuple[list[tuple[str, str, object]], str]:
+def _layer_code(layer: Layer, plan: MemoryPlan, prefix: str, copy: bool,
+                lookup: Layer | None = None) -> tuple[list[tuple[str, str, object]], str]:
     """(constant arrays, C statements) for one layer; `copy`: it carries the SIMD32 int16 copy of its filters;
-    `table`: the table of the lookup fused into its output step (`fused_lookups`), or "0"."""
+    `lookup`: the TANH or LOGISTIC fused into its output step (`fused_lookups`), whose table it reads."""
     p, src, dst = layer.params, _pointer(plan, layer.input), _pointer(plan, layer.output)
     name = f"{prefix}op{layer.index}"
+    own = f"{prefix}op{lookup.index}_{lookup.params['function']}" if lookup else None  # the lookup's own table
+    table = f"LE_FUSED({own})" if lookup else "0"
     if layer.kind == "conv2d":
         arrays = _weight_arrays(p, name, p["k_w"] * p["in_c"], copy, True)
         guess = next((values for c_type, _, values in arrays if c_type == "guess"), None)
-        if table != "0" and guess is not None and has_words(p["filters"]):  # le_block_m0 reads it unclamped
-            extended, offset = extended_table(lookup_values, guess, reach(p, guess))
+        if lookup and guess is not None and has_words(p["filters"]):  # le_block_m0 reads it unclamped
+            extended, offset = extended_table(lookup.params["table"], guess, reach(p, guess))
             arrays.append(("extended", f"{name}_extended", extended))
-            table = f"LE_FUSED(LE_BLOCKED_ELSE({name}_extended + {offset}, {table[9:-1]}))"
+            table = f"LE_FUSED(LE_BLOCKED_ELSE({name}_extended + {offset}, {own}))"
         strip = f"LE_STRIP(arena + {plan.strip[layer.index]})" if p["strip_bytes"] else "0"
         code, src = _padded(layer, plan, src)
         code += (f"  le_conv2d({src}, 0, {p['padded_w']}, {p['in_c']}, {name}_filters, {_copy_args(arrays, name)}, "
@@ -433,9 +435,7 @@ def build_engine(model: bytes, name: str = "lenet", source: str = "model",
     for layer in layers:
         layer.params["reads_model_input"] = layer.input == graph.inputs[0]
         lookup = fused.get(layer.index)
-        table = f"LE_FUSED({prefix}op{lookup.index}_{lookup.params['function']})" if lookup else "0"
-        layer_arrays, code = _layer_code(layer, plan, prefix, layer.index in copied, table,
-                                         lookup.params["table"] if lookup else None)
+        layer_arrays, code = _layer_code(layer, plan, prefix, layer.index in copied, lookup)
         if lookup and any(c_type == "extended" for c_type, *_ in layer_arrays):
             extended.add(lookup.index)
         if layer.index in extended:  # ARMv6-M reads its producer's extended copy instead

@@ -138,6 +138,9 @@ def reach(p: dict, guess: list[int]) -> tuple[int, int]:
     sum the layer can reach gives, over its channels: the extent a table indexed by the guess must cover for the
     kernel to skip the clamp (emit.py extended_table)."""
     k, a = guess[0], guess[1]
+    triples, bounds = np.asarray(guess[5:]).reshape(-1, 3), sum_bounds(p)
+    if len(triples) == 1:  # a shared guess: good for every channel's sums
+        bounds = bounds.max(keepdims=True)
     ends = [int(scaled(sign * int(bound), int(m1), int(m2), a, int(r))) >> k for bound, (m1, m2, r)
-            in zip(sum_bounds(p), np.asarray(guess[5:]).reshape(-1, 3)) for sign in (-1, 1)]
+            in zip(bounds, triples) for sign in (-1, 1)]
     return min(ends), max(ends)
