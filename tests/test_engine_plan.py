@@ -221,7 +221,7 @@ def test_a_copied_layer_on_the_one_add_path_has_its_copy_and_its_simd32_bias_dou
     assert np.abs(copy).max() > 127 and (np.asarray(copy) % 2 == 0).all()
     assert "t_op0_bias, t_op0_multiplier, t_op0_shift, LE_DSP_ELSE(2, 1)," in code
     source = emit._constant("bias", "t_op0_bias", (plain, twice, None))
-    assert source.index("#if defined(LE_DSP)") < source.index(str(twice[0])) < source.index("#else") < source.rindex(
+    assert source.index("#ifdef LE_DSP") < source.index(str(twice[0])) < source.index("#else") < source.rindex(
         str(plain[0]))
     # a dense layer's: on ARMv6-M less 128 times each filter's weights (its input comes flipped, x + 128)
     dense = layers[2]

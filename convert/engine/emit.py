@@ -51,10 +51,9 @@ class Engine:
 def _array(c_type: str, name: str, values, aligned: str = "") -> str:
     if c_type == "bias":  # doubled on SIMD32 cores (`doubled`), a dense layer's folded on ARMv6-M (`dense_bias`)
         plain, twice, blocked = values
-        text, keyword = "", "#if"
-        for test, variant in (("defined(LE_DSP)", twice), ("LE_BLOCKED", blocked)):
-            if variant is not None:
-                text, keyword = f"{text}{keyword} {test}\n{_array('int32_t', name, variant)}", "#elif"
+        text = f"#ifdef LE_DSP\n{_array('int32_t', name, twice)}" if twice is not None else ""
+        if blocked is not None:
+            text += f"{'#elif' if text else '#if'} LE_BLOCKED\n{_array('int32_t', name, blocked)}"
         return f"{text}#else\n{_array('int32_t', name, plain)}#endif\n"
     if c_type == "filters":  # int8 filters, blocked on ARMv6-M and SIMD32 (`block_order`; SIMD32 loads words by LDM)
         by_element, by_group, plain = values
