@@ -928,8 +928,9 @@ LE_INLINE int32_t le_output_guess(int32_t acc, const int32_t *guess, int channel
 
 /* ARMv6-M: a block's window and its outputs in one asm (emit.py words: each block's guess constants m1, m2, r
    follow its weights). The sums stay in r8-r12 and lr until each is requantized by its guess (le_output_guess), so
-   none goes through memory; each channel's 3 constants come by one LDM; the table of a fused lookup (or the floor)
-   and the output pointer sit in registers the window has done with (x is kept in r8 once its sum is out). An
+   none goes through memory; each channel's 3 constants come by one LDM; a fused lookup's table (extended over every
+   guess the layer's sums can give, emit.py extended_table: no clamp) and the output pointer sit in registers the
+   window has done with (x is kept in r8 once its sum is out). An
    unsure output (about 1 in 1,000) keeps its sum in `keep` and its bit in `unsure`, and C gives it TFLM's
    arithmetic after the asm. Measured on seed-best (M0, profile builds, 20 images): its convolutions' outputs 22 ->
    17 instructions each (refined guess), the block's moves of sums through the stack gone: 264,550 -> 236,562 and
@@ -963,7 +964,7 @@ LE_INLINE int32_t le_output_guess(int32_t acc, const int32_t *guess, int channel
 LE_INLINE int le_block_m0(const int8_t *x, const int32_t *w, int flags, int block, int rows, int run, int in_row,
                           const int32_t *guess, const int8_t *table, int8_t **out, int32_t *unsure, int32_t *keep) {
   const int k = guess[0], a = guess[1], j = guess[2], low = guess[3], span = guess[4];
-  const int8_t *look = table + 128 + low;
+  const int8_t *look = table ? table + 128 + low : table; /* entry v + 128 for output v: the guess q + low */
   int loops = 1;
   if (!(__builtin_constant_p(block) && __builtin_constant_p(rows) && __builtin_constant_p(run) &&
         __builtin_constant_p(in_row) && __builtin_constant_p(flags) && __builtin_constant_p(k) &&
