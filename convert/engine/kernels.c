@@ -817,25 +817,24 @@ LE_INLINE void le_output2(const int32_t *acc, const int32_t *multiplier, const i
 #define LE_M0_BYTES6 LE_M0_BYTES5 LE_M0_BYTE(5, "r1", "lr")
 /* n inputs, the weights' pointer moved on by each `group` of inputs' weights (32 / block: LDRB's reach) */
 #define LE_M0_BYTES_PASS(n, B) ".set .Lle_k, 0\n\t.rept " n "\n\t.if .Lle_k && .Lle_k %% %c[group] == 0\n\t" \
-  "adds %[w], #%c[group] * %c[block]\n\t.endif\n\tldrb r0, [%[x], #.Lle_k]\n\t" \
-  ".if %c[sign]\n\tsxtb r0, r0\n\t.endif\n\t" LE_M0_BYTES##B ".set .Lle_k, .Lle_k + 1\n\t.endr\n\t"
+  "adds %[w], #%c[group] * %c[block]\n\t.endif\n\tldrb r0, [%[x], #.Lle_k]\n\t" LE_M0_BYTES##B \
+  ".set .Lle_k, .Lle_k + 1\n\t.endr\n\t"
 #define LE_M0_BYTES(B) ".syntax unified\n\t" LE_M0_SUMS##B("r0") ".if %c[passes]\n1:\n\t" \
   LE_M0_BYTES_PASS("%c[unroll]", B) \
   "adds %[x], #%c[unroll]\n\tadds %[w], #%c[group] * %c[block]\n\tldr r0, %[count]\n\tsubs r0, #1\n\t" \
   "str r0, %[count]\n\tbeq 2f\n\tb 1b\n2:\n\t.endif\n\t" LE_M0_BYTES_PASS("%c[tail]", B) \
-  LE_M0_PAD500 /* (LE_M0_SIZE) at most a pass and a tail of 10 and 9 inputs of 20 instructions, and 17 */
+  LE_M0_PAD500 /* (LE_M0_SIZE) at most a pass and a tail of 10 and 9 inputs of 19 instructions, and 17 */
 #define LE_M0_BYTES_CASE(B) case B: \
   __asm volatile(LE_M0_BYTES(B) : "=r"(s0), "=r"(s1), "=r"(s2), "=r"(s3), "=r"(s4), "=r"(s5), "+r"(b), [x] "+l"(x), \
                  [w] "+l"(w), [count] "+m"(count) : [block] "i"(block), [unroll] "i"(unroll), [group] "i"(group), \
-                 [passes] "i"(n / unroll), [tail] "i"(n % unroll), [sign] "i"(!flipped) \
+                 [passes] "i"(n / unroll), [tail] "i"(n % unroll) \
                  : "r1", "r2", "r3", "r4", "r5", "cc", "memory"); \
   break;
 #endif
-LE_INLINE void le_dot_bytes(const int8_t *x, int flipped, const int8_t *w, const int32_t *init, int block, int n,
-                            int32_t *acc) {
+LE_INLINE void le_dot_bytes(const uint8_t *x, const int8_t *w, const int32_t *init, int block, int n, int32_t *acc) {
   int k, j;
 #ifdef LE_M0_ASM
-  if (__builtin_constant_p(block) && __builtin_constant_p(n) && __builtin_constant_p(flipped)) {
+  if (__builtin_constant_p(block) && __builtin_constant_p(n)) {
     LE_M0_SUM_REGISTERS;
     register const int32_t *b __asm("r0") = init;
     /* a pass of whole groups, at most 32 inputs (LDRB's reach in x) and about 200 instructions */
@@ -852,7 +851,7 @@ LE_INLINE void le_dot_bytes(const int8_t *x, int flipped, const int8_t *w, const
 #endif
   for (j = 0; j < block; ++j) acc[j] = init[j];
   for (k = 0; k < n; ++k, w += block)
-    for (j = 0; j < block; ++j) acc[j] += (flipped ? (int32_t)(uint8_t)x[k] : (int32_t)x[k]) * (uint8_t)w[j];
+    for (j = 0; j < block; ++j) acc[j] += (int32_t)x[k] * (uint8_t)w[j];
 }
 
 /* A dense layer's input flipped (x + 128: each byte's top bit toggled) into `out` for le_dot_bytes; returns the
@@ -1162,12 +1161,12 @@ LE_INLINE void le_fully_connected(const int8_t *in, int depth, const int8_t *fil
     int j, oc;
     for (oc = 0; oc + 6 <= out_n; oc += 6) {
       for (j = 0; j < 6; ++j) init[j] = bias[oc + j] - 128 * sum;
-      le_dot_bytes((const int8_t *)flipped, 1, filters + oc * depth, init, 6, depth, acc);
+      le_dot_bytes(flipped, filters + oc * depth, init, 6, depth, acc);
       LE_DENSE_OUTPUT(6);
     }
     if (oc < out_n) {
       for (j = 0; j < out_n % 6; ++j) init[j] = bias[oc + j] - 128 * sum;
-      le_dot_bytes((const int8_t *)flipped, 1, filters + oc * depth, init, out_n % 6, depth, acc);
+      le_dot_bytes(flipped, filters + oc * depth, init, out_n % 6, depth, acc);
       LE_DENSE_OUTPUT(out_n % 6);
     }
     (void)pairs;
